@@ -1,0 +1,1 @@
+"""Blender shell of the extension: preferences, properties, panels, menus, registration."""

@@ -1,0 +1,49 @@
+"""Registers every Blender-facing module of the extension, in order, and undoes it in reverse.
+
+Each listed module exposes ``register()`` and ``unregister()``; most build them with
+``bpy.utils.register_classes_factory``. Add a module here when it brings Blender classes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+# Relative to the extension's top package. Order matters: properties before the panels and
+# operators that use them, menus and panels last.
+MODULE_NAMES: tuple[str, ...] = (
+    ".addon.handlers",
+    ".addon.preferences",
+    ".addon.properties",
+    ".engine.blender.render_engine",
+    ".ops",
+    ".addon.menus",
+    ".addon.panels",
+)
+
+
+def _top_package() -> str:
+    return __package__.rpartition(".")[0]
+
+
+def _modules() -> list[ModuleType]:
+    top = _top_package()
+    return [importlib.import_module(name, top) for name in MODULE_NAMES]
+
+
+def register() -> None:
+    registered: list[ModuleType] = []
+    try:
+        for module in _modules():
+            module.register()
+            registered.append(module)
+    except Exception:
+        # Leave Blender as we found it when one module fails half-way.
+        for module in reversed(registered):
+            module.unregister()
+        raise
+
+
+def unregister() -> None:
+    for module in reversed(_modules()):
+        module.unregister()

@@ -1,0 +1,29 @@
+"""Operators (``bpy.ops.gavatar.*``). Each module here registers its own classes; list it below.
+
+``IMPORT_ENTRIES`` and ``EXPORT_ENTRIES`` feed the File > Import / Export menus.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+OPERATOR_MODULES: tuple[str, ...] = (".setup_check",)
+
+# (operator bl_idname, menu label), shown under File > Import / Export > Gaussian Avatar.
+IMPORT_ENTRIES: list[tuple[str, str]] = []
+EXPORT_ENTRIES: list[tuple[str, str]] = []
+
+
+def _modules() -> list[ModuleType]:
+    return [importlib.import_module(name, __package__) for name in OPERATOR_MODULES]
+
+
+def register() -> None:
+    for module in _modules():
+        module.register()
+
+
+def unregister() -> None:
+    for module in reversed(_modules()):
+        module.unregister()

@@ -1,0 +1,1 @@
+"""Developer and demo commands (not shipped in the extension)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _stage(name: str):  # noqa: ANN202
+def _stage(name: str):
     class _Timer:
         def __enter__(self) -> None:
             self.start = time.perf_counter()

@@ -309,7 +309,7 @@ def write_ply_to(handle: BinaryIO, gaussians: GaussianSet, *, comment: str | Non
     matrix[:, col + 1 : col + 4] = gaussians.log_scales
     matrix[:, col + 4 : col + 8] = gaussians.quats
     handle.write(ply_bytes_header(n, gaussians.sh_degree, comment=comment))
-    handle.write(memoryview(matrix).cast("B"))
+    handle.write(matrix.data.cast("B"))  # the buffer itself, no copy
 
 
 def write_ply(

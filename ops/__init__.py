@@ -11,13 +11,17 @@ from types import ModuleType
 OPERATOR_MODULES: tuple[str, ...] = (
     ".setup_check",
     ".import_dataset",
+    ".ply_io",
 )
 
 # (operator bl_idname, menu label), shown under File > Import / Export > Gaussian Avatar.
 IMPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.import_dataset", "Avatar Dataset (folder)"),
+    ("gavatar.import_ply", "Gaussian Splats (.ply)"),
 ]
-EXPORT_ENTRIES: list[tuple[str, str]] = []
+EXPORT_ENTRIES: list[tuple[str, str]] = [
+    ("gavatar.export_ply", "Gaussian Splats (.ply)"),
+]
 
 
 def _modules() -> list[ModuleType]:

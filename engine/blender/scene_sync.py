@@ -109,8 +109,8 @@ class SceneCache:
             props = splat_data.settings(original)
             try:
                 state = self._state(obj)
-                state.use_dynamics = bool(props.use_dynamics)
-                state.dynamics_influence = float(props.dynamics_influence)
+                state.source.use_dynamics = bool(props.use_dynamics)
+                state.source.dynamics_influence = float(props.dynamics_influence)
                 if deform and state.is_bound:
                     state.deform(depsgraph, deform_device)
                     if sort_device == "CPU" and deform_device == "GPU":

@@ -41,6 +41,7 @@ from bpy.props import (
 from bpy.types import Object, PropertyGroup
 
 from ...addon.classes import class_registrar
+from ..avatar.gaussians import GaussianSet
 
 MAX_SH_DEGREE = 3
 DYN_CHANNELS = 14  # d_offset 3, d_rotation 4, d_log_scale 3, d_opacity_logit 1, d_color_dc 3
@@ -84,7 +85,7 @@ class SplatArrays:
     """
 
     means: np.ndarray
-    rotations: np.ndarray
+    quats: np.ndarray
     log_scales: np.ndarray
     opacity_logits: np.ndarray
     sh: np.ndarray
@@ -95,6 +96,26 @@ class SplatArrays:
     dyn_num_expression: int = 0
     dyn_num_pose_features: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_gaussians(cls, gaussians: GaussianSet, **binding: Any) -> SplatArrays:
+        """Static splats from a GaussianSet; pass parent_face=, offsets=, dyn_*= for bound ones
+        (the set's means, quats and log-scales are then the rest means and the face-local values)."""
+        return cls(
+            means=np.asarray(gaussians.means, dtype=np.float32),
+            quats=np.asarray(gaussians.quats, dtype=np.float32),
+            log_scales=np.asarray(gaussians.log_scales, dtype=np.float32),
+            opacity_logits=np.asarray(gaussians.opacity_logits, dtype=np.float32),
+            sh=np.asarray(gaussians.sh, dtype=np.float32),
+            **binding,
+        )
+
+    def gaussians(self) -> GaussianSet:
+        """The per-Gaussian values as a GaussianSet (for bound splats: local rotation and scale)."""
+        return GaussianSet(
+            means=self.means, quats=self.quats, log_scales=self.log_scales,
+            opacity_logits=self.opacity_logits, sh=self.sh,
+        )  # fmt: skip
 
     @property
     def count(self) -> int:
@@ -117,7 +138,7 @@ class SplatArrays:
         g = self.count
         expect = {
             "means": (self.means, (g, 3)),
-            "rotations": (self.rotations, (g, 4)),
+            "quats": (self.quats, (g, 4)),
             "log_scales": (self.log_scales, (g, 3)),
             "opacity_logits": (self.opacity_logits, (g,)),
         }
@@ -314,7 +335,7 @@ def write_arrays(mesh: bpy.types.Mesh, arrays: SplatArrays) -> None:
         mesh.vertices.add(g)
     _remove_gs_attributes(mesh)
     mesh.vertices.foreach_set("co", np.ascontiguousarray(arrays.means, dtype=np.float32).ravel())
-    _set_attribute(mesh, ATTR_ROTATION, "QUATERNION", arrays.rotations)
+    _set_attribute(mesh, ATTR_ROTATION, "QUATERNION", arrays.quats)
     _set_attribute(mesh, ATTR_LOG_SCALE, "FLOAT_VECTOR", arrays.log_scales)
     _set_attribute(mesh, ATTR_OPACITY, "FLOAT", arrays.opacity_logits)
     _set_attribute(mesh, ATTR_SH_DC, "FLOAT_VECTOR", arrays.sh[:, 0])
@@ -346,7 +367,7 @@ def read_arrays(obj: Object) -> SplatArrays:
         sh[:, i] = _get_attribute(mesh, sh_rest_name(i), (g, 3), np.float32)
     arrays = SplatArrays(
         means=_get_attribute(mesh, "position", (g, 3), np.float32),
-        rotations=_get_attribute(mesh, ATTR_ROTATION, (g, 4), np.float32),
+        quats=_get_attribute(mesh, ATTR_ROTATION, (g, 4), np.float32),
         log_scales=_get_attribute(mesh, ATTR_LOG_SCALE, (g, 3), np.float32),
         opacity_logits=_get_attribute(mesh, ATTR_OPACITY, (g,), np.float32),
         sh=sh,

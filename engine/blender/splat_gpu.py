@@ -55,7 +55,7 @@ class SplatGpuData:
             self.faces = gpu_arrays.upload(np.asarray(faces, dtype=np.float32))
             faces_and_offsets = np.column_stack([arrays.parent_face.astype(np.float32), arrays.offsets])
             self.binding = gpu_arrays.upload(faces_and_offsets)
-            self.local_rotation = gpu_arrays.upload(arrays.rotations)
+            self.local_rotation = gpu_arrays.upload(arrays.quats)
             self.local_scale = gpu_arrays.upload(np.column_stack([arrays.log_scales, arrays.opacity_logits]))
             self.sh_dc = gpu_arrays.upload(arrays.sh[:, 0])
             if self.rank and arrays.dyn_basis is not None:
@@ -70,7 +70,7 @@ class SplatGpuData:
         else:
             self.set_world(
                 arrays.means,
-                normalized(arrays.rotations),
+                normalized(arrays.quats),
                 np.exp(arrays.log_scales.astype(np.float64)),
                 sigmoid(arrays.opacity_logits),
                 arrays.sh[:, 0],

@@ -2,8 +2,8 @@
 
 Instance i draws the splat at sorted position count-1-i (the sort is near to far). The quad spans
 the splat's ellipse along its 2D covariance's eigenvectors; the fragment evaluates
-alpha = min(0.99, opacity * exp(-power)) at the pixel centre and discards alpha < 1/255, as
-gsplat's rasterizer does. Colour target 0 gets (rgb * alpha, alpha) in display (sRGB) values;
+alpha = min(0.999, opacity * exp(-power)) at the pixel centre and discards alpha < 1/255, as
+gsplat 1.5.3's rasterizer (and training/render/reference.py) does. Colour target 0 gets (rgb * alpha, alpha) in display (sRGB) values;
 target 1 gets (depth * alpha, 0, 0, alpha) for the expected-depth pass.
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from ..gpu_api import Shader, create_shader, shader_info, stage_interface
 from . import glsl
+
+ALPHA_MAX = 0.999  # gsplat 1.5.3's clamp (graphdeco's rasterizer uses 0.99)
 
 VERTEX = """
 void main()
@@ -44,7 +46,7 @@ void main()
   if (power < 0.0) {
     discard;
   }
-  float alpha = min(0.99, color_opacity.a * exp(-power));
+  float alpha = min(ALPHA_MAX, color_opacity.a * exp(-power));
   if (alpha < 1.0 / 255.0) {
     discard;
   }
@@ -71,6 +73,7 @@ def build() -> Shader:
     info.push_constant("VEC2", "depth_params")
     info.push_constant("INT", "orthographic")
     info.push_constant("INT", "count")
+    info.define("ALPHA_MAX", repr(ALPHA_MAX))
     info.fragment_out(0, "VEC4", "out_color")
     info.fragment_out(1, "VEC4", "out_depth")
     info.vertex_source(glsl.TEXEL + VERTEX)

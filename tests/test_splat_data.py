@@ -44,8 +44,9 @@ def test_bound_arrays_with_dynamics_survive_save_and_reopen(splat_data, tmp_path
     driver = _driver()
     arrays = bound_arrays(num_faces=len(driver.data.polygons), degree=3, rank=5, num_expression=4,
                           num_pose_features=18)  # fmt: skip
+    rig_info = {"family": "FLAME", "model_name": "m", "model_sha256": "ab"}
     obj = splat_data.create_splat_object(
-        "Avatar", arrays, driver=driver, rig_info={"family": "FLAME", "model_name": "m", "model_sha256": "ab"},
+        "Avatar", arrays, driver=driver, rig_info=rig_info,
         identity={"shape": np.arange(7.0)}, header={"format": "gaussian-avatar", "version": 1},
     )  # fmt: skip
     assert obj.parent == driver and obj.gavatar_splat.driver == driver
@@ -69,7 +70,7 @@ def test_append_brings_the_driver_along(splat_data, tmp_path) -> None:
     path = tmp_path / "library.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(path))
     bpy.ops.wm.read_homefile(use_empty=True)
-    with bpy.data.libraries.load(str(path), link=False) as (data_from, data_to):
+    with bpy.data.libraries.load(str(path), link=False) as (_data_from, data_to):
         data_to.objects = ["Avatar"]
     appended = data_to.objects[0]
     bpy.context.scene.collection.objects.link(appended)
@@ -156,5 +157,5 @@ def test_wrong_attribute_type_is_reported_by_name(splat_data) -> None:
     obj = splat_data.create_splat_object("Splats", static_arrays(count=10))
     obj.data.attributes.remove(obj.data.attributes["gs_opacity"])
     obj.data.attributes.new("gs_opacity", "FLOAT_VECTOR", "POINT")
-    with pytest.raises(splat_data.SplatDataError, match="gs_opacity.*FLOAT_VECTOR"):
+    with pytest.raises(splat_data.SplatDataError, match=r"gs_opacity.*FLOAT_VECTOR"):
         splat_data.read_arrays(obj)

@@ -52,7 +52,7 @@ def test_import_then_export_gives_the_same_file_contents(modules, tmp_path) -> N
 
 
 def test_y_up_import_turns_the_object_and_y_up_export_restores_the_file(modules, tmp_path) -> None:
-    splat_data, ply = modules
+    _splat_data, ply = modules
     arrays = static_arrays(count=100, degree=2)
     source = tmp_path / "yup.ply"
     _write(ply, source, arrays)

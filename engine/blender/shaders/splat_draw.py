@@ -3,8 +3,9 @@
 Instance i draws the splat at sorted position count-1-i (the sort is near to far). The quad spans
 the splat's ellipse along its 2D covariance's eigenvectors; the fragment evaluates
 alpha = min(0.999, opacity * exp(-power)) at the pixel centre and discards alpha < 1/255, as
-gsplat 1.5.3's rasterizer (and training/render/reference.py) does. Colour target 0 gets (rgb * alpha, alpha) in display (sRGB) values;
-target 1 gets (depth * alpha, 0, 0, alpha) for the expected-depth pass.
+gsplat 1.5.3's rasterizer (and training/render/reference.py) does. Colour target 0 gets
+(rgb * alpha, alpha) in display (sRGB) values; target 1 gets (depth * alpha, 0, 0, alpha) for
+the expected-depth pass.
 """
 
 from __future__ import annotations

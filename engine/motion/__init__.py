@@ -1,0 +1,2 @@
+"""Motion data (AMASS clips, parameter sequences): reading, frame-rate resampling, world frames.
+bpy-free and torch-free."""

@@ -1,0 +1,180 @@
+"""AMASS clips (.npz) in the SMPL-H (156) and SMPL-X (165) pose layouts.
+
+The clip's world is Z-up (like Blender); its root orientation already turns the Y-up body model
+upright. ``to_rig_space`` re-expresses the root so the clip plays on our rigs, whose armature
+object carries the Y-up -> Z-up rotation (docs/DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..rotations import axis_angle_to_matrix, matrix_to_axis_angle
+
+
+class MotionFileError(ValueError):
+    """A motion file that cannot be used; the message is one sentence for the user."""
+
+
+# Joint ranges in the flat pose vector, per layout. Hands are 15 joints each, eyes SMPL-X only.
+SMPLH_LAYOUT = {"root": (0, 3), "body": (3, 66), "left_hand": (66, 111), "right_hand": (111, 156)}
+SMPLX_LAYOUT = {"root": (0, 3), "body": (3, 66), "jaw": (66, 69), "eyes": (69, 75),
+                "left_hand": (75, 120), "right_hand": (120, 165)}  # fmt: skip
+FRAME_RATE_KEYS = ("mocap_framerate", "mocap_frame_rate", "fps")
+
+# Y-up model space -> Z-up world: (x, y, z) -> (x, -z, y), a rotation of +90 degrees about X.
+Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+
+
+@dataclass(frozen=True)
+class AmassClip:
+    """One clip, as SMPL-X parameter sequences (T frames) in the clip's own Z-up world."""
+
+    layout: str  # "SMPLH" or "SMPLX"
+    fps: float
+    global_orient: np.ndarray  # (T,3) axis-angle, Z-up world
+    transl: np.ndarray  # (T,3)
+    body_pose: np.ndarray  # (T,21,3)
+    left_hand_pose: np.ndarray  # (T,15,3)
+    right_hand_pose: np.ndarray  # (T,15,3)
+    jaw_pose: np.ndarray  # (T,3)
+    leye_pose: np.ndarray  # (T,3)
+    reye_pose: np.ndarray  # (T,3)
+    betas: np.ndarray  # (B,)
+    gender: str
+    expression: np.ndarray | None = None  # (T,E)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.transl.shape[0])
+
+    @property
+    def duration(self) -> float:
+        return (self.num_frames - 1) / self.fps
+
+
+def _frame_rate(data: dict[str, np.ndarray], name: str) -> float:
+    for key in FRAME_RATE_KEYS:
+        if key in data:
+            fps = float(np.asarray(data[key]).reshape(-1)[0])
+            if not np.isfinite(fps) or fps <= 0:
+                raise MotionFileError(f"AMASS file '{name}' has an invalid frame rate {fps} in '{key}'.")
+            return fps
+    raise MotionFileError(f"AMASS file '{name}' has no frame rate (none of {', '.join(FRAME_RATE_KEYS)}).")
+
+
+def _finite(name: str, key: str, array: np.ndarray) -> np.ndarray:
+    if not np.all(np.isfinite(array)):
+        raise MotionFileError(f"AMASS file '{name}' has NaN or infinite values in '{key}'.")
+    return array
+
+
+def read_amass(path: str | Path) -> AmassClip:
+    """Reads an AMASS .npz; raises MotionFileError with one clear sentence on bad input."""
+    path = Path(path)
+    name = path.name
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            data = {key: npz[key] for key in npz.files}
+    except FileNotFoundError:
+        raise MotionFileError(f"AMASS file '{path}' does not exist.") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as ex:
+        raise MotionFileError(f"AMASS file '{name}' is not a readable .npz archive ({ex}).") from None
+    for key in ("poses", "trans"):
+        if key not in data:
+            raise MotionFileError(f"AMASS file '{name}' has no '{key}' array; is it an AMASS clip?")
+    poses = _finite(name, "poses", np.asarray(data["poses"], dtype=np.float64))
+    trans = _finite(name, "trans", np.asarray(data["trans"], dtype=np.float64))
+    if poses.ndim != 2 or poses.shape[1] not in (156, 165):
+        raise MotionFileError(
+            f"AMASS file '{name}' has poses of shape {poses.shape}; expected (T,156) for SMPL-H "
+            "or (T,165) for SMPL-X."
+        )
+    frames = poses.shape[0]
+    if frames == 0:
+        raise MotionFileError(f"AMASS file '{name}' has no frames.")
+    if trans.shape != (frames, 3):
+        raise MotionFileError(
+            f"AMASS file '{name}' has trans of shape {trans.shape}; expected ({frames}, 3)."
+        )
+    fps = _frame_rate(data, name)
+    layout = "SMPLH" if poses.shape[1] == 156 else "SMPLX"
+    ranges = SMPLH_LAYOUT if layout == "SMPLH" else SMPLX_LAYOUT
+
+    def part(key: str, joints: int) -> np.ndarray:
+        start, stop = ranges[key]
+        return poses[:, start:stop].reshape(frames, joints, 3)
+
+    zeros = np.zeros((frames, 3))
+    eyes = part("eyes", 2) if layout == "SMPLX" else np.zeros((frames, 2, 3))
+    betas = np.asarray(data.get("betas", np.zeros(10)), dtype=np.float64).reshape(-1)
+    gender = str(np.asarray(data.get("gender", "neutral")).reshape(-1)[0]) if "gender" in data else "neutral"
+    if isinstance(gender, bytes):
+        gender = gender.decode()
+    expression = None
+    if "expression" in data:
+        expression = np.asarray(data["expression"], dtype=np.float64).reshape(frames, -1)
+    return AmassClip(
+        layout=layout,
+        fps=fps,
+        global_orient=part("root", 1)[:, 0],
+        transl=trans,
+        body_pose=part("body", 21),
+        left_hand_pose=part("left_hand", 15),
+        right_hand_pose=part("right_hand", 15),
+        jaw_pose=part("jaw", 1)[:, 0] if layout == "SMPLX" else zeros.copy(),
+        leye_pose=eyes[:, 0],
+        reye_pose=eyes[:, 1],
+        betas=betas,
+        gender=gender.strip().lower() or "neutral",
+        expression=expression,
+    )
+
+
+def to_rig_space(
+    global_orient: np.ndarray, transl: np.ndarray, rest_pelvis: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Root rotation and translation for a rig whose object turns Y-up into Z-up.
+
+    The clip poses a body as  w = R (v - J0) + J0 + t  directly in its Z-up world. Our rig
+    evaluates  w = C (R' (v - J0) + J0 + t')  with C the Y-up -> Z-up rotation, so
+    R' = C^T R and t' = C^T (J0 + t) - J0, where J0 is the rig's rest pelvis (model space).
+    """
+    conversion = Y_UP_TO_Z_UP
+    rotations = conversion.T @ axis_angle_to_matrix(global_orient)
+    pelvis = np.asarray(rest_pelvis, dtype=np.float64).reshape(3)
+    new_transl = (pelvis + transl) @ conversion - pelvis  # rows: C^T (J0 + t) - J0
+    return matrix_to_axis_angle(rotations), new_transl
+
+
+def resample_clip(clip: AmassClip, target_fps: float, start: int = 0, end: int | None = None) -> AmassClip:
+    """The clip at target_fps (slerp for rotations), optionally cut to source frames [start, end]."""
+    from .resample import resample_axis_angle, resample_linear, sample_times
+
+    last = clip.num_frames - 1 if end is None else min(end, clip.num_frames - 1)
+    if not 0 <= start <= last:
+        raise MotionFileError(f"Frame range {start}..{last} is outside the clip's 0..{clip.num_frames - 1}.")
+    positions = start + sample_times(last - start + 1, clip.fps, target_fps)
+
+    def rot(a: np.ndarray) -> np.ndarray:
+        return resample_axis_angle(a, positions)
+
+    return AmassClip(
+        layout=clip.layout,
+        fps=float(target_fps),
+        global_orient=rot(clip.global_orient),
+        transl=resample_linear(clip.transl, positions),
+        body_pose=rot(clip.body_pose),
+        left_hand_pose=rot(clip.left_hand_pose),
+        right_hand_pose=rot(clip.right_hand_pose),
+        jaw_pose=rot(clip.jaw_pose),
+        leye_pose=rot(clip.leye_pose),
+        reye_pose=rot(clip.reye_pose),
+        betas=clip.betas,
+        gender=clip.gender,
+        expression=None if clip.expression is None else resample_linear(clip.expression, positions),
+    )

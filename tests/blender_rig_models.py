@@ -72,7 +72,9 @@ def make_model(
     for j in range(num_joints):
         start = joints[parents[j]] if parents[j] >= 0 else joints[j] - np.array([0, scale, 0])
         t = rng.uniform(0, 1, size=(vertices_per_bone, 1))
-        pts.append(start + t * (joints[j] - start) + rng.normal(scale=scale * 0.2, size=(vertices_per_bone, 3)))
+        pts.append(
+            start + t * (joints[j] - start) + rng.normal(scale=scale * 0.2, size=(vertices_per_bone, 3))
+        )
     v_template = np.concatenate(pts)
     num_vertices = v_template.shape[0]
     # Triangles between each vertex and two of its nearest neighbours.

@@ -66,7 +66,7 @@ def bone_layout(
         best, best_cos = -1, _CHAIN_COS
         for child in children[j]:
             to_child = joints[child] - joints[j]
-            dist = np.linalg.norm(to_child)
+            dist = float(np.linalg.norm(to_child))
             if dist > 1e-6 and float(to_child @ incoming) / dist > best_cos:
                 best, best_cos = child, float(to_child @ incoming) / dist
         if "eye" in joint_names[j]:
@@ -77,7 +77,7 @@ def bone_layout(
             length = float(np.linalg.norm(direction))
         else:
             direction = incoming
-            length = 0.5 * lengths[parent] if parent >= 0 else 0.1
+            length = 0.5 * float(lengths[parent]) if parent >= 0 else 0.1
         length = max(length, _MIN_LENGTH)
         lengths[j] = length
         frames[j] = _frame_from_direction(direction)
@@ -115,56 +115,7 @@ def joint_blendshapes(model: RigModel) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return template, shape, expression
 
 
-# Quaternions are (w, x, y, z), Hamilton convention, as Blender's.
-
-
-def matrix_to_quaternion(matrices: np.ndarray) -> np.ndarray:
-    """(...,3,3) rotation matrices -> (...,4) unit quaternions with w >= 0 (numerically stable branch)."""
-    m = np.asarray(matrices, dtype=np.float64)
-    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
-    # Four candidate reconstructions; use the one with the largest (well-conditioned) pivot.
-    candidates = np.stack(
-        [
-            np.stack([1 + m00 + m11 + m22, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0],
-                      m[..., 1, 0] - m[..., 0, 1]], axis=-1),
-            np.stack([m[..., 2, 1] - m[..., 1, 2], 1 + m00 - m11 - m22, m[..., 0, 1] + m[..., 1, 0],
-                      m[..., 0, 2] + m[..., 2, 0]], axis=-1),
-            np.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 0, 1] + m[..., 1, 0], 1 - m00 + m11 - m22,
-                      m[..., 1, 2] + m[..., 2, 1]], axis=-1),
-            np.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1],
-                      1 - m00 - m11 + m22], axis=-1),
-        ],
-        axis=-2,
-    )  # fmt: skip
-    pivots = np.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22], -1)
-    best = np.argmax(pivots, axis=-1)
-    q = np.take_along_axis(candidates, best[..., None, None], axis=-2)[..., 0, :]
-    q /= np.linalg.norm(q, axis=-1, keepdims=True)
-    return np.where(q[..., :1] < 0, -q, q)
-
-
-def quaternion_to_matrix(quaternions: np.ndarray) -> np.ndarray:
-    """(...,4) quaternions (any norm) -> (...,3,3) rotation matrices."""
-    q = np.asarray(quaternions, dtype=np.float64)
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
-    rows = [
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-    ]  # fmt: skip
-    return np.stack(rows, axis=-1).reshape(q.shape[:-1] + (3, 3))
-
-
-def matrix_to_axis_angle(matrices: np.ndarray) -> np.ndarray:
-    """(...,3,3) rotations -> (...,3) axis-angle with angle in [0, pi]; exact near 0 and pi."""
-    q = matrix_to_quaternion(matrices)  # w >= 0, so the angle 2*atan2(|v|, w) is in [0, pi]
-    vec = q[..., 1:]
-    sin_half = np.linalg.norm(vec, axis=-1, keepdims=True)
-    angle = 2.0 * np.arctan2(sin_half, q[..., :1])
-    # angle / sin(angle/2) -> 2 as the angle -> 0
-    scale = np.where(sin_half > 1e-12, angle / np.where(sin_half > 1e-12, sin_half, 1.0), 2.0)
-    return vec * scale
+# Quaternions are (w, x, y, z), as Blender's; conversions live in engine.rotations.
 
 
 def continuous_quaternions(quaternions: np.ndarray) -> np.ndarray:

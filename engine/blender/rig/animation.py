@@ -10,7 +10,8 @@ from bpy.types import ID, Action, FCurve
 
 
 def ensure_action(id_data: ID, name: str) -> Action:
-    anim = id_data.animation_data or id_data.animation_data_create()
+    owner: Any = id_data
+    anim = owner.animation_data or owner.animation_data_create()
     assert anim is not None
     if anim.action is None:
         anim.action = bpy.data.actions.new(name)

@@ -33,7 +33,11 @@ def stale_rigs() -> list[RigParts]:
         if obj.type != "ARMATURE" or rig_info(obj).role != "ARMATURE" or not rig_info(obj).auto_rest:
             continue
         parts = find_rig(obj)
-        if parts is not None and not obj.library and abs(identity_joint_shift(parts)).max(initial=0.0) > TOLERANCE:
+        if (
+            parts is not None
+            and not obj.library
+            and abs(identity_joint_shift(parts)).max(initial=0.0) > TOLERANCE
+        ):
             out.append(parts)
     return out
 

@@ -50,7 +50,11 @@ def _ensure_object_mode(context: Context) -> None:
 
 
 def _create_bones(
-    context: Context, armature: Object, joint_names: tuple[str, ...], parents: np.ndarray, rest_joints: np.ndarray
+    context: Context,
+    armature: Object,
+    joint_names: tuple[str, ...],
+    parents: np.ndarray,
+    rest_joints: np.ndarray,
 ) -> None:
     heads, tails, frames = bone_frames.bone_layout(rest_joints, parents, joint_names)
     data = armature.data
@@ -64,7 +68,9 @@ def _create_bones(
         deform_bones: list[bpy.types.EditBone] = []
         for j, name in enumerate(joint_names):
             length = float(np.linalg.norm(tails[j] - heads[j]))
-            matrix = Matrix(np.block([[frames[j], heads[j][:, None]], [np.zeros((1, 3)), np.ones((1, 1))]]))
+            matrix = Matrix(
+                np.block([[frames[j], heads[j][:, None]], [np.zeros((1, 3)), np.ones((1, 1))]]).tolist()
+            )
             control = data.edit_bones.new(name)
             deform = data.edit_bones.new(naming.deform_bone(name))
             for bone in (control, deform):
@@ -84,7 +90,9 @@ def _create_bones(
         bpy.ops.object.mode_set(mode="OBJECT")
 
 
-def bone_rest_frames(armature: Object, joint_names: list[str] | tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+def bone_rest_frames(
+    armature: Object, joint_names: list[str] | tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
     """Rest heads (J,3) and orientations B (J,3,3) of the control bones, in model coordinates."""
     bones = armature.data.bones  # type: ignore[union-attr,attr-defined]
     heads = np.array([bones[name].head_local for name in joint_names], dtype=np.float64)
@@ -100,6 +108,7 @@ def _add_joint_shift_constraints(armature: Object, joints: Object, joint_names: 
         deform = pose.bones[naming.deform_bone(name)]
         for bone, invert in ((control, False), (deform, True)):
             con = bone.constraints.new("COPY_LOCATION")
+            assert isinstance(con, bpy.types.CopyLocationConstraint)
             con.name = naming.JOINT_SHIFT_CONSTRAINT
             con.target = joints
             con.subtarget = name
@@ -136,6 +145,7 @@ def _build_joint_mesh(
     mesh_data.add_vertex_groups(joints, joint_names, np.eye(num))
     joints.shape_key_add(name=naming.BASIS_KEY, from_mix=False)
     source = driver_mesh.data.shape_keys  # type: ignore[union-attr]
+    assert source is not None
     for moves, key_name in ((shape_moves, naming.shape_key), (expression_moves, naming.expression_key)):
         for i in range(moves.shape[2]):
             delta = np.einsum("jab,jb->ja", to_bone, moves[:, :, i])
@@ -196,7 +206,9 @@ def build_rig(
     _ensure_object_mode(ctx)
     label = name or naming.family_label(model.family)
     n_shape = model.num_shape if num_shape is None else min(max(num_shape, 0), model.num_shape)
-    n_expr = model.num_expression if num_expression is None else min(max(num_expression, 0), model.num_expression)
+    n_expr = (
+        model.num_expression if num_expression is None else min(max(num_expression, 0), model.num_expression)
+    )
 
     collection = bpy.data.collections.new(label)
     (parent_collection or ctx.scene.collection).children.link(collection)
@@ -217,7 +229,9 @@ def build_rig(
     driver_mesh = bpy.data.objects.new(f"{label} Mesh", mesh)
     collection.objects.link(driver_mesh)
     driver_mesh.parent = armature
-    mesh_data.add_vertex_groups(driver_mesh, [naming.deform_bone(n) for n in model.joint_names], model.weights)
+    mesh_data.add_vertex_groups(
+        driver_mesh, [naming.deform_bone(n) for n in model.joint_names], model.weights
+    )
     modifier = driver_mesh.modifiers.new("Armature", "ARMATURE")
     assert isinstance(modifier, bpy.types.ArmatureModifier)
     modifier.object = armature
@@ -228,7 +242,9 @@ def build_rig(
     basis = model.v_template
     driver_mesh.shape_key_add(name=naming.BASIS_KEY, from_mix=False)
     for i in range(n_shape):
-        mesh_data.add_shape_key(driver_mesh, naming.shape_key(i), basis, model.shape_dirs[:, :, i], SHAPE_SLIDER)
+        mesh_data.add_shape_key(
+            driver_mesh, naming.shape_key(i), basis, model.shape_dirs[:, :, i], SHAPE_SLIDER
+        )
     for i in range(n_expr):
         mesh_data.add_shape_key(
             driver_mesh, naming.expression_key(i), basis, model.expr_dirs[:, :, i], SHAPE_SLIDER

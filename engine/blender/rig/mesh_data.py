@@ -21,9 +21,10 @@ def new_mesh(name: str, vertices: np.ndarray, faces: np.ndarray | None = None) -
         mesh.loops.foreach_set("vertex_index", tris.ravel())
         mesh.polygons.add(tris.shape[0])
         mesh.polygons.foreach_set("loop_start", np.arange(0, tris.size, 3, dtype=np.int32))
-        if "loop_total" in mesh.polygons.bl_rna.properties and not mesh.polygons.bl_rna.properties[
-            "loop_total"
-        ].is_readonly:
+        if (
+            "loop_total" in mesh.polygons.bl_rna.properties
+            and not mesh.polygons.bl_rna.properties["loop_total"].is_readonly
+        ):
             mesh.polygons.foreach_set("loop_total", np.full(tris.shape[0], 3, dtype=np.int32))
         mesh.polygons.foreach_set("use_smooth", np.ones(tris.shape[0], dtype=bool))
     mesh.update()
@@ -54,6 +55,7 @@ def add_shape_key(obj: Object, name: str, basis: np.ndarray, delta: np.ndarray, 
     key = obj.shape_key_add(name=name, from_mix=False)
     key.slider_min = -slider
     key.slider_max = slider
+    key.value = 0.0  # Blender 5 starts new keys at 1
     coords = (np.asarray(basis, dtype=np.float64) + np.asarray(delta, dtype=np.float64)).astype(np.float32)
     key.data.foreach_set("co", coords.ravel())
     return key

@@ -15,8 +15,8 @@ import bpy
 import numpy as np
 from bpy.types import Depsgraph, Scene
 
+from ... import rotations
 from ...rig import bone_frames
-from ...rig.lbs import axis_angle_to_matrix
 from . import animation, drivers, mesh_data, naming
 from .build import SHAPE_SLIDER, bone_rest_frames
 from .parts import RigParts
@@ -83,8 +83,8 @@ def _coefficients(
 def _local_quaternions(parts: RigParts, pose: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
     names = parts.joint_names
     _, frames = bone_rest_frames(parts.armature, names)
-    rotations = axis_angle_to_matrix(pose.reshape(pose.shape[0], len(names), 3))
-    quats = bone_frames.matrix_to_quaternion(bone_frames.model_to_local(rotations, frames))
+    model_rotations = rotations.axis_angle_to_matrix(pose.reshape(pose.shape[0], len(names), 3))
+    quats = rotations.matrix_to_quaternion(bone_frames.model_to_local(model_rotations, frames))
     if previous is not None:  # start on the same side as the current pose, then stay continuous
         flip = np.sum(quats[0] * previous, axis=-1) < 0
         quats[0][flip] *= -1
@@ -97,6 +97,7 @@ def set_static_offsets(parts: RigParts, offsets: np.ndarray, regressor: np.ndarr
     regressor: the model's joint regressor (J,V), so the joints follow the offsets as in the forward.
     """
     mesh_key = parts.mesh.data.shape_keys  # type: ignore[union-attr]
+    assert mesh_key is not None
     basis = mesh_data.shape_key_coords(mesh_key.key_blocks[naming.BASIS_KEY]).astype(np.float64)
     offsets = np.asarray(offsets, dtype=np.float64).reshape(basis.shape)
     joint_key = parts.joints.data.shape_keys  # type: ignore[union-attr]
@@ -142,10 +143,14 @@ def write_pose(
     if pose_in is not None:
         pose = np.asarray(pose_in, dtype=np.float64).reshape(-1, len(names), 3)
         pose = np.broadcast_to(pose, (num_frames, len(names), 3)) if pose.shape[0] == 1 else pose
-    transl = _per_frame(inputs["transl"], num_frames, 1).reshape(num_frames, 3) if "transl" in inputs else None
+    transl = (
+        _per_frame(inputs["transl"], num_frames, 1).reshape(num_frames, 3) if "transl" in inputs else None
+    )
     info = parts.info
     betas = _coefficients(inputs.get("betas"), info.num_shape, num_frames, "shape", report)
-    expression = _coefficients(inputs.get("expression"), info.num_expression, num_frames, "expression", report)
+    expression = _coefficients(
+        inputs.get("expression"), info.num_expression, num_frames, "expression", report
+    )
     pose_bones = parts.armature.pose.bones  # type: ignore[union-attr]
     root = pose_bones[names[0]]
     _, bone_axes = bone_rest_frames(parts.armature, names)
@@ -185,9 +190,12 @@ def write_pose(
                 animation.set_keys(fcurve, frames, quats[:, j, c])
     if root_loc is not None:
         for c in range(3):
-            fcurve = animation.ensure_fcurve(arm, arm_action, f'pose.bones["{names[0]}"].location', c, names[0])
+            fcurve = animation.ensure_fcurve(
+                arm, arm_action, f'pose.bones["{names[0]}"].location', c, names[0]
+            )
             animation.set_keys(fcurve, frames, root_loc[:, c])
     key_id = parts.mesh.data.shape_keys  # type: ignore[union-attr]
+    assert key_id is not None
     key_action = None
     for values, key_name in coefficient_keys:
         if values is None:
@@ -216,13 +224,13 @@ def read_pose(parts: RigParts, depsgraph: Depsgraph | None = None) -> dict[str, 
     matrices = _evaluated_matrices(parts, dg)
     # Pose-space rotation of bone j is W_j B_j, with W_j the model's world rotation of joint j.
     world = np.einsum("jab,jcb->jac", matrices[:, :3, :3], bone_axes)
-    world = bone_frames.matrix_to_quaternion(world)  # re-orthonormalise float32 matrices
-    world = bone_frames.quaternion_to_matrix(world)
+    world = rotations.matrix_to_quaternion(world)  # re-orthonormalise float32 matrices
+    world = rotations.quaternion_to_matrix(world)
     parents = _model_parents(parts)
     local = world.copy()
     for j in range(1, len(names)):
         local[j] = world[parents[j]].T @ world[j]
-    pose = bone_frames.matrix_to_axis_angle(local)
+    pose = rotations.matrix_to_axis_angle(local)
     # The root's head sits at J_0 + delta_0 + transl; delta_0 (in bone axes) is the joint mesh's vertex 0.
     joints_eval = parts.joints.evaluated_get(dg).data
     delta0 = bone_axes[0] @ np.array(joints_eval.vertices[0].co, dtype=np.float64)  # type: ignore[union-attr]

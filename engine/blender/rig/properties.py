@@ -8,7 +8,14 @@ survive undo, save/load and renaming, unlike names or Python references.
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, CollectionProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import (
+    BoolProperty,
+    CollectionProperty,
+    EnumProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
 from bpy.types import Collection, Object, PropertyGroup
 
 from ....addon.classes import class_registrar
@@ -55,7 +62,7 @@ _register_classes, _unregister_classes = class_registrar((GAVATAR_RigName, GAVAT
 
 def register() -> None:
     _register_classes()
-    bpy.types.Object.gavatar_rig = PointerProperty(type=GAVATAR_RigInfo)  # type: ignore[attr-defined]
+    bpy.types.Object.gavatar_rig = PointerProperty(type=GAVATAR_RigInfo)  # type: ignore[attr-defined,func-returns-value]
 
 
 def unregister() -> None:

@@ -18,6 +18,7 @@ MODULE_NAMES: tuple[str, ...] = (
     ".engine.blender.rig.properties",
     ".engine.blender.rig.auto_rest",
     ".engine.blender.render_engine",
+    ".engine.blender.dataset_handlers",
     ".ops",
     ".addon.menus",
     ".addon.panels",

@@ -15,6 +15,8 @@ MODULE_NAMES: tuple[str, ...] = (
     ".addon.handlers",
     ".addon.preferences",
     ".addon.properties",
+    ".engine.blender.rig.properties",
+    ".engine.blender.rig.auto_rest",
     ".engine.blender.render_engine",
     ".engine.blender.dataset_handlers",
     ".ops",

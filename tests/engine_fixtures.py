@@ -157,3 +157,57 @@ def pose_rig(armature: Any, frame: int, angle_deg: float = 35.0) -> None:
         bone.rotation_mode = "XYZ"
         bone.rotation_euler = (0.0, 0.0, sign * math.radians(angle_deg))
         bone.keyframe_insert("rotation_euler", frame=frame)
+
+
+def sphere_head_model(rings: int = 10, segments: int = 16, seed: int = 3) -> Any:
+    """A small FLAME-format rig model (FLAME's five joints) whose mesh is a well-shaped UV sphere
+    of radius 0.1 m: smooth skinning, regressor, shape/expression/pose-corrective bases."""
+    from engine.rig.model import FLAME_JOINT_NAMES, RigModel
+
+    rng = np.random.default_rng(seed)
+    theta = np.linspace(0.15 * np.pi, 0.9 * np.pi, rings)  # from the top, open at both poles
+    phi = np.linspace(0.0, 2.0 * np.pi, segments, endpoint=False)
+    t, p = np.meshgrid(theta, phi, indexing="ij")
+    radius = 0.1
+    vertices = np.stack(
+        [radius * np.sin(t) * np.cos(p), radius * np.cos(t) + 0.12, radius * np.sin(t) * np.sin(p)], -1
+    )
+    vertices = vertices.reshape(-1, 3)
+    faces = []
+    for i in range(rings - 1):
+        for j in range(segments):
+            a, b = i * segments + j, i * segments + (j + 1) % segments
+            c, d = a + segments, b + segments
+            faces += [[a, c, b], [b, c, d]]
+    joints = np.array(
+        [[0, 0, 0], [0, 0.04, 0], [0, 0.09, 0.02], [0.03, 0.15, 0.08], [-0.03, 0.15, 0.08]], float
+    )
+    parents = np.array([-1, 0, 1, 1, 1])
+    d2 = ((vertices[:, None] - joints[None]) ** 2).sum(-1)
+    weights = np.exp(-d2 / (2 * 0.05**2)) + 1e-9
+    weights /= weights.sum(1, keepdims=True)
+    regressor = np.zeros((5, len(vertices)))
+    for j in range(5):
+        near = np.argsort(d2[:, j])[:6]
+        regressor[j, near] = 1.0 / 6.0
+
+    def fields(count: int, amplitude: float) -> np.ndarray:
+        centres = vertices[rng.integers(0, len(vertices), size=(count, 3))]
+        bumps = np.exp(-((vertices[None, None] - centres[:, :, None]) ** 2).sum(-1) / (2 * 0.05**2))
+        field = np.einsum("ckv,ckd->vdc", bumps, rng.normal(size=(count, 3, 3)))
+        return amplitude * field / max(np.abs(field).max(), 1e-12)
+
+    return RigModel(
+        family="FLAME",
+        v_template=vertices,
+        faces=np.array(faces, dtype=np.int32),
+        shape_dirs=fields(4, 0.01),
+        expr_dirs=fields(5, 0.01),
+        pose_dirs=fields(36, 0.004),
+        joint_regressor=regressor,
+        weights=weights,
+        parents=parents,
+        joint_names=FLAME_JOINT_NAMES,
+        source_name="sphere-head-test",
+        source_sha256="1" * 64,
+    )

@@ -72,6 +72,11 @@ def dispatch(shader: Shader, groups_x: int, groups_y: int = 1, groups_z: int = 1
 
 
 def compute_supported() -> bool:
+    """Blender 4.4+ has compute shaders on every backend (the query is deprecated there)."""
+    import bpy
+
+    if bpy.app.version >= (4, 4, 0):
+        return True
     return bool(gpu.capabilities.compute_shader_support_get())
 
 

@@ -87,3 +87,16 @@ def read_texture(tex: Texture, channels: int = 4) -> np.ndarray:
     # Buffer reports its strides reversed (bpy 5.0); a flat view reads its memory in order.
     buffer.dimensions = int(tex.width) * int(tex.height) * channels
     return np.array(buffer, copy=True)
+
+
+_sync_texture: Any = None
+
+
+def finish() -> None:
+    """Waits until the GPU has done everything issued so far (for timings): a 1-texel clear and
+    read-back, which executes after every earlier command."""
+    global _sync_texture
+    if _sync_texture is None:
+        _sync_texture = gpu.types.GPUTexture((1, 1), format="RGBA32F")
+    _sync_texture.clear(format="FLOAT", value=(0.0, 0.0, 0.0, 0.0))
+    _sync_texture.read()

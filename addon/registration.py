@@ -22,6 +22,7 @@ MODULE_NAMES: tuple[str, ...] = (
     ".ops",
     ".addon.menus",
     ".addon.panels",
+    ".addon.rig_panel",
     ".addon.splat_panel",
 )
 

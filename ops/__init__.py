@@ -11,15 +11,18 @@ from types import ModuleType
 OPERATOR_MODULES: tuple[str, ...] = (
     ".setup_check",
     ".import_dataset",
+    ".rig",
     ".ply_io",
 )
 
 # (operator bl_idname, menu label), shown under File > Import / Export > Gaussian Avatar.
 IMPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.import_dataset", "Avatar Dataset (folder)"),
+    ("gavatar.apply_params", "Rig Parameters (.npz)"),
     ("gavatar.import_ply", "Gaussian Splats (.ply)"),
 ]
 EXPORT_ENTRIES: list[tuple[str, str]] = [
+    ("gavatar.export_params", "Rig Parameters (.npz)"),
     ("gavatar.export_ply", "Gaussian Splats (.ply)"),
 ]
 

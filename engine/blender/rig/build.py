@@ -35,6 +35,7 @@ SHAPE_SLIDER = 10.0  # Blender's largest slider range; identity and expression c
 CORRECTIVE_SLIDER = 2.0  # entries of R - I lie in [-2, 2]
 # Keys whose largest displacement is below this (metres) change nothing and are not made.
 NEGLIGIBLE = 1e-9
+REGRESSOR_PROP = "gavatar_joint_regressor"
 
 
 def _select_only(context: Context, obj: Object) -> None:
@@ -100,6 +101,31 @@ def bone_rest_frames(
     return heads, frames
 
 
+def store_regressor(joints: Object, regressor: np.ndarray) -> None:
+    """The joint regressor, sparse (CSR, float32), on the joint mesh: static offsets need it later."""
+    dense = np.asarray(regressor, dtype=np.float64)
+    rows, cols = np.nonzero(dense)
+    indptr = np.searchsorted(rows, np.arange(dense.shape[0] + 1)).astype(np.int32)
+    joints.data[REGRESSOR_PROP] = {  # type: ignore[index]
+        "shape": np.array(dense.shape, dtype=np.int32),
+        "indptr": indptr,
+        "indices": cols.astype(np.int32),
+        "values": dense[rows, cols].astype(np.float32),
+    }
+
+
+def stored_regressor(joints: Object) -> np.ndarray | None:
+    group = joints.data.get(REGRESSOR_PROP)  # type: ignore[union-attr]
+    if group is None:
+        return None
+    num_rows, num_cols = (int(x) for x in group["shape"])
+    indptr = np.array(group["indptr"], dtype=np.int64)
+    out = np.zeros((num_rows, num_cols))
+    rows = np.repeat(np.arange(num_rows), np.diff(indptr))
+    out[rows, np.array(group["indices"], dtype=np.int64)] = np.array(group["values"], dtype=np.float64)
+    return out
+
+
 def _add_joint_shift_constraints(armature: Object, joints: Object, joint_names: tuple[str, ...]) -> None:
     pose = armature.pose
     assert pose is not None
@@ -134,6 +160,7 @@ def _build_joint_mesh(
     shape_moves: np.ndarray,
     expression_moves: np.ndarray,
     driver_mesh: Object,
+    regressor: np.ndarray,
 ) -> Object:
     """One vertex per joint: its shift in bone axes, as shape keys copied from the driver mesh's."""
     num = len(joint_names)
@@ -153,6 +180,7 @@ def _build_joint_mesh(
                 continue
             key = mesh_data.add_shape_key(joints, key_name(i), basis, delta, SHAPE_SLIDER)
             drivers.drive_copy(key, source, f'key_blocks["{key_name(i)}"].value')
+    store_regressor(joints, regressor)
     joints.hide_render = True
     joints.hide_select = True
     joints.lock_location = joints.lock_rotation = joints.lock_scale = (True, True, True)
@@ -200,10 +228,36 @@ def build_rig(
 
     num_shape / num_expression: how many identity / expression keys to make (None: all the model has).
     correctives: make the driven pose-corrective keys (the forward includes them; leave them out only
-    to trade accuracy for speed).
+    to trade accuracy for speed). On any failure everything created so far is removed again.
     """
     ctx = context or bpy.context
     _ensure_object_mode(ctx)
+    before = {name: set(getattr(bpy.data, name)) for name in _CREATED_KINDS}
+    try:
+        return _build(ctx, model, name, num_shape, num_expression, correctives, model_path, parent_collection)
+    except BaseException:
+        if ctx.mode != "OBJECT":
+            bpy.ops.object.mode_set(mode="OBJECT")
+        for kind in _CREATED_KINDS:
+            store = getattr(bpy.data, kind)
+            for block in set(store) - before[kind]:
+                store.remove(block)
+        raise
+
+
+_CREATED_KINDS = ("objects", "meshes", "armatures", "collections", "actions")
+
+
+def _build(
+    ctx: Context,
+    model: RigModel,
+    name: str,
+    num_shape: int | None,
+    num_expression: int | None,
+    correctives: bool,
+    model_path: str,
+    parent_collection: Collection | None,
+) -> RigParts:
     label = name or naming.family_label(model.family)
     n_shape = model.num_shape if num_shape is None else min(max(num_shape, 0), model.num_shape)
     n_expr = (
@@ -260,6 +314,7 @@ def build_rig(
         shape_moves[:, :, :n_shape],
         expression_moves[:, :, :n_expr],
         driver_mesh,
+        model.joint_regressor,
     )
     _add_joint_shift_constraints(armature, joints, model.joint_names)
     made = _add_correctives(driver_mesh, armature, model, frames, basis) if correctives else 0
@@ -277,6 +332,8 @@ def build_rig(
     info.model_sha256 = model.source_sha256
     info.num_shape = n_shape
     info.num_expression = n_expr
+    info.model_num_shape = model.num_shape
+    info.model_num_expression = model.num_expression
     info.has_correctives = made > 0
     for joint in model.joint_names:
         info.joint_names.add().name = joint

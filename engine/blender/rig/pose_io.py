@@ -18,7 +18,7 @@ from bpy.types import Depsgraph, Scene
 from ... import rotations
 from ...rig import bone_frames
 from . import animation, drivers, mesh_data, naming
-from .build import SHAPE_SLIDER, bone_rest_frames
+from .build import SHAPE_SLIDER, bone_rest_frames, stored_regressor
 from .parts import RigParts
 
 ForwardInputs = Mapping[str, np.ndarray]
@@ -91,11 +91,16 @@ def _local_quaternions(parts: RigParts, pose: np.ndarray, previous: np.ndarray |
     return bone_frames.continuous_quaternions(quats)
 
 
-def set_static_offsets(parts: RigParts, offsets: np.ndarray, regressor: np.ndarray) -> None:
+def set_static_offsets(parts: RigParts, offsets: np.ndarray, regressor: np.ndarray | None = None) -> None:
     """Per-vertex identity offsets (FLAME tracking's ``static_offset``) as the StaticOffset key (value 1).
 
-    regressor: the model's joint regressor (J,V), so the joints follow the offsets as in the forward.
+    regressor: the model's joint regressor (J,V), so the joints follow the offsets as in the forward
+    (default: the copy the rig keeps on its joint mesh).
     """
+    if regressor is None:
+        regressor = stored_regressor(parts.joints)
+        if regressor is None:
+            raise ValueError("the rig keeps no joint regressor; rebuild it with this version")
     mesh_key = parts.mesh.data.shape_keys  # type: ignore[union-attr]
     assert mesh_key is not None
     basis = mesh_data.shape_key_coords(mesh_key.key_blocks[naming.BASIS_KEY]).astype(np.float64)

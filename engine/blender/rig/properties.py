@@ -44,6 +44,8 @@ class GAVATAR_RigInfo(PropertyGroup):
     model_path: StringProperty(name="Model Path", subtype="FILE_PATH")  # type: ignore[valid-type]
     model_sha256: StringProperty(name="Model SHA-256")  # type: ignore[valid-type]
     num_shape: IntProperty(name="Shape Keys", min=0)  # type: ignore[valid-type]
+    model_num_shape: IntProperty(name="Model Shape Components", min=0)  # type: ignore[valid-type]
+    model_num_expression: IntProperty(name="Model Expression Components", min=0)  # type: ignore[valid-type]
     num_expression: IntProperty(name="Expression Keys", min=0)  # type: ignore[valid-type]
     has_correctives: BoolProperty(name="Pose Correctives")  # type: ignore[valid-type]
     joint_names: CollectionProperty(type=GAVATAR_RigName)  # type: ignore[valid-type]

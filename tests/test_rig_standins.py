@@ -53,7 +53,10 @@ def test_files_load_with_the_expected_layout(models, standin_dir: Path) -> None:
     assert flame.num_vertices == info["files"]["FLAME"]["vertices"] < body.num_vertices
     for family, model in models.items():
         np.testing.assert_allclose(model.weights.sum(axis=1), 1.0, atol=1e-9)
-        assert model.source_sha256 == hashlib.sha256((standin_dir / standins.STANDIN_FILES[family]).read_bytes()).hexdigest()
+        assert (
+            model.source_sha256
+            == hashlib.sha256((standin_dir / standins.STANDIN_FILES[family]).read_bytes()).hexdigest()
+        )
     # The official keys are all there (the smplx package reads the SMPL-X file through them).
     with np.load(standin_dir / standins.STANDIN_FILES["SMPLX"], allow_pickle=True) as data:
         official = {
@@ -93,7 +96,13 @@ def test_joints_sit_where_the_names_say(models) -> None:
     assert left_eye[1] > jaw[1] and neck[1] > root[1] and left_eye[2] > neck[2]
     body = models["SMPLX"]
     joints = dict(zip(body.joint_names, body.joint_regressor @ body.v_template, strict=True))
-    assert joints["head"][1] > joints["neck"][1] > joints["spine3"][1] > joints["spine2"][1] > joints["pelvis"][1]
+    assert (
+        joints["head"][1]
+        > joints["neck"][1]
+        > joints["spine3"][1]
+        > joints["spine2"][1]
+        > joints["pelvis"][1]
+    )
     assert joints["left_knee"][1] < joints["left_hip"][1] and joints["left_ankle"][1] < joints["left_knee"][1]
     for name in ("hip", "shoulder", "wrist", "index1", "thumb3", "eye_smplhf"):
         left, right = joints[f"left_{name}"], joints[f"right_{name}"]

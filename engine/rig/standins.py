@@ -53,9 +53,10 @@ def standin_path(family: str, cache_dir: str | os.PathLike[str] | None = None) -
 
 
 def standins_built(cache_dir: str | os.PathLike[str] | None = None) -> bool:
-    return all(standin_path(f, cache_dir).is_file() for f in STANDIN_FILES) and (
-        standins_dir(cache_dir) / BUILD_INFO
-    ).is_file()
+    return (
+        all(standin_path(f, cache_dir).is_file() for f in STANDIN_FILES)
+        and (standins_dir(cache_dir) / BUILD_INFO).is_file()
+    )
 
 
 def build_info(cache_dir: str | os.PathLike[str] | None = None) -> dict:
@@ -78,7 +79,9 @@ class ModelChoice:
 
 
 def resolve_model_path(
-    family: str, configured: str | os.PathLike[str] | None = "", cache_dir: str | os.PathLike[str] | None = None
+    family: str,
+    configured: str | os.PathLike[str] | None = "",
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> ModelChoice:
     """The model file to use: the configured one, or the stand-in when none is configured.
 
@@ -94,7 +97,9 @@ def resolve_model_path(
 
 
 def load_rig_model(
-    family: str, configured: str | os.PathLike[str] | None = "", cache_dir: str | os.PathLike[str] | None = None
+    family: str,
+    configured: str | os.PathLike[str] | None = "",
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> RigModel:
     """Load the configured model file of ``family``, or its stand-in. Raises ModelFileError."""
     fam = _family(family)

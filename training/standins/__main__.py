@@ -15,14 +15,19 @@ from engine.paths import standins_dir
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.standins", description=__doc__)
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default: the cache's standins/)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: the cache's standins/)"
+    )
     parser.add_argument("--force", action="store_true", help="rebuild even when the files are current")
     args = parser.parse_args(argv)
     out = args.out or standins_dir()
     try:
         from .build import Recipe, build_all, is_current
     except ImportError as exc:
-        print(f"error: the stand-ins are built from anny, which this Python cannot import ({exc}).", file=sys.stderr)
+        print(
+            f"error: the stand-ins are built from anny, which this Python cannot import ({exc}).",
+            file=sys.stderr,
+        )
         return 2
     recipe = Recipe()
     if not args.force and is_current(out, recipe):

@@ -84,7 +84,9 @@ class AnnyIdentitySampler:
         for i, label in enumerate(body.phenotype_labels):
             low, high = PHENOTYPE_RANGES.get(label, (0.5, 0.5))
             phen[:, i] = rng.uniform(low, high, size=count)
-        local = np.clip(rng.normal(scale=LOCAL_CHANGE_STD, size=(count, len(body.local_change_labels))), -1, 1)
+        local = np.clip(
+            rng.normal(scale=LOCAL_CHANGE_STD, size=(count, len(body.local_change_labels))), -1, 1
+        )
         facial = np.zeros((count, len(body.facial_action_labels)))
         model = self._model
         with torch.no_grad():

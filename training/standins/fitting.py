@@ -25,9 +25,7 @@ class ShapeBasis:
     explained: np.ndarray  # (S,) fraction of the sampled variance each direction explains
 
 
-def principal_shape_basis(
-    vertex_offsets: np.ndarray, joint_offsets: np.ndarray, count: int
-) -> ShapeBasis:
+def principal_shape_basis(vertex_offsets: np.ndarray, joint_offsets: np.ndarray, count: int) -> ShapeBasis:
     """PCA of sampled identities around the default body (not their mean: beta = 0 is the default).
 
     vertex_offsets (N,V,3), joint_offsets (N,J,3): displacement of each sample from the default.
@@ -255,7 +253,11 @@ def fit_pose_correctives(
     feats, res = residuals(pose)
     corr = (feats @ pose_dirs.reshape(nv * 3, nf).T).reshape(held_out, nv, 3)
     skin = skinning_transforms(pose, rest_joints, parents)
-    ours = (merged_weights @ skin.transpose(1, 0, 2, 3).reshape(nj, -1)).reshape(nv, -1, 3, 4).transpose(1, 0, 2, 3)
+    ours = (
+        (merged_weights @ skin.transpose(1, 0, 2, 3).reshape(nj, -1))
+        .reshape(nv, -1, 3, 4)
+        .transpose(1, 0, 2, 3)
+    )
     err_without = np.linalg.norm((ours[..., :3] @ res[..., None])[..., 0], axis=-1)
     err_with = np.linalg.norm((ours[..., :3] @ (res - corr)[..., None])[..., 0], axis=-1)
     return CorrectiveFit(

@@ -124,7 +124,9 @@ class BoundMapping:
 
     def joint_positions(self, bone_heads: np.ndarray) -> np.ndarray:
         """(...,B,3) bone heads -> (...,J,3) joints."""
-        return np.stack([bone_heads[..., list(b), :].mean(axis=-2) for b in self.joint_position_bones], axis=-2)
+        return np.stack(
+            [bone_heads[..., list(b), :].mean(axis=-2) for b in self.joint_position_bones], axis=-2
+        )
 
 
 def bind(mapping: RigMapping, body: AnnyBody) -> BoundMapping:
@@ -146,7 +148,9 @@ def bind(mapping: RigMapping, body: AnnyBody) -> BoundMapping:
         implied = joint_of[parent] if parent >= 0 else -1
         expected = mapping.parents[j]
         if j > 0 and implied != expected:
-            raise AssertionError(f"{spec.name}: Anny's hierarchy gives parent {implied}, {mapping.family} has {expected}")
+            raise AssertionError(
+                f"{spec.name}: Anny's hierarchy gives parent {implied}, {mapping.family} has {expected}"
+            )
 
     rules: list[str] = []
     child = np.full(nb, -1)

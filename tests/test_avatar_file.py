@@ -49,7 +49,7 @@ def make_avatar(
             "model_sha256": "ab" * 32,
             "num_vertices": len(vertices),
             "num_faces": len(faces),
-        },  # fmt: skip
+        },
         "trainer": {"name": "test", "iterations": 7},
         "metrics": {"psnr": 31.5},
         "background": [1.0, 1.0, 1.0],
@@ -259,8 +259,9 @@ def expect(path: Path, *fragments: str, **kw) -> None:
 
 def test_newer_and_invalid_versions_are_refused(written) -> None:
     path, _ = written
-    for version, fragment in ((2, "version 2, newer than this version reads (1)"), ("1", "invalid format version"),
-                              (0, "invalid format version"), (True, "invalid format version")):  # fmt: skip
+    cases = [(2, "version 2, newer than this version reads (1)")]
+    cases += [(bad, "invalid format version") for bad in ("1", 0, True)]
+    for version, fragment in cases:
         header = header_of(path)
         header["version"] = version
         rewrite(path, {"header.json": json.dumps(header).encode()})

@@ -312,5 +312,5 @@ def test_reads_from_streams_and_open_files(tmp_path: Path) -> None:
     with open(combined, "rb") as handle:
         handle.read(6)
         assert_same(g, read_ply(handle), rtol=0, atol=0)
-    with pytest.raises(PlyError, match="member.ply is truncated"):
+    with pytest.raises(PlyError, match=r"member\.ply is truncated"):
         read_ply(io.BytesIO(data[:-10]), name="member.ply")

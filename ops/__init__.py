@@ -13,6 +13,7 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".import_dataset",
     ".rig",
     ".ply_io",
+    ".avatar_io",
 )
 
 # (operator bl_idname, menu label), shown under File > Import / Export > Gaussian Avatar.
@@ -20,10 +21,12 @@ IMPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.import_dataset", "Avatar Dataset (folder)"),
     ("gavatar.apply_params", "Rig Parameters (.npz)"),
     ("gavatar.import_ply", "Gaussian Splats (.ply)"),
+    ("gavatar.import_avatar", "Gaussian Avatar (.gavatar)"),
 ]
 EXPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.export_params", "Rig Parameters (.npz)"),
     ("gavatar.export_ply", "Gaussian Splats (.ply)"),
+    ("gavatar.export_avatar", "Gaussian Avatar (.gavatar)"),
 ]
 
 

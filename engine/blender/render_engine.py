@@ -22,6 +22,7 @@ from . import shaders as shader_cache
 from .engine_settings import engine_settings
 from .gpu_api import compute_supported, gpu
 from .scene_sync import SceneCache, SceneContents
+from .viewport import ViewportSession
 
 NO_COMPUTE = "The Gaussian Avatar engine needs compute shaders (OpenGL 4.3, Metal or Vulkan)"
 
@@ -69,9 +70,7 @@ class GAVATAR_RenderEngine(RenderEngine):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._cache = SceneCache()
-        self._contents: SceneContents | None = None
-        self._targets: frame.FrameTargets | None = None
+        self._viewport = ViewportSession()
 
     # ------------------------------------------------------------------ final render
     def update_render_passes(self, scene: Scene | None = None, renderlayer: Any = None) -> None:
@@ -118,33 +117,19 @@ class GAVATAR_RenderEngine(RenderEngine):
 
     # ------------------------------------------------------------------ viewport
     def view_update(self, context: Context, depsgraph: Depsgraph | None) -> None:
-        if depsgraph is None or not compute_supported():
-            return
-        self._cache.note_updates(depsgraph)
-        self._contents = sync_scene(self._cache, depsgraph)
+        if depsgraph is not None:
+            self._viewport.note_update(depsgraph)
 
     def view_draw(self, context: Context, depsgraph: Depsgraph | None) -> None:
-        if depsgraph is None:
+        if depsgraph is None or not compute_supported():
             return
-        if not compute_supported():
-            return
-        if self._contents is None:
-            self._contents = sync_scene(self._cache, depsgraph)
         scene = depsgraph.scene
         assert scene is not None
         camera = scene_camera.viewport_camera(context)
-        if self._targets is None or not self._targets.fits(camera.width, camera.height):
-            self._targets = frame.FrameTargets(camera.width, camera.height)
-        frame.render_frame(
-            self._targets,
-            camera,
-            background_srgb=background_srgb(scene),
-            meshes=self._contents.meshes,
-            splats=self._contents.splats,
-        )
+        image = self._viewport.draw(depsgraph, camera, background_srgb(scene), sync_scene)
         gpu.state.blend_set("ALPHA_PREMULT")
         self.bind_display_space_shader(scene)
-        draw_texture_2d(self._targets.linear, (0, 0), camera.width, camera.height)
+        draw_texture_2d(image, (0, 0), camera.width, camera.height)
         self.unbind_display_space_shader()
         gpu.state.blend_set("NONE")
 

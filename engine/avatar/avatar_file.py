@@ -172,9 +172,9 @@ def _full_header(avatar: Avatar) -> dict[str, Any]:
     return header
 
 
-def _write_npy(archive: zipfile.ZipFile, name: str, array: np.ndarray) -> None:
+def _write_npy(archive: zipfile.ZipFile, name: str, array: np.ndarray, dtype: type = np.float32) -> None:
     with archive.open(name, "w", force_zip64=True) as member:
-        np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+        np.lib.format.write_array(member, np.ascontiguousarray(array, dtype=dtype), allow_pickle=False)
 
 
 def write_avatar(path: str | os.PathLike[str], avatar: Avatar) -> None:
@@ -192,14 +192,14 @@ def write_avatar(path: str | os.PathLike[str], avatar: Avatar) -> None:
                 member, avatar.gaussians.astype(np.float32), comment="rest-pose Gaussians of a .gavatar"
             )
         b = avatar.binding
-        _write_npy(zf, "binding/parent_face.npy", b.parent_face.astype(np.int32))
+        _write_npy(zf, "binding/parent_face.npy", b.parent_face, np.int32)
         for name in _BINDING_FIELDS[1:]:
-            _write_npy(zf, f"binding/{name}.npy", getattr(b, name).astype(np.float32))
+            _write_npy(zf, f"binding/{name}.npy", getattr(b, name))
         for name, value in avatar.identity.items():
-            _write_npy(zf, f"identity/{name}.npy", np.asarray(value, dtype=np.float32))
+            _write_npy(zf, f"identity/{name}.npy", np.asarray(value))
         if avatar.dynamics is not None:
-            _write_npy(zf, "dynamics/basis.npy", avatar.dynamics.basis.astype(np.float32))
-            _write_npy(zf, "dynamics/mix.npy", avatar.dynamics.mix.astype(np.float32))
+            _write_npy(zf, "dynamics/basis.npy", avatar.dynamics.basis)
+            _write_npy(zf, "dynamics/mix.npy", avatar.dynamics.mix)
 
 
 def _json_default(value: Any) -> Any:

@@ -118,7 +118,7 @@ def set_static_offsets(parts: RigParts, offsets: np.ndarray, regressor: np.ndarr
             if obj is parts.joints:
                 drivers.drive_copy(block, mesh_key, f'key_blocks["{naming.STATIC_OFFSET_KEY}"].value')
         else:
-            block.data.foreach_set("co", (base + delta).astype(np.float32).ravel())
+            mesh_data.key_points(block).foreach_set("co", (base + delta).astype(np.float32).ravel())
     mesh_key.key_blocks[naming.STATIC_OFFSET_KEY].value = 1.0
     parts.mesh.data.update()  # type: ignore[union-attr]
     parts.joints.data.update()  # type: ignore[union-attr]

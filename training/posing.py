@@ -37,6 +37,7 @@ class RigPoser:
         self.model = rig_model
         self.device = device
         self.rig = rig_torch.TorchRig(rig_model, device=device)
+        self.rig.requires_grad_(False)
         self.faces = torch.as_tensor(rig_model.faces, dtype=torch.long, device=device)
         self.betas = torch.as_tensor(betas, dtype=torch.float32, device=device)
         self.vertex_offsets = (
@@ -55,14 +56,20 @@ class RigPoser:
 
     def mesh(self, inputs: FrameInputs) -> tuple[torch.Tensor, torch.Tensor]:
         """Posed vertices (V,3) and the pose-corrective features (P,) of one frame."""
-        out = self.rig.forward(
+        from training.rig_torch import axis_angle_to_matrix
+
+        pose = inputs.pose.reshape(-1, 3)
+        out = self.rig(
             betas=self.betas,
             expression=inputs.expression,
-            pose=inputs.pose,
+            pose=pose,
             transl=inputs.transl,
             vertex_offsets=self.vertex_offsets,
         )
-        return out.vertices, out.pose_features
+        # The same features the rig's correctives use: (R_j - I) of every joint but the root.
+        eye = torch.eye(3, dtype=pose.dtype, device=pose.device)
+        features = (axis_angle_to_matrix(pose[1:]) - eye).reshape(-1)
+        return out.vertices[0], features
 
     def rest_mesh(self) -> torch.Tensor:
         """Identity shape, zero expression, zero pose: where the avatar file's PLY is posed."""

@@ -2,8 +2,10 @@
 
 On CUDA the cache lives on the GPU when it fits (``--cache auto`` keeps it under ``max_cache_gb``
 and under 40 % of the free device memory); otherwise in pinned host memory, copied per step.
-Ground truth is composited over the training background with its mask where masks exist, so the
-rendered image (composited over the same background) can be compared pixel for pixel.
+Photos with masks (real captures) are composited over the training background with their mask, so
+the render (composited over the same background) compares pixel for pixel; datasets that say which
+background their images already have (synthetic ones) are used as they are, masks only feeding
+the mask loss (compositing twice would brighten soft edges).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def scale_intrinsics(k: np.ndarray, width: int, height: int, new_width: int, new
 
 
 def _decode(
-    frame, size: tuple[int, int], background: Sequence[float]
+    frame, size: tuple[int, int], background: Sequence[float], composite: bool
 ) -> tuple[np.ndarray, np.ndarray | None]:
     from engine.datasets import image_io
     from engine.datasets.errors import DatasetError as ReaderError
@@ -58,11 +60,12 @@ def _decode(
         rgb8 = np.asarray(Image.fromarray(rgb8).resize(size, Image.Resampling.BOX))
         if mask is not None:
             mask = np.asarray(
-                Image.fromarray(mask.astype(np.float32), mode="F").resize(size, Image.Resampling.BOX)
+                Image.fromarray(mask.astype(np.float32)).resize(size, Image.Resampling.BOX)
             )
     mask8 = None
     if mask is not None:
         mask8 = np.clip(np.rint(mask * 255.0), 0, 255).astype(np.uint8)
+    if mask8 is not None and composite:
         # Composite the photo over the training background with its mask (GaussianAvatars does).
         m = mask8[..., None].astype(np.float32) / 255.0
         bg = np.asarray(background, dtype=np.float32) * 255.0
@@ -82,6 +85,7 @@ class ImageCache:
         policy: str = "auto",
         max_gb: float = 8.0,
         workers: int | None = None,
+        composite: bool = True,
     ) -> None:
         self.device = device
         self.num = len(frames)
@@ -113,7 +117,7 @@ class ImageCache:
                     (self.num, h, w), dtype=torch.uint8, device=store, pin_memory=pin
                 )
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            decoded = pool.map(lambda fs: _decode(fs[0], fs[1], background), zip(frames, sizes, strict=True))
+            decoded = pool.map(lambda fs: _decode(fs[0], fs[1], background, composite), zip(frames, sizes, strict=True))
             for i, (rgb8, mask8) in enumerate(decoded):
                 img = torch.from_numpy(rgb8)
                 mask = torch.from_numpy(mask8) if (self.has_masks and mask8 is not None) else None

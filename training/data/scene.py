@@ -91,6 +91,8 @@ def split_data(
     load_images: bool = True,
     limit: int = 0,
 ) -> SplitData:
+    """The frames of ``split`` (at most ``limit``, spread evenly; 0: all) at ``scale``; images are
+    composited with their masks over ``background`` unless the dataset names its own background."""
     frames = dataset.split(split)
     if limit and len(frames) > limit:
         # An even spread over the split (cameras and timesteps), the same every time.
@@ -115,5 +117,8 @@ def split_data(
         by_timestep=dict(by_t),
     )
     if load_images and frames:
-        data.cache = ImageCache(frames, sizes, background, device, cache_policy, max_cache_gb)
+        data.cache = ImageCache(
+            frames, sizes, background, device, cache_policy, max_cache_gb,
+            composite=dataset.background is None,
+        )  # fmt: skip
     return data

@@ -14,7 +14,8 @@ import math
 import torch
 from torch import nn
 
-from training.model.surface import face_areas, face_frames, sample_surface
+from training.gaussians.binding_torch import face_frames
+from training.model.surface import face_areas, sample_surface
 
 DYN_CHANNELS = 14  # d_offset 3, d_rotation 4, d_log_scale 3, d_opacity 1, d_color_dc 3
 PER_GAUSSIAN = ("offset", "rotation", "log_scale", "opacity", "sh_dc", "sh_rest", "dyn_basis")
@@ -75,7 +76,7 @@ class GaussianSet(nn.Module):
         model = cls(parent.shape[0], faces.shape[0], sh_degree, dynamics_rank, num_features, device)
         v = rest_vertices.double().cpu()
         f = faces.long().cpu()
-        _, _, size = face_frames(v, f)
+        size = face_frames(v, f).sizes
         area = face_areas(v, f)
         # A disc of radius ~ 1 sigma per point covers the face: sigma^2 * pi * n = area.
         sigma = torch.sqrt(area[parent] / (math.pi * per_face[parent].clamp_min(1)))

@@ -4,25 +4,7 @@ from __future__ import annotations
 
 import torch
 
-
-def face_frames(
-    vertices: torch.Tensor, faces: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Face origins (F,3), frames R (F,3,3) (columns x, y, z) and sizes k (F,) per docs/DESIGN.md.
-
-    Used here only to express the initial points in face coordinates; the trainer's forward
-    uses the binding's torch twin (training/gaussians/binding_torch.py).
-    """
-    a, b, c = vertices[faces[:, 0]], vertices[faces[:, 1]], vertices[faces[:, 2]]
-    origin = (a + b + c) / 3.0
-    e1 = b - a
-    x = e1 / e1.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    n = torch.cross(e1, c - a, dim=-1)
-    z = n / n.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    y = torch.cross(z, x, dim=-1)
-    frames = torch.stack([x, y, z], dim=-1)
-    size = ((b - a).norm(dim=-1) + (c - b).norm(dim=-1) + (a - c).norm(dim=-1)) / 3.0
-    return origin, frames, size
+from training.gaussians.binding_torch import face_frames
 
 
 def face_areas(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
@@ -55,7 +37,8 @@ def sample_surface(
     f = faces.long().cpu()
     a, b, c = v[f[parent, 0]], v[f[parent, 1]], v[f[parent, 2]]
     points = a + uv[:, :1] * (b - a) + uv[:, 1:] * (c - a)
-    origin, frames, size = face_frames(v, f)
-    local = torch.einsum("nji,nj->ni", frames[parent], points - origin[parent]) / size[parent, None]
+    frames = face_frames(v, f)
+    origin, rot, size = frames.origins, frames.rotations, frames.sizes
+    local = torch.einsum("nji,nj->ni", rot[parent], points - origin[parent]) / size[parent, None]
     per_face = torch.bincount(parent, minlength=num_faces)
     return parent, local, per_face

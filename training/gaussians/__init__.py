@@ -1,0 +1,1 @@
+"""Torch twins of the bpy-free Gaussian maths in ``engine.avatar`` (binding, dynamics)."""

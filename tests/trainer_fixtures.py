@@ -52,7 +52,9 @@ def head_model_arrays(seed: int = 0, rings: int = 8, segments: int = 12) -> dict
     unit, faces = uv_sphere(rings, segments)
     verts = unit * np.array([0.075, 0.1, 0.085])
     nv = len(verts)
-    joints = np.array([[0, -0.1, -0.01], [0, -0.07, -0.01], [0, -0.03, 0.02], [0.03, 0.03, 0.07], [-0.03, 0.03, 0.07]])
+    joints = np.array(
+        [[0, -0.1, -0.01], [0, -0.07, -0.01], [0, -0.03, 0.02], [0.03, 0.03, 0.07], [-0.03, 0.03, 0.07]]
+    )
     dist = np.linalg.norm(verts[:, None] - joints[None], axis=-1)
     weights = np.exp(-((dist / 0.04) ** 2))
     weights[:, 0] += 0.2
@@ -65,7 +67,9 @@ def head_model_arrays(seed: int = 0, rings: int = 8, segments: int = 12) -> dict
         shapedirs[:, :, k] = 0.004 * np.sin(verts * rng.uniform(10, 30, 3) + rng.uniform(0, 6, 3))
     for k in range(NUM_EXPR):  # smooth expression modes, strongest on the lower face
         weight = np.clip(0.5 - verts[:, 1:2] / 0.1, 0.2, 1.5)
-        shapedirs[:, :, NUM_SHAPE + k] = 0.006 * weight * np.sin(verts * rng.uniform(15, 40, 3) + rng.uniform(0, 6, 3))
+        shapedirs[:, :, NUM_SHAPE + k] = (
+            0.006 * weight * np.sin(verts * rng.uniform(15, 40, 3) + rng.uniform(0, 6, 3))
+        )
     posedirs = 0.001 * rng.normal(size=(nv, 3, 36))
     kintree = np.array([[2**32 - 1, 0, 1, 1, 1], [0, 1, 2, 3, 4]], dtype=np.int64)
     return {
@@ -119,12 +123,22 @@ def ground_truth_avatar(model, device: torch.device, seed: int = 0):
     poser = RigPoser(model, np.zeros(model.num_shape), None, device)
     rest = poser.rest_mesh()
     gen = torch.Generator().manual_seed(seed)
-    gs = GaussianSet.on_surface(rest, poser.faces, 2 * poser.num_faces, 0, 0, 0, gen, device, init_opacity=0.95)
+    gs = GaussianSet.on_surface(
+        rest, poser.faces, 2 * poser.num_faces, 0, 0, 0, gen, device, init_opacity=0.95
+    )
     from training.gaussians.binding_torch import bind, face_frames
 
-    means, _, _ = bind(face_frames(rest, poser.faces), gs.parent_face, gs.params["offset"], gs.params["rotation"], gs.params["log_scale"])
+    means, _, _ = bind(
+        face_frames(rest, poser.faces),
+        gs.parent_face,
+        gs.params["offset"],
+        gs.params["rotation"],
+        gs.params["log_scale"],
+    )
     with torch.no_grad():
-        colour = 0.5 + 0.45 * torch.sin(means.detach() * torch.tensor([70.0, 55.0, 90.0]) + torch.tensor([0.0, 2.0, 4.0]))
+        colour = 0.5 + 0.45 * torch.sin(
+            means.detach() * torch.tensor([70.0, 55.0, 90.0]) + torch.tensor([0.0, 2.0, 4.0])
+        )
         gs.params["sh_dc"].copy_(((colour - 0.5) / 0.28209479177387814)[:, None, :])
         gs.params["log_scale"].add_(0.3)
     return gs
@@ -143,6 +157,7 @@ def write_head_dataset(
     """Render the ground-truth avatar with the reference rasterizer into the GaussianAvatars layout."""
     from engine.rig.loaders import load_model
     from engine.rig.params import params_from_dict
+
     from training.model.tracking import FrameInputs
     from training.posing import RigPoser
     from training.rendering import Renderer, render_avatar
@@ -167,10 +182,15 @@ def write_head_dataset(
     files: dict[str, list[dict]] = {"train": [], "val": [], "test": []}
     all_params = {t: frame_params(rng, model.num_vertices) for t in range(timesteps)}
     for t, params in all_params.items():
-        np.savez(root / "flame_param" / f"{t:05d}.npz", **{k: (v if k == "shape" else v[None]) for k, v in params.items()})
+        np.savez(
+            root / "flame_param" / f"{t:05d}.npz",
+            **{k: (v if k == "shape" else v[None]) for k, v in params.items()},
+        )
         rp = params_from_dict(model, params)
         poser = RigPoser(model, rp.betas, rp.vertex_offsets[0], device)
-        inputs = FrameInputs(*(torch.as_tensor(a[0], dtype=torch.float32) for a in (rp.expression, rp.pose, rp.transl)))
+        inputs = FrameInputs(
+            *(torch.as_tensor(a[0], dtype=torch.float32) for a in (rp.expression, rp.pose, rp.transl))
+        )
         viewmats = torch.as_tensor(np.stack(cams), dtype=torch.float32)
         ks = torch.as_tensor(np.stack([K] * cameras), dtype=torch.float32)
         with torch.no_grad():
@@ -180,7 +200,9 @@ def write_head_dataset(
             name = f"images/{t:05d}_{c:02d}.png"
             mask = f"fg_masks/{t:05d}_{c:02d}.png"
             Image.fromarray((image[c].clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)).save(root / name)
-            Image.fromarray((alpha[c, ..., 0].clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)).save(root / mask)
+            Image.fromarray((alpha[c, ..., 0].clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)).save(
+                root / mask
+            )
             c2w = np.linalg.inv(cams[c])
             c2w[:3, 1:3] *= -1.0  # OpenCV -> OpenGL camera axes
             files[split].append(

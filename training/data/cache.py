@@ -42,9 +42,10 @@ def scale_intrinsics(k: np.ndarray, width: int, height: int, new_width: int, new
 def _decode(
     frame, size: tuple[int, int], background: Sequence[float], composite: bool
 ) -> tuple[np.ndarray, np.ndarray | None]:
+    from PIL import Image
+
     from engine.datasets import image_io
     from engine.datasets.errors import DatasetError as ReaderError
-    from PIL import Image
 
     try:
         rgb = image_io.load_image(frame.image_path, background=tuple(background))
@@ -59,9 +60,7 @@ def _decode(
     if (rgb8.shape[1], rgb8.shape[0]) != size:
         rgb8 = np.asarray(Image.fromarray(rgb8).resize(size, Image.Resampling.BOX))
         if mask is not None:
-            mask = np.asarray(
-                Image.fromarray(mask.astype(np.float32)).resize(size, Image.Resampling.BOX)
-            )
+            mask = np.asarray(Image.fromarray(mask.astype(np.float32)).resize(size, Image.Resampling.BOX))
     mask8 = None
     if mask is not None:
         mask8 = np.clip(np.rint(mask * 255.0), 0, 255).astype(np.uint8)
@@ -117,7 +116,9 @@ class ImageCache:
                     (self.num, h, w), dtype=torch.uint8, device=store, pin_memory=pin
                 )
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            decoded = pool.map(lambda fs: _decode(fs[0], fs[1], background, composite), zip(frames, sizes, strict=True))
+            decoded = pool.map(
+                lambda fs: _decode(fs[0], fs[1], background, composite), zip(frames, sizes, strict=True)
+            )
             for i, (rgb8, mask8) in enumerate(decoded):
                 img = torch.from_numpy(rgb8)
                 mask = torch.from_numpy(mask8) if (self.has_masks and mask8 is not None) else None

@@ -16,6 +16,7 @@ MODULE_NAMES: tuple[str, ...] = (
     ".addon.preferences",
     ".addon.properties",
     ".engine.blender.render_engine",
+    ".engine.blender.dataset_handlers",
     ".ops",
     ".addon.menus",
     ".addon.panels",

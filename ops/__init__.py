@@ -8,10 +8,15 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-OPERATOR_MODULES: tuple[str, ...] = (".setup_check",)
+OPERATOR_MODULES: tuple[str, ...] = (
+    ".setup_check",
+    ".import_dataset",
+)
 
 # (operator bl_idname, menu label), shown under File > Import / Export > Gaussian Avatar.
-IMPORT_ENTRIES: list[tuple[str, str]] = []
+IMPORT_ENTRIES: list[tuple[str, str]] = [
+    ("gavatar.import_dataset", "Avatar Dataset (folder)"),
+]
 EXPORT_ENTRIES: list[tuple[str, str]] = []
 
 

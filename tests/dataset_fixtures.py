@@ -549,3 +549,22 @@ def _assemble(
         joint_names=tuple(names),
         source_name=f"tiny-{family.lower()}",
     )
+
+
+def posed_vertices(model: RigModel, params: dict[str, np.ndarray]) -> np.ndarray:
+    """The numpy forward of one frame of dataset parameters (FLAME or SMPL-X keys)."""
+    from engine.rig.lbs import forward
+
+    if model.family == "FLAME":
+        keys = ("rotation", "neck_pose", "jaw_pose", "eyes_pose")
+        pose = np.concatenate([params[k] for k in keys])
+        offsets = params.get("static_offset")
+        if offsets is not None and offsets.shape[0] != model.num_vertices:
+            offsets = None
+        return forward(model, params["shape"], params["expr"], pose, params["translation"], offsets).vertices
+    eyes = np.concatenate([params.get("leye_pose", np.zeros(3)), params.get("reye_pose", np.zeros(3))])
+    pose = np.concatenate(
+        [params["global_orient"], params["body_pose"], params.get("jaw_pose", np.zeros(3)), eyes,
+         params["left_hand_pose"], params["right_hand_pose"]]
+    )  # fmt: skip
+    return forward(model, params["betas"], params.get("expression"), pose, params["transl"]).vertices

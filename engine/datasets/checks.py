@@ -41,6 +41,13 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
     """All arrays of an .npz, loaded (pickled objects refused)."""
     require_file(path)
     try:
+        with path.open("rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise DatasetError(path, f"cannot be read ({exc.strerror or exc})") from None
+    if magic != b"PK\x03\x04":
+        raise DatasetError(path, "is not a readable .npz file (not a zip archive)")
+    try:
         with np.load(path, allow_pickle=False) as data:
             return {k: np.asarray(data[k]) for k in data.files}
     except ValueError as exc:

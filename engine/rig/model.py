@@ -34,6 +34,49 @@ SMPLX_JOINT_NAMES: tuple[str, ...] = (
 SMPLH_JOINT_NAMES: tuple[str, ...] = (
     _SMPL_BODY + tuple(f"left_{f}" for f in _FINGERS) + tuple(f"right_{f}" for f in _FINGERS)
 )
+# Kinematic trees as the official files store them (kintree_table[0], root = -1).
+FLAME_PARENTS: tuple[int, ...] = (-1, 0, 1, 1, 1)
+_SMPL_BODY_PARENTS: tuple[int, ...] = (
+    -1,
+    0,
+    0,
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    9,
+    9,
+    12,
+    13,
+    14,
+    16,
+    17,
+    18,
+    19,
+)
+
+
+def _hand_parents(wrist: int, first: int) -> tuple[int, ...]:
+    # Five fingers of three joints each (index, middle, pinky, ring, thumb), chained from the wrist.
+    out: list[int] = []
+    for finger in range(5):
+        base = first + 3 * finger
+        out += [wrist, base, base + 1]
+    return tuple(out)
+
+
+SMPLX_PARENTS: tuple[int, ...] = (
+    _SMPL_BODY_PARENTS + (15, 15, 15) + _hand_parents(20, 25) + _hand_parents(21, 40)
+)
+SMPLH_PARENTS: tuple[int, ...] = _SMPL_BODY_PARENTS + _hand_parents(20, 22) + _hand_parents(21, 37)
+PARENTS: dict[str, tuple[int, ...]] = {"FLAME": FLAME_PARENTS, "SMPLX": SMPLX_PARENTS, "SMPLH": SMPLH_PARENTS}
+
 JOINT_NAMES: dict[str, tuple[str, ...]] = {
     "FLAME": FLAME_JOINT_NAMES,
     "SMPLX": SMPLX_JOINT_NAMES,

@@ -115,33 +115,43 @@ def frame_params(rng: np.random.Generator, num_vertices: int) -> dict[str, np.nd
     }
 
 
-def ground_truth_avatar(model, device: torch.device, seed: int = 0):
-    """A colourful opaque avatar on the rest mesh (two Gaussians per face, no dynamics)."""
+def ground_truth_avatar(model, device: torch.device, seed: int = 0, per_face: int = 2, detail: float = 1.0):
+    """A colourful opaque avatar on the rest mesh, with dynamics: the colour of the lower face
+    follows the first expression coefficients and the jaw, so a static avatar cannot match every
+    frame (what the trainer's dynamic blendshapes are for). ``detail`` raises the pattern's
+    frequencies (for high resolutions)."""
+    from training.gaussians.binding_torch import bind, face_frames
     from training.model.gaussians import GaussianSet
     from training.posing import RigPoser
 
     poser = RigPoser(model, np.zeros(model.num_shape), None, device)
     rest = poser.rest_mesh()
     gen = torch.Generator().manual_seed(seed)
+    features = min(4, model.num_expression) + model.num_pose_features
     gs = GaussianSet.on_surface(
-        rest, poser.faces, 2 * poser.num_faces, 0, 0, 0, gen, device, init_opacity=0.95
+        rest, poser.faces, per_face * poser.num_faces, 0, 2, features, gen, device, init_opacity=0.95
     )
-    from training.gaussians.binding_torch import bind, face_frames
-
+    p = gs.params
     means, _, _ = bind(
-        face_frames(rest, poser.faces),
-        gs.parent_face,
-        gs.params["offset"],
-        gs.params["rotation"],
-        gs.params["log_scale"],
+        face_frames(rest, poser.faces), gs.parent_face, p["offset"], p["rotation"], p["log_scale"]
     )
+    means = means.detach()
+    freq = torch.tensor([70.0, 55.0, 90.0], device=device) * detail
     with torch.no_grad():
-        colour = 0.5 + 0.45 * torch.sin(
-            means.detach() * torch.tensor([70.0, 55.0, 90.0]) + torch.tensor([0.0, 2.0, 4.0])
-        )
-        gs.params["sh_dc"].copy_(((colour - 0.5) / 0.28209479177387814)[:, None, :])
-        gs.params["log_scale"].add_(0.3)
-    return gs
+        colour = 0.5 + 0.3 * torch.sin(means * freq + torch.tensor([0.0, 2.0, 4.0], device=device))
+        colour += 0.15 * torch.sin(means * 3.1 * freq.flip(0) + 1.0)
+        p["sh_dc"].copy_(((colour.clamp(0.02, 0.98) - 0.5) / 0.28209479177387814)[:, None, :])
+        p["log_scale"].add_(0.3)
+        lower = torch.sigmoid((-means[:, 1:2] - 0.02) / 0.01)  # below the mouth line
+        p["dyn_basis"].zero_()
+        p["dyn_basis"][:, 0, 11:14] = 0.6 * lower * torch.tensor([1.0, -0.5, -0.5], device=device)
+        p["dyn_basis"][:, 1, 11:14] = 0.6 * lower * torch.tensor([-0.3, 0.6, -0.3], device=device)
+        mix = torch.zeros(2, features, device=device)
+        mix[0, 0], mix[1, 1] = 0.5, 0.5
+        mix[0, min(4, model.num_expression) + 9 : min(4, model.num_expression) + 18] = 2.0  # jaw features
+        p["dyn_mix"].copy_(mix)
+    gs.requires_grad_(False)
+    return gs, min(4, model.num_expression)
 
 
 def write_head_dataset(
@@ -153,21 +163,24 @@ def write_head_dataset(
     val_camera: int = 4,
     test_timesteps: tuple[int, ...] = (5,),
     seed: int = 0,
+    device: str = "cpu",
+    backend: str = "reference",
+    per_face: int = 2,
+    detail: float = 1.0,
 ) -> Path:
     """Render the ground-truth avatar with the reference rasterizer into the GaussianAvatars layout."""
     from engine.rig.loaders import load_model
     from engine.rig.params import params_from_dict
-
     from training.model.tracking import FrameInputs
     from training.posing import RigPoser
     from training.rendering import Renderer, render_avatar
 
-    device = torch.device("cpu")
+    dev = torch.device(device)
     model = load_model(model_path)
     rng = np.random.default_rng(seed)
-    gt = ground_truth_avatar(model, device, seed)
+    gt, num_dyn = ground_truth_avatar(model, dev, seed, per_face, detail)
     background = (1.0, 1.0, 1.0)
-    renderer = Renderer("reference", background, device)
+    renderer = Renderer(backend, background, dev)
     root.mkdir(parents=True, exist_ok=True)
     (root / "flame_param").mkdir(exist_ok=True)
     (root / "images").mkdir(exist_ok=True)
@@ -175,9 +188,16 @@ def write_head_dataset(
     focal = 1.9 * size  # the head (about 0.2 m at 0.5 m) spans three quarters of the image
     K = np.array([[focal, 0, (size - 1) / 2], [0, focal, (size - 1) / 2], [0, 0, 1.0]])  # noqa: N806
     cams = []
+    train_cams = [c for c in range(cameras) if c != val_camera]
     for c in range(cameras):
-        angle = math.radians(-60 + 120 * c / max(1, cameras - 2)) if c != val_camera else math.radians(15)
-        eye = np.array([0.5 * math.sin(angle), 0.05 * (c % 2), 0.5 * math.cos(angle)])
+        # Training cameras spread over +-75 degrees at three heights; the held-out one in between.
+        if c == val_camera:
+            angle, height = math.radians(12.0), 0.02
+        else:
+            i = train_cams.index(c)
+            angle = math.radians(-75 + 150 * i / max(1, len(train_cams) - 1))
+            height = 0.08 * ((i % 3) - 1)
+        eye = np.array([0.5 * math.sin(angle), height, 0.5 * math.cos(angle)])
         cams.append(look_at_cv(eye, np.zeros(3)))
     files: dict[str, list[dict]] = {"train": [], "val": [], "test": []}
     all_params = {t: frame_params(rng, model.num_vertices) for t in range(timesteps)}
@@ -187,14 +207,20 @@ def write_head_dataset(
             **{k: (v if k == "shape" else v[None]) for k, v in params.items()},
         )
         rp = params_from_dict(model, params)
-        poser = RigPoser(model, rp.betas, rp.vertex_offsets[0], device)
+        poser = RigPoser(model, rp.betas, rp.vertex_offsets[0], dev)
         inputs = FrameInputs(
-            *(torch.as_tensor(a[0], dtype=torch.float32) for a in (rp.expression, rp.pose, rp.transl))
+            *(
+                torch.as_tensor(a[0], dtype=torch.float32, device=dev)
+                for a in (rp.expression, rp.pose, rp.transl)
+            )
         )
-        viewmats = torch.as_tensor(np.stack(cams), dtype=torch.float32)
-        ks = torch.as_tensor(np.stack([K] * cameras), dtype=torch.float32)
+        viewmats = torch.as_tensor(np.stack(cams), dtype=torch.float32, device=dev)
+        ks = torch.as_tensor(np.stack([K] * cameras), dtype=torch.float32, device=dev)
         with torch.no_grad():
-            _, image, alpha, _ = render_avatar(poser, gt, 0, renderer, inputs, viewmats, ks, size, size, 0)
+            _, image, alpha, _ = render_avatar(
+                poser, gt, num_dyn, renderer, inputs, viewmats, ks, size, size, 0
+            )
+        image, alpha = image.cpu(), alpha.cpu()
         for c in range(cameras):
             split = "test" if t in test_timesteps else ("val" if c == val_camera else "train")
             name = f"images/{t:05d}_{c:02d}.png"

@@ -23,12 +23,17 @@ def resolve_device(name: str) -> torch.device:
 
 
 def resolve_backend(name: str, device: torch.device) -> str:
-    """auto: gsplat on CUDA, the pure-torch reference rasterizer on the CPU."""
-    if name == "auto":
-        return "gsplat" if device.type == "cuda" else "reference"
-    if name in ("gsplat", "inria") and device.type != "cuda":
-        raise NoCudaError(f"the {name} rasterizer needs CUDA", "use --backend reference with --device cpu")
-    return name
+    """auto: gsplat on CUDA (when importable), the pure-torch reference rasterizer on the CPU."""
+    from training.render import RasterizerError
+    from training.render import resolve_backend as resolve
+
+    try:
+        return resolve(name, device)
+    except RasterizerError as exc:
+        hint = "use --backend reference with --device cpu"
+        if device.type == "cuda":
+            hint = "use --backend gsplat (pip install gsplat==1.5.3)"
+        raise NoCudaError(str(exc), hint) from None
 
 
 def peak_memory_gb(device: torch.device) -> float | None:

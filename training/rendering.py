@@ -22,7 +22,7 @@ class Renderer:
         """(C,H,W,3) images composited over the background, (C,H,W,1) alpha, and the info dict."""
         from training.render import rasterize
 
-        return rasterize(
+        rendered = rasterize(
             world.means,
             world.quats,
             world.scales,
@@ -35,7 +35,9 @@ class Renderer:
             sh_degree=world.sh_degree,
             background=self.background,
             backend=self.backend,
+            with_depth=False,
         )
+        return rendered.colors, rendered.alphas, rendered.meta
 
     @staticmethod
     def before_backward(info: dict[str, Any]) -> None:
@@ -54,9 +56,12 @@ def screen_space_grads(
     if not isinstance(means2d, torch.Tensor) or means2d.grad is None:
         zeros = torch.zeros(num, device=world.means.device)
         return zeros, zeros
-    grad = means2d.grad.reshape(-1, num, 2)  # (C,G,2) in pixels
+    grad = means2d.grad.reshape(-1, num, 2)  # (C,G,2) in pixels (gsplat) or NDC (graphdeco)
     cameras = grad.shape[0]
-    scale = grad.new_tensor([width / 2.0 * cameras, height / 2.0 * cameras])
+    if info.get("means2d_units") == "ndc":
+        scale = grad.new_tensor([float(cameras), float(cameras)])
+    else:
+        scale = grad.new_tensor([width / 2.0 * cameras, height / 2.0 * cameras])
     norms = (grad * scale).norm(dim=-1)  # (C,G)
     radii = info.get("radii")
     if isinstance(radii, torch.Tensor):

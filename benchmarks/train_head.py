@@ -118,6 +118,23 @@ def train_variant(name: str, args: argparse.Namespace, overrides: dict[str, Any]
         start = time.perf_counter()
         full = {split: trainer.evaluate_split(split) for split in ("val", "test")}
         eval_seconds = time.perf_counter() - start
+        small = None
+        if args.small_mb > 0 and name == "dynamic":
+            # A compact copy for the Blender-side stages (not counted as training time).
+            start = time.perf_counter()
+            report = trainer.compact_to_size(args.small_mb, args.compact_steps)
+            scores = {split: trainer.evaluate_split(split) for split in ("val", "test")}
+            path = trainer.export(out / "avatar_small.gavatar", {
+                **{f"{s}_psnr": v["psnr"] for s, v in scores.items() if v},
+                **{f"{s}_ssim": v["ssim"] for s, v in scores.items() if v},
+                "gaussians": trainer.gaussians.num_gaussians, "compaction": report,
+            })  # fmt: skip
+            small = {
+                "path": str(path), "bytes": path.stat().st_size, "compaction": report,
+                "seconds": time.perf_counter() - start,
+                **{f"{s}_psnr": v["psnr"] for s, v in scores.items() if v},
+                **{f"{s}_ssim": v["ssim"] for s, v in scores.items() if v},
+            }  # fmt: skip
     result: dict[str, Any] = {
         "variant": name,
         "config": cfg.to_dict(),
@@ -133,6 +150,7 @@ def train_variant(name: str, args: argparse.Namespace, overrides: dict[str, Any]
         "avatar": str(out / "avatar.gavatar"),
         "avatar_bytes": (out / "avatar.gavatar").stat().st_size,
         "history": trainer.history,
+        "small_avatar": small,
     }
     for split, scores in full.items():
         if scores is not None:
@@ -240,6 +258,10 @@ def summary(results: dict[str, Any]) -> str:
     row("Gaussians", lambda v: v["gaussians"])
     row("peak GPU memory (GiB)", lambda v: v["peak_gpu_memory_gb"])
     row("avatar file (MB)", lambda v: v["avatar_bytes"] / 1e6)
+    row("compact avatar (MB)", lambda v: v["small_avatar"]["bytes"] / 1e6)
+    row("compact avatar Gaussians", lambda v: v["small_avatar"]["compaction"]["after"])
+    row("compact val PSNR", lambda v: v["small_avatar"]["val_psnr"])
+    row("compact test PSNR", lambda v: v["small_avatar"]["test_psnr"])
     if "render" in results:
         r = results["render"]
         lines += [
@@ -270,6 +292,8 @@ def main() -> int:
     parser.add_argument("--render-frames", type=int, default=50)
     parser.add_argument("--render-repeats", type=int, default=300)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--small-mb", type=float, default=15.5, help="compact copy of the dynamic avatar")
+    parser.add_argument("--compact-steps", type=int, default=2000)
     parser.add_argument("--profile-steps", type=int, default=0, help="profile this many steps first")
     parser.add_argument("--render-only", default=None, help="measure render speed of this avatar only")
     args = parser.parse_args()

@@ -111,10 +111,11 @@ def test_opacity_reset_caps_opacity_and_clears_its_moments():
     with torch.no_grad():
         model.params["opacity"].fill_(3.0)
     _step(model, opt)
-    cfg = TrainConfig(opacity_reset_every=10, densify_until=0.9, densify_from=0.95)
+    cfg = TrainConfig(opacity_reset_every=0.25, densify_until=0.9, densify_from=0.95)
     control = DensityControl(cfg, model.num_gaussians, torch.device("cpu"), seed=0)
-    assert control.step(model, opt, iteration=9, p=0.5) is None
-    report = control.step(model, opt, iteration=10, p=0.5)
+    assert control.step(model, opt, iteration=9, p=0.24) is None
+    report = control.step(model, opt, iteration=10, p=0.26)
+    assert control.step(model, opt, iteration=11, p=0.27) is None  # once per slot
     assert report == {"cloned": 0, "split": 0, "pruned": 0, "reset": 1}
     assert torch.sigmoid(model.params["opacity"]).max() <= 0.0100001
     assert float(opt.state[model.params["opacity"]]["exp_avg"].abs().max()) == 0.0

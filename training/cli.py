@@ -46,6 +46,7 @@ def _fit_parser(sub: Any) -> None:
     p.add_argument("--preview-every", type=int, default=None, help="iterations between previews (0: none)")
     p.add_argument("--checkpoint-every", type=int, default=None, help="iterations between checkpoints")
     p.add_argument("--eval-every-seconds", type=float, default=None, help="held-out evaluation interval")
+    p.add_argument("--export-max-mb", type=float, default=None, help="compact the avatar file to this size")
     p.add_argument(
         "--val-cameras", default=None, help="comma-separated held-out cameras (formats without splits)"
     )

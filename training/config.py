@@ -47,7 +47,7 @@ class TrainConfig:
     lr_offset: float = 5e-3
     lr_offset_final: float = 5e-5
     lr_rotation: float = 1e-3
-    lr_log_scale: float = 5e-3
+    lr_log_scale: float = 1.7e-2
     lr_opacity: float = 5e-2
     lr_sh_dc: float = 2.5e-3
     lr_sh_rest: float = 1.25e-4
@@ -80,7 +80,7 @@ class TrainConfig:
     split_scale_threshold: float = 0.6  # face units: above splits, below clones
     prune_opacity: float = 0.005
     prune_scale: float = 3.0  # face units: larger ones are pruned after the first reset
-    opacity_reset_every: int = 3000  # iterations (0: never)
+    opacity_reset_every: float = 0.1  # progress between opacity resets (0: never)
     opacity_reset_value: float = 0.01
 
     # Output
@@ -89,6 +89,8 @@ class TrainConfig:
     checkpoint_every: int = 5000  # iterations (0: only on stop and at the end)
     eval_every_seconds: float = 0.0  # held-out evaluation during training (benchmarks)
     eval_max_images: int = 32
+    export_max_mb: float = 0.0  # compact the avatar to fit this file size (0: no limit)
+    compact_steps: int = 1000  # fine-tuning steps after compaction
 
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -113,7 +115,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "batch_cameras": 4,
         "densify_every": 100,
         "densify_until": 0.6,
-        "opacity_reset_every": 2000,
+        "opacity_reset_every": 0.1,
         "sh_grow_every": 0.05,
     },
     # Static binding as in GaussianAvatars: no dynamic blendshapes.

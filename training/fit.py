@@ -19,7 +19,7 @@ LOG = logging.getLogger("training")
 DIRECT = (
     "data", "rig", "model", "out", "iterations", "time_budget", "device", "backend", "resolution_scale",
     "max_gaussians", "init_gaussians", "batch_cameras", "sh_degree", "dynamics_rank", "cache_on_device",
-    "seed", "preview_every", "checkpoint_every", "eval_every_seconds",
+    "seed", "preview_every", "checkpoint_every", "eval_every_seconds", "export_max_mb",
 )  # fmt: skip
 
 

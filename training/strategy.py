@@ -55,6 +55,7 @@ class DensityControl:
         self.device = device
         self.generator = torch.Generator().manual_seed(seed + 7919)
         self.num_resets = 0
+        self.reset_slot = 0
         self.reset_stats(num_gaussians)
 
     def reset_stats(self, num_gaussians: int) -> None:
@@ -71,12 +72,12 @@ class DensityControl:
     def due(self, iteration: int, p: float) -> tuple[bool, bool]:
         cfg = self.cfg
         densify = cfg.densify_from <= p <= cfg.densify_until and iteration % max(1, cfg.densify_every) == 0
-        reset = (
-            cfg.opacity_reset_every > 0
-            and iteration > 0
-            and iteration % cfg.opacity_reset_every == 0
-            and p <= cfg.densify_until
-        )
+        reset = False
+        if cfg.opacity_reset_every > 0 and p <= cfg.densify_until - 0.5 * cfg.opacity_reset_every:
+            # Once each time progress enters a new slot of opacity_reset_every (not at the start).
+            slot = int(p / cfg.opacity_reset_every)
+            reset = slot > self.reset_slot
+            self.reset_slot = max(self.reset_slot, slot)
         return densify, reset
 
     def step(
@@ -185,6 +186,7 @@ class DensityControl:
             "count": self.count.cpu(),
             "generator": self.generator.get_state(),
             "num_resets": self.num_resets,
+            "reset_slot": self.reset_slot,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -192,3 +194,4 @@ class DensityControl:
         self.count = state["count"].to(self.device)
         self.generator.set_state(state["generator"])
         self.num_resets = int(state["num_resets"])
+        self.reset_slot = int(state["reset_slot"])

@@ -260,7 +260,7 @@ class Trainer:
             inputs, viewmats, ks, width, height, sh_degree,
         )  # fmt: skip
 
-    def step(self) -> dict[str, torch.Tensor]:
+    def step(self, density: bool = True) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         p = self.progress()
         set_lr(self.optimizer, "offset", exp_decay(cfg.lr_offset, cfg.lr_offset_final, p))
@@ -301,7 +301,7 @@ class Trainer:
             self.refine_optimizer.step()
             self.refine_optimizer.zero_grad(set_to_none=True)
         self.iteration += 1
-        report = self.strategy.step(self.gaussians, self.optimizer, self.iteration, p)
+        report = self.strategy.step(self.gaussians, self.optimizer, self.iteration, p) if density else None
         if report is not None:
             LOG.debug(
                 "density control at %d: %s -> %d Gaussians",
@@ -496,9 +496,7 @@ class Trainer:
         self.events.emit("preview", path=str(path), iteration=self.iteration)
         return path
 
-    def finish(self) -> dict[str, Any]:
-        from training.export import write_avatar, write_tracking
-
+    def final_metrics(self) -> dict[str, Any]:
         metrics: dict[str, Any] = {"iterations": self.iteration, "train_time": self.train_time}
         final = self.evaluate_held_out() if (self.dataset.split("val") or self.dataset.split("test")) else {}
         for split in ("val", "test"):
@@ -510,7 +508,36 @@ class Trainer:
         if peak is not None:
             metrics["peak_gpu_memory_gb"] = peak
         metrics.update(self.milestones)
-        avatar = write_avatar(self.out / AVATAR_NAME, self, metrics)
+        return metrics
+
+    def compact_to_size(self, max_mb: float, steps: int) -> dict[str, int] | None:
+        """Compaction (training/compact.py) when the avatar file would be over ``max_mb``."""
+        from training.compact import compact, gaussians_for_size
+
+        fixed = 8192 + sum(4 * np.asarray(v).size for v in self.identity.values())
+        rank = self.cfg.dynamics_rank if self.gaussians.has_dynamics else 0
+        limit = gaussians_for_size(max_mb * 1e6, self.gaussians.max_sh_degree, rank, fixed)
+        if self.gaussians.num_gaussians <= limit:
+            return None
+        return compact(self, limit, steps)
+
+    def export(self, path: Path, metrics: dict[str, Any]) -> Path:
+        from training.export import write_avatar
+
+        return write_avatar(path, self, metrics)
+
+    def finish(self) -> dict[str, Any]:
+        from training.export import write_tracking
+
+        metrics = self.final_metrics()
+        if self.cfg.export_max_mb > 0:
+            report = self.compact_to_size(self.cfg.export_max_mb, self.cfg.compact_steps)
+            if report is not None:
+                before = {k: metrics[k] for k in ("val_psnr", "test_psnr", "gaussians") if k in metrics}
+                metrics = self.final_metrics()
+                metrics["before_compaction"] = before
+                metrics["compaction"] = report
+        avatar = self.export(self.out / AVATAR_NAME, metrics)
         tracking = write_tracking(self.out / TRACKING_NAME, self.tracking)
         checkpoint = self.write_checkpoint()
         self.events.emit(

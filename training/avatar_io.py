@@ -22,6 +22,7 @@ FAMILY_TO_RIG = {"FLAME": "flame", "SMPLX": "smplx"}
 
 @dataclass
 class LoadedAvatar:
+    data: Any  # engine.avatar.avatar_file.Avatar
     path: Path
     header: dict[str, Any]
     gaussians: GaussianSet
@@ -40,13 +41,13 @@ class LoadedAvatar:
 
 def read_avatar(path: str | Path) -> Any:
     from engine.avatar.avatar_file import AvatarFileError as ReaderError
-    from engine.avatar.avatar_file import read_avatar_file
+    from engine.avatar.avatar_file import read_avatar as read
 
     p = Path(path)
     if not p.is_file():
         raise AvatarFileError(f"avatar file {p} does not exist")
     try:
-        return read_avatar_file(p)
+        return read(p)
     except ReaderError as exc:
         raise AvatarFileError(str(exc)) from None
 
@@ -74,6 +75,7 @@ def load_avatar(path: str | Path, device: torch.device) -> LoadedAvatar:
     gaussians.requires_grad_(False)
     background = tuple(float(c) for c in data.header.get("background", (1.0, 1.0, 1.0)))
     return LoadedAvatar(
+        data=data,
         path=Path(path),
         header=data.header,
         gaussians=gaussians,
@@ -95,18 +97,19 @@ def avatar_rig(avatar: LoadedAvatar, model_path: str | None):
         raise RigModelError(
             f"the rig model the avatar was trained with ({path}) is not there", "pass it with --model"
         )
+    from engine.avatar.avatar_file import AvatarFileError as ReaderError
+
     model = load_rig(path, FAMILY_TO_RIG.get(rig_info["family"]))
-    if model.num_vertices != int(rig_info["num_vertices"]) or model.faces.shape[0] != int(
-        rig_info["num_faces"]
-    ):
-        raise RigModelError(
-            f"{path} has {model.num_vertices} vertices / {model.faces.shape[0]} faces, the avatar "
-            f"was trained on {rig_info['num_vertices']} / {rig_info['num_faces']}"
+    try:
+        avatar.data.check_rig(
+            model.family,
+            num_vertices=model.num_vertices,
+            num_faces=int(model.faces.shape[0]),
+            model_sha256=model.source_sha256 or None,
+            label=f"the avatar {avatar.path.name}",
         )
-    want = rig_info.get("model_sha256")
-    if want and model.source_sha256 and want != model.source_sha256:
+    except ReaderError as exc:
         raise RigModelError(
-            f"{path} is not the model file the avatar was trained with (checksum differs)",
-            f"expected {rig_info.get('model_name')} with sha256 {want[:12]}...",
-        )
+            f"{path} does not fit: {exc}", "pass the model file it was trained with (--model)"
+        ) from None
     return model

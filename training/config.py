@@ -124,7 +124,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {
         "iterations": 60,
         "max_gaussians": 4000,
-        "densify_every": 10,
+        "densify_every": 5,
         "densify_from": 0.1,
         "densify_until": 0.8,
         "opacity_reset_every": 0,

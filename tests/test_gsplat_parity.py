@@ -131,8 +131,10 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return float("inf") if mse == 0 else 10.0 * math.log10(1.0 / mse)
 
 
-def compare(scene: Scene, test: tuple[str, str, torch.dtype], truth: tuple[str, str, torch.dtype],
-            antialiased: bool = False) -> dict[str, float]:  # fmt: skip
+Run = tuple[str, str, torch.dtype]  # backend, device, dtype
+
+
+def compare(scene: Scene, test: Run, truth: Run, antialiased: bool = False) -> dict[str, float]:
     """Figures of ``test`` (backend, device, dtype) against ``truth``; asserts the thresholds."""
     images_t, alphas_t, _, grads_t = render_with_grads(scene.to(test[1], test[2]), test[0], antialiased)
     images_r, alphas_r, _, grads_r = render_with_grads(scene.to(truth[1], truth[2]), truth[0], antialiased)

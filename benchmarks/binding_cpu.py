@@ -7,6 +7,8 @@ vectorised numpy one: per Gaussian, gather its three vertices and build its fram
 frame to a quaternion, multiply (G,3,3) @ (G,3), and contract the (G,K,14) basis in place, all in
 float64 on (G,n) arrays.
 
+Also the 3DGS PLY write/read of the same number of Gaussians (SH degree 3), for reference.
+
 Run:  .venv/bin/python -m benchmarks.binding_cpu [--sizes 100000 1000000] [--repeats 7]
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +27,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.avatar.binding import DYN_CHANNELS, Binding, Dynamics, bind, face_frames
+from engine.avatar.gaussians import GaussianSet
+from engine.avatar.ply import read_ply, write_ply
 from engine.avatar.quaternion import quat_multiply, quat_normalize
 from engine.rotations import matrix_to_quaternion
 
@@ -117,6 +122,18 @@ def run_size(
     print(
         f"  memory per Gaussian (float32): binding 44 B, its cached (14,G) rows 56 B, "
         f"dynamics basis {basis.nbytes // g} B; per frame: deltas 56 B, output 40 B"
+    )
+    gaussians = GaussianSet(
+        *(rng.normal(size=shape).astype(np.float32) for shape in ((g, 3), (g, 4), (g, 3), (g,), (g, 16, 3)))
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "g.ply"
+        write_med, write_best = timed(lambda: write_ply(path, gaussians), 3)
+        read_med, read_best = timed(lambda: read_ply(path), 3)
+        size = path.stat().st_size / 1e6
+    print(
+        f"  PLY (SH 3, {size:.0f} MB): write {write_med:.0f} ({write_best:.0f}), "
+        f"read {read_med:.0f} ({read_best:.0f})"
     )
 
 

@@ -15,6 +15,7 @@ from engine.rig import loaders, params, standins
 from engine.rig.errors import ModelFileError
 from engine.rig.lbs import forward
 from engine.rig.model import FLAME_JOINT_NAMES, SMPLH_JOINT_NAMES, SMPLX_JOINT_NAMES
+from tests.real_data import real_file
 from tests.standin_fixtures import standin_dir, standin_paths  # noqa: F401
 
 torch = pytest.importorskip("torch")
@@ -288,3 +289,23 @@ def test_build_is_deterministic(tmp_path: Path, standin_dir: Path) -> None:  # n
     assert main(["--out", str(tmp_path)]) == 0
     for name in standins.STANDIN_FILES.values():
         assert (tmp_path / name).read_bytes() == (standin_dir / name).read_bytes(), name
+
+
+REAL_AMASS = real_file("amass_sample_smplh.npz")
+
+
+@pytest.mark.skipif(REAL_AMASS is None, reason="../shared/real is absent")
+def test_real_amass_clip_drives_the_smplh_standin(models) -> None:
+    """A real AMASS clip (SMPL-H layout) through params and the numpy forward: the body stands up
+    in AMASS's Z-up world at a human height."""
+    path = REAL_AMASS
+    assert path is not None
+    clip = params.read_params_file(path)
+    model = models["SMPLH"]
+    rp = params.params_from_dict(model, {k: clip[k] for k in ("poses", "trans", "betas")})
+    assert rp.num_frames == clip["poses"].shape[0] and rp.is_sequence
+    for t in (0, rp.num_frames // 2, rp.num_frames - 1):
+        verts = params.forward_params(model, rp, t).vertices
+        extent = verts.max(axis=0) - verts.min(axis=0)
+        assert np.isfinite(verts).all()
+        assert 1.2 < extent[2] < 2.2 and extent[2] > extent[1], extent  # standing along Z

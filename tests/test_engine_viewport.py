@@ -79,3 +79,26 @@ def test_viewport_follows_frames_and_camera_and_matches_the_reference(clean_scen
     bpy.context.view_layer.update()
     moved = _viewport_image(session, camera, width, height)
     assert len(calls) == 3 and np.abs(moved - image).max() > 0.05
+
+
+def test_scene_cache_rebuilds_edited_splats_and_frees_deleted_ones(clean_scene) -> None:
+    addon_module("engine.blender.gpu_context").ensure_gpu_context()
+    scene_sync = addon_module("engine.blender.scene_sync")
+    splat_data = addon_module("engine.blender.splat_data")
+    from tests.engine_fixtures import static_arrays
+
+    obj = splat_data.create_splat_object("Splats", static_arrays(count=30))
+    cache = scene_sync.SceneCache()
+    contents = cache.sync(bpy.context.evaluated_depsgraph_get())
+    assert list(cache.splats) == ["Splats"] and len(contents.splats) == 1
+    first = cache.splats["Splats"]
+    # Replacing the Gaussians (another count) rebuilds the GPU copy.
+    splat_data.write_arrays(obj.data, static_arrays(count=40, seed=5))
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    cache.note_updates(depsgraph)
+    cache.sync(depsgraph)
+    assert cache.splats["Splats"] is not first and cache.splats["Splats"].data.count == 40
+    bpy.data.objects.remove(obj)
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    cache.note_updates(depsgraph)
+    assert not cache.sync(depsgraph).splats and not cache.splats

@@ -129,6 +129,11 @@ class SceneCache:
                     cpu_means=state.means if sort_device == "CPU" else None,
                 )
             )
+        # Free the GPU copies of splat objects that are gone (deleted, hidden, renamed).
+        seen = {(obj.original or obj).name for obj, _matrix in splat_instances}
+        for name in set(self.splats) - seen:
+            del self.splats[name]
+            self._keys.pop(name, None)
         for obj, matrix in mesh_instances:
             if (obj.original or obj).name in hidden_drivers:
                 continue

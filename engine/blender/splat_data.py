@@ -206,7 +206,7 @@ def _redraw(self: GAVATAR_SplatSettings, context: bpy.types.Context) -> None:
     # Settings are read by the render engine; touching the object makes the viewport redraw.
     owner = self.id_data
     if isinstance(owner, Object):
-        owner.update_tag()
+        owner.update_tag(refresh={"OBJECT"})  # a redraw, not a re-upload of the Gaussians
 
 
 class GAVATAR_SplatSettings(PropertyGroup):

@@ -102,3 +102,19 @@ def test_scene_cache_rebuilds_edited_splats_and_frees_deleted_ones(clean_scene) 
     depsgraph = bpy.context.evaluated_depsgraph_get()
     cache.note_updates(depsgraph)
     assert not cache.sync(depsgraph).splats and not cache.splats
+
+
+def test_splats_too_large_for_the_gpu_are_reported_not_drawn(clean_scene, monkeypatch) -> None:
+    addon_module("engine.blender.gpu_context").ensure_gpu_context()
+    scene_sync = addon_module("engine.blender.scene_sync")
+    splat_data = addon_module("engine.blender.splat_data")
+    gpu_arrays = addon_module("engine.blender.gpu_arrays")
+    from tests.engine_fixtures import static_arrays
+
+    splat_data.create_splat_object("Big", static_arrays(count=9000, degree=3))
+    splat_data.create_splat_object("Empty", static_arrays(count=0))
+    monkeypatch.setattr(gpu_arrays, "max_rows", lambda: 2)
+    contents = scene_sync.SceneCache().sync(bpy.context.evaluated_depsgraph_get())
+    assert len(contents.problems) == 1 and "Big" in contents.problems[0], contents.problems
+    assert "larger than this GPU's 2x2" in contents.problems[0]
+    assert [s.data.count for s in contents.splats] == [0]

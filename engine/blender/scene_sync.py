@@ -16,6 +16,7 @@ from bpy.types import Depsgraph, Object
 from . import gpu_arrays, mesh_pass, splat_data
 from .driver_mesh import DriverMeshError
 from .frame import SplatDraw
+from .gpu_arrays import GpuLimitError
 from .splat_data import SplatDataError
 from .splat_runtime import Device, SplatObjectState
 
@@ -117,7 +118,7 @@ class SceneCache:
                         # The numpy sort needs this frame's means: read them back.
                         world_mean = gpu_arrays.read(state.data.world["world_mean"])
                         state.means = world_mean[: state.data.count * 4].reshape(-1, 4)[:, :3].copy()
-            except (SplatDataError, DriverMeshError) as error:
+            except (SplatDataError, DriverMeshError, GpuLimitError) as error:
                 contents.problems.append(f"{original.name}: {error}")
                 continue
             contents.splats.append(

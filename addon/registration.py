@@ -23,6 +23,7 @@ MODULE_NAMES: tuple[str, ...] = (
     ".addon.menus",
     ".addon.panels",
     ".addon.rig_panel",
+    ".addon.splat_panel",
 )
 
 

@@ -12,12 +12,14 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".setup_check",
     ".import_dataset",
     ".rig",
+    ".amass",
 )
 
 # (operator bl_idname, menu label), shown under File > Import / Export > Gaussian Avatar.
 IMPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.import_dataset", "Avatar Dataset (folder)"),
     ("gavatar.apply_params", "Rig Parameters (.npz)"),
+    ("gavatar.import_amass", "AMASS Motion (.npz)"),
 ]
 EXPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.export_params", "Rig Parameters (.npz)"),

@@ -17,6 +17,7 @@ MODULE_NAMES: tuple[str, ...] = (
     ".addon.properties",
     ".engine.blender.rig.properties",
     ".engine.blender.rig.auto_rest",
+    ".engine.blender.animate.properties",
     ".engine.blender.render_engine",
     ".engine.blender.dataset_handlers",
     ".ops",

@@ -13,6 +13,7 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".import_dataset",
     ".rig",
     ".amass",
+    ".retarget",
 )
 
 # (operator bl_idname, menu label), shown under File > Import / Export > Gaussian Avatar.

@@ -94,3 +94,17 @@ def data_counts() -> dict[str, int]:
 
     kinds = ("objects", "meshes", "armatures", "collections", "actions")
     return {kind: len(getattr(bpy.data, kind)) for kind in kinds}
+
+
+def fcurve_paths(obj: Any) -> set[str]:
+    """Data paths of the F-curves animating obj (slotted actions in Blender 4.4+, legacy before)."""
+    anim = obj.animation_data
+    if anim is None or anim.action is None:
+        return set()
+    action = anim.action
+    if hasattr(action, "fcurves") and not hasattr(action, "layers"):
+        return {fc.data_path for fc in action.fcurves}
+    from bpy_extras import anim_utils
+
+    bag = anim_utils.action_get_channelbag_for_slot(action, anim.action_slot)
+    return {fc.data_path for fc in bag.fcurves} if bag is not None else set()

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from engine.motion import amass
-from engine.rotations import matrix_to_axis_angle
 from engine.rig import lbs, loaders
+from engine.rotations import matrix_to_axis_angle
 from tests import rig_files
 from tests.animate_fixtures import (
     active_parts,
@@ -203,7 +203,7 @@ def test_wrong_targets_are_refused(generated_rig, tmp_path: Path) -> None:  # ty
     bpy.ops.gavatar.add_rig(family="FLAME", model_path=str(flame))
     with pytest.raises(RuntimeError, match="FLAME rig; AMASS clips drive"):
         bpy.ops.gavatar.import_amass(filepath=str(clip_path), target=active_parts().armature.name)
-    with pytest.raises(RuntimeError, match="clip's 0..20"):
+    with pytest.raises(RuntimeError, match=r"clip's 0\.\.20"):
         bpy.ops.gavatar.import_amass(filepath=str(clip_path), clip_start=30)
     assert data_counts()["actions"] == before["actions"]
 

@@ -47,6 +47,11 @@ def set_rotations(parts: RigParts, names: Sequence[str], quaternions: np.ndarray
         bone.rotation_quaternion = tuple(float(x) for x in q)
 
 
+def ensure_action(owner: bpy.types.ID) -> Action:
+    """The owner's action, made (named after it) when it has none."""
+    return animation.ensure_action(owner, f"{owner.name} Action")
+
+
 def key_rotations(
     armature: Object, action: Action, names: Sequence[str], frames: np.ndarray, quaternions: np.ndarray
 ) -> None:

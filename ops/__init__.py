@@ -14,6 +14,7 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".rig",
     ".amass",
     ".retarget",
+    ".reenact",
 )
 
 # (operator bl_idname, menu label), shown under File > Import / Export > Gaussian Avatar.
@@ -21,6 +22,7 @@ IMPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.import_dataset", "Avatar Dataset (folder)"),
     ("gavatar.apply_params", "Rig Parameters (.npz)"),
     ("gavatar.import_amass", "AMASS Motion (.npz)"),
+    ("gavatar.reenact", "FLAME Sequence (reenactment)"),
 ]
 EXPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.export_params", "Rig Parameters (.npz)"),

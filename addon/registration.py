@@ -24,6 +24,7 @@ MODULE_NAMES: tuple[str, ...] = (
     ".addon.menus",
     ".addon.panels",
     ".addon.rig_panel",
+    ".addon.animate_panel",
 )
 
 

@@ -15,6 +15,7 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".amass",
     ".retarget",
     ".reenact",
+    ".animate",
 )
 
 # (operator bl_idname, menu label), shown under File > Import / Export > Gaussian Avatar.

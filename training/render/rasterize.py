@@ -145,7 +145,7 @@ def rasterize(
     backgrounds = None
     if background is not None:
         backgrounds = background.to(device=means.device, dtype=means.dtype)
-        backgrounds = backgrounds.expand(cameras, -1) if backgrounds.ndim == 1 else backgrounds
+        backgrounds = (backgrounds.expand(cameras, -1) if backgrounds.ndim == 1 else backgrounds).contiguous()
     chosen = resolve_backend(backend, means.device)
     if chosen == "reference":
         images, alphas, depth, meta = rasterize_reference(

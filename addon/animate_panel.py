@@ -83,6 +83,7 @@ class GAVATAR_PT_animate(Panel):
 
     def draw(self, context: Context) -> None:
         layout = self.layout
+        assert layout is not None
         parts = active_rig(context)
         motion = layout.column(align=True)
         motion.operator("gavatar.import_amass", text="Import AMASS Motion", icon="ARMATURE_DATA")

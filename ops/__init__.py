@@ -16,6 +16,7 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".retarget",
     ".reenact",
     ".animate",
+    ".render_sequence",
 )
 
 # (operator bl_idname, menu label), shown under File > Import / Export > Gaussian Avatar.

@@ -48,9 +48,9 @@ class GAVATAR_OT_reenact(Operator):
     use_jaw: BoolProperty(name="Jaw", default=True)  # type: ignore[valid-type]
     use_eyes: BoolProperty(name="Eyes", default=True)  # type: ignore[valid-type]
     use_neck: BoolProperty(name="Neck", default=True)  # type: ignore[valid-type]
-    use_rotation: BoolProperty(
+    use_rotation: BoolProperty(  # type: ignore[valid-type]
         name="Head Rotation", description="The tracked global head rotation", default=True
-    )  # type: ignore[valid-type]
+    )
     use_translation: BoolProperty(  # type: ignore[valid-type]
         name="Head Translation",
         description="The tracked head position (moves the head away from the rig's place)",
@@ -59,9 +59,9 @@ class GAVATAR_OT_reenact(Operator):
         name="Identity",
         description="Also take the tracked identity (shape, static offsets): self-reenactment",
     )
-    new_action: BoolProperty(
+    new_action: BoolProperty(  # type: ignore[valid-type]
         name="New Action", description="Key into new actions (the current ones are kept)", default=True
-    )  # type: ignore[valid-type]
+    )
 
     def invoke(self, context: Context, _event: Event) -> OperatorResult:
         if not self.properties.is_property_set("frame_start"):

@@ -1,8 +1,8 @@
 """Fixtures for the animation tests: the free stand-in SMPL-X rig (built once per session and saved
 to a .blend that tests open), generated model files, and helpers reading the evaluated scene.
 
-The stand-in model file is taken from the cache folder, where ``python -m training.standins`` puts
-it; tests that need it skip when it is not there.
+The stand-in comes from tests/standin_fixtures.py (built once into the cache if missing; skipped
+without anny): a module using ``standin_smplx_blend`` imports ``standin_dir`` as well.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engine.paths import standins_dir
-
 ADDON = "bl_ext.user_default.gaussian_avatar"
 STANDIN_SMPLX = "smplx_standin_neutral.npz"
 STANDIN_FLAME = "flame_standin.pkl"
@@ -28,13 +26,6 @@ def module(name: str) -> ModuleType:
     return importlib.import_module(f"{ADDON}.{name}")
 
 
-def standin_file(name: str) -> Path:
-    path = standins_dir() / name
-    if not path.is_file():
-        pytest.skip(f"the free stand-in {name} is not built (python -m training.standins)")
-    return path
-
-
 def preferences() -> Any:
     import bpy
 
@@ -42,11 +33,13 @@ def preferences() -> Any:
 
 
 @pytest.fixture(scope="session")
-def standin_smplx_blend(addon: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def standin_smplx_blend(
+    addon: str, standin_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
     """A .blend holding only a stand-in SMPL-X rig (active), built once for the session."""
     import bpy
 
-    model_path = standin_file(STANDIN_SMPLX)
+    model_path = standin_dir / STANDIN_SMPLX
     bpy.ops.wm.read_homefile(use_empty=True)
     bpy.ops.gavatar.add_rig(family="SMPLX", model_path=str(model_path))
     path = tmp_path_factory.mktemp("standin") / "standin_smplx.blend"

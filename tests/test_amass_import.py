@@ -30,6 +30,7 @@ from tests.animate_fixtures import (
     standin_smplx_blend,  # noqa: F401  (fixture)
 )
 from tests.real_data import real_file
+from tests.standin_fixtures import standin_dir  # noqa: F401  (fixture)
 
 REAL_CLIP = real_file("amass_sample_smplh.npz")
 TOLERANCE = 1e-4  # metres

@@ -22,6 +22,7 @@ from tests.animate_fixtures import (
     standin_smplx_blend,  # noqa: F401  (fixture)
 )
 from tests.blender_rig_models import make_model
+from tests.standin_fixtures import standin_dir  # noqa: F401  (fixture)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from tests.animate_fixtures import (
     standin_smplx_blend,  # noqa: F401  (fixture)
 )
 from tests.blender_rig_models import make_model
+from tests.standin_fixtures import standin_dir  # noqa: F401  (fixture)
 
 MAX_DEGREES = 5.0
 FRAMES = (1, 12)

@@ -173,6 +173,7 @@ def _lowest_foot_frames(
 def _ground_lift(context: Context, parts: RigParts, frames: list[int], feet: np.ndarray) -> float:
     """How far to raise the clip so its lowest foot vertex over frames sits at the rig's origin height."""
     scene = context.scene
+    assert scene is not None
     lowest = np.inf
     for frame in frames:
         scene.frame_set(frame)
@@ -195,6 +196,7 @@ def import_clip(
     start_time = time.perf_counter()
     check_body_rig(parts)
     scene = context.scene
+    assert scene is not None
     result = AmassResult(frame_start=options.frame_start)
     old_fps = (scene.render.fps, scene.render.fps_base)
     old_range = (scene.frame_start, scene.frame_end, scene.frame_current)

@@ -109,6 +109,7 @@ def apply_sequence(
             f"'{parts.armature.name}' is a {label} rig; reenactment drives FLAME heads or SMPL-X bodies."
         )
     scene = context.scene
+    assert scene is not None
     result = ReenactResult(warnings=list(sequence.notes))
     wanted = options.keys()
     present = [k for k in wanted if k in sequence.frames]

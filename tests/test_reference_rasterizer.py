@@ -330,3 +330,21 @@ def test_front_errors() -> None:
         rasterize(
             means, quats, scales, opac, colors[:, None, :].expand(-1, 4, -1), viewmat, k, W, H, sh_degree=2
         )
+
+
+def test_culled_gaussians_keep_gradients_finite() -> None:
+    """A Gaussian exactly in the camera plane, one behind it and one degenerate: no NaN anywhere."""
+    means, quats, scales, opac = gaussians(
+        [[0.0, 0.0, 0.0], [0.1, 0.0, -1.0], [0.0, 0.1, 2.0], [0.0, 0.0, 2.5]],
+        [[0.05] * 3, [0.05] * 3, [0.0, 0.0, 0.0], [0.05] * 3],
+        [0.9, 0.9, 0.9, 0.7],
+    )
+    colors = torch.rand(4, 3, dtype=torch.float64)
+    params = [p.requires_grad_(True) for p in (means, quats, scales, opac, colors)]
+    for antialiased in (False, True):
+        out = render(*params, antialiased=antialiased)
+        (out.colors.sum() + out.depth.sum()).backward()
+        for p in params:
+            assert p.grad is not None and torch.isfinite(p.grad).all()
+            p.grad = None
+        assert out.meta["radii"][0, :2].eq(0).all() and out.meta["radii"][0, 3].gt(0).all()

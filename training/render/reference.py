@@ -76,7 +76,10 @@ def project(
     cov_c = rot[:, None] @ quat_scale_to_covariance(quats, scales)[None] @ rot.transpose(-1, -2)[:, None]
     fx, fy = Ks[:, 0, 0, None], Ks[:, 1, 1, None]
     cx, cy = Ks[:, 0, 2, None] + 0.5, Ks[:, 1, 2, None] + 0.5
-    tx, ty, tz = means_c.unbind(-1)
+    tx, ty, depth = means_c.unbind(-1)
+    in_range = (depth >= near_plane) & (depth <= far_plane)
+    # Culled depths (0 included) never reach the image; a stand-in of 1 keeps their gradients finite.
+    tz = torch.where(in_range, depth, torch.ones_like(depth))
     # The Jacobian is taken at the mean clamped to 1.3x the field of view (as gsplat and 3DGS do).
     lim_x_pos = (width - cx) / fx + 0.3 * (0.5 * width / fx)
     lim_x_neg = cx / fx + 0.3 * (0.5 * width / fx)
@@ -93,13 +96,13 @@ def project(
     det_raw = a * d - b * b
     a, d = a + eps2d, d + eps2d
     det = a * d - b * b
-    valid = (det > 0) & (tz >= near_plane) & (tz <= far_plane)
+    valid = (det > 0) & in_range
     safe_det = torch.where(valid, det, torch.ones_like(det))
     conics = torch.stack([d / safe_det, -b / safe_det, a / safe_det], dim=-1)
     means2d = torch.stack([fx * tx / tz + cx, fy * ty / tz + cy], dim=-1)
     opac = opacities[None, :].expand(tz.shape)
     if antialiased:
-        opac = opac * torch.sqrt(torch.clamp(det_raw / safe_det, min=0.0))
+        opac = opac * torch.sqrt(torch.clamp(det_raw / safe_det, min=1e-30))  # finite gradient at 0
     with torch.no_grad():
         valid = valid & (opac >= ALPHA_MIN)
         extend = torch.sqrt(2.0 * torch.log(opac.clamp_min(ALPHA_MIN) / ALPHA_MIN)).clamp(max=EXTEND_MAX)
@@ -108,7 +111,7 @@ def project(
         mx, my = means2d[..., 0], means2d[..., 1]
         valid = valid & (mx + rx > 0) & (mx - rx < width) & (my + ry > 0) & (my - ry < height)
         radii = torch.stack([rx, ry], dim=-1).masked_fill(~valid[..., None], 0).to(torch.int32)
-    return {"means2d": means2d, "conics": conics, "depths": tz, "radii": radii, "opacities": opac}
+    return {"means2d": means2d, "conics": conics, "depths": depth, "radii": radii, "opacities": opac}
 
 
 def _tile_intersections(

@@ -51,6 +51,8 @@ class GAVATAR_PT_rig(Panel):
             box.label(text=f"SHA-256: {info.model_sha256[:16]}…")
         box.label(text=f"{info.num_shape} shape · {info.num_expression} expression keys")
         box.prop(info, "auto_rest")
+        if info.has_correctives:
+            box.prop(info, "live_correctives")
         layout.operator("gavatar.update_rig_joints", icon="BONE_DATA")
         row = layout.row(align=True)
         row.operator("gavatar.apply_params", text="Apply Params", icon="IMPORT")

@@ -283,3 +283,17 @@ def test_without_correctives(rig_api) -> None:
     rig_api["pose_io"].write_pose(parts, inputs)
     flat = RigModel(**{**model.__dict__, "pose_dirs": np.zeros_like(model.pose_dirs)})
     np.testing.assert_allclose(evaluated_world(parts), forward_world(parts, flat, inputs), atol=TOLERANCE)
+
+
+def test_live_correctives_switch(rig_api) -> None:
+    model = make_model("SMPLX", seed=14)
+    parts = rig_api["build"].build_rig(model)
+    inputs = random_inputs(model, np.random.default_rng(7))
+    rig_api["pose_io"].write_pose(parts, inputs)
+    flat = RigModel(**{**model.__dict__, "pose_dirs": np.zeros_like(model.pose_dirs)})
+    parts.info.live_correctives = False
+    blocks = parts.mesh.data.shape_keys.key_blocks
+    assert all(b.mute for b in blocks if b.name.startswith("Pose."))
+    np.testing.assert_allclose(evaluated_world(parts), forward_world(parts, flat, inputs), atol=TOLERANCE)
+    parts.info.live_correctives = True
+    np.testing.assert_allclose(evaluated_world(parts), forward_world(parts, model, inputs), atol=TOLERANCE)

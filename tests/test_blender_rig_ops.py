@@ -260,3 +260,52 @@ def test_update_rig_joints_operator(addon: str, clean_scene: None, model_files) 
     rest = lbs.forward(model, betas=betas).rest_joints
     heads = np.array([parts.armature.data.bones[n].head_local for n in model.joint_names])
     np.testing.assert_allclose(heads, rest, atol=1e-5)
+
+
+def test_dataset_entry_points_key_sparse_frames(addon: str, clean_scene: None, model_files) -> None:
+    """engine/blender/rig_build.py: what the dataset import calls (add_rig(model), key_parameters)."""
+    entry = importlib.import_module(f"{addon}.engine.blender.rig_build")
+    model = loaders.load_model(model_files["FLAME"])
+    parent = bpy.data.collections.new("Dataset")
+    bpy.context.scene.collection.children.link(parent)
+    armature = entry.add_rig(model, collection=parent, context=bpy.context)
+    parts = importlib.import_module(f"{addon}.engine.blender.rig.parts").find_rig(armature)
+    assert parts.collection.name in parent.children
+    rng = np.random.default_rng(4)
+    seq = _flame_sequence(rng, 3, model.num_shape + 20, model.num_expression)
+    frames = {f: {k: (v if k == "shape" else v[i]) for k, v in seq.items()} for i, f in enumerate((9, 1, 5))}
+    notes = entry.key_parameters(armature, frames)
+    assert any("shape" in note for note in notes)  # 20 coefficients beyond the model's were dropped
+    for frame, params in frames.items():
+        bpy.context.scene.frame_set(frame)
+        want = forward_world(parts, model, rig_params.params_from_dict(model, params).frame(0))
+        np.testing.assert_allclose(evaluated_world(parts), want, atol=TOLERANCE)
+
+
+def test_rig_survives_undo_and_redo(addon: str, clean_scene: None, model_files, tmp_path) -> None:
+    """Everything the rig needs lives in Blender data: undo / redo restore a working rig."""
+    bpy.ops.ed.undo_push(message="empty")
+    bpy.ops.gavatar.add_rig(family="FLAME", model_path=str(model_files["FLAME"]))
+    bpy.ops.ed.undo_push(message="add rig")
+    model = loaders.load_model(model_files["FLAME"])
+    frame = {
+        k: v[0] for k, v in _flame_sequence(np.random.default_rng(5), 1, 300, 100).items() if k != "shape"
+    }
+    path = rig_params.write_params_file(tmp_path / "pose.npz", frame)
+    bpy.ops.gavatar.apply_params(filepath=str(path))
+    bpy.ops.ed.undo_push(message="apply")
+    posed = rig_params.params_from_dict(model, frame).frame(0)
+    bpy.ops.ed.undo()  # back to the rest pose
+    parts = _parts(addon)
+    rest = {"pose": np.zeros((model.num_joints, 3))}
+    np.testing.assert_allclose(evaluated_world(parts), forward_world(parts, model, rest), atol=TOLERANCE)
+    bpy.ops.ed.undo()  # no rig at all
+    assert not any(obj.type == "ARMATURE" for obj in bpy.data.objects)
+    bpy.ops.ed.redo()
+    bpy.ops.ed.redo()
+    armature = next(obj for obj in bpy.data.objects if obj.type == "ARMATURE")
+    parts = importlib.import_module(f"{addon}.engine.blender.rig.parts").find_rig(armature)
+    assert parts is not None and parts.info.model_sha256 == model.source_sha256
+    np.testing.assert_allclose(evaluated_world(parts), forward_world(parts, model, posed), atol=TOLERANCE)
+    back = importlib.import_module(f"{addon}.engine.blender.rig.pose_io").read_pose(parts)
+    np.testing.assert_allclose(evaluated_world(parts), forward_world(parts, model, back), atol=TOLERANCE)

@@ -102,17 +102,23 @@ def correctives_in_bone_frames(pose_dirs: np.ndarray, frames: np.ndarray) -> np.
     ``out[:, :, j-1, c, d] * (R_local_j - I)[c, d]``.
     """
     num_vertices = pose_dirs.shape[0]
-    per_joint = pose_dirs.reshape(num_vertices, 3, -1, 3, 3)
-    return np.einsum("vkjab,jac,jbd->vkjcd", per_joint, frames[1:], frames[1:])
+    per_joint = np.asarray(pose_dirs, dtype=np.float64).reshape(num_vertices * 3, -1, 9)
+    out = np.empty_like(per_joint)
+    for j, frame in enumerate(frames[1:]):
+        # out[(c,d)] = sum_(a,b) P[(a,b)] B[a,c] B[b,d]: one (3V,9) @ (9,9) product per joint.
+        out[:, j] = per_joint[:, j] @ np.kron(frame, frame)
+    return out.reshape(num_vertices, 3, -1, 3, 3)
 
 
 def joint_blendshapes(model: RigModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Template joints (J,3) and how each shape / expression coefficient moves them: (J,3,S), (J,3,E)."""
     regressor = model.joint_regressor
-    template = regressor @ model.v_template
-    shape = np.einsum("jv,vkc->jkc", regressor, model.shape_dirs)
-    expression = np.einsum("jv,vkc->jkc", regressor, model.expr_dirs)
-    return template, shape, expression
+    num_joints, num_vertices = regressor.shape
+
+    def regress(dirs: np.ndarray) -> np.ndarray:
+        return (regressor @ dirs.reshape(num_vertices, -1)).reshape(num_joints, 3, dirs.shape[2])
+
+    return regressor @ model.v_template, regress(model.shape_dirs), regress(model.expr_dirs)
 
 
 # Quaternions are (w, x, y, z), as Blender's; conversions live in engine.rotations.

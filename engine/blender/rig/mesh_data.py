@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import bpy
 import numpy as np
@@ -57,14 +58,21 @@ def add_shape_key(obj: Object, name: str, basis: np.ndarray, delta: np.ndarray, 
     key.slider_max = slider
     key.value = 0.0  # Blender 5 starts new keys at 1
     coords = (np.asarray(basis, dtype=np.float64) + np.asarray(delta, dtype=np.float64)).astype(np.float32)
-    key.data.foreach_set("co", coords.ravel())
+    key_points(key).foreach_set("co", coords.ravel())
     return key
 
 
+def key_points(key: ShapeKey) -> Any:
+    """The key's coordinates as a collection with raw (memcpy) foreach access where Blender has one:
+    ``points`` (Blender 4.1+) is hundreds of times faster than ``data`` for foreach_set/get."""
+    return getattr(key, "points", None) or key.data
+
+
 def shape_key_coords(key: ShapeKey) -> np.ndarray:
-    num = len(key.data)
+    points = key_points(key)
+    num = len(points)
     out = np.empty(num * 3, dtype=np.float32)
-    key.data.foreach_get("co", out)
+    points.foreach_get("co", out)
     return out.reshape(num, 3)
 
 

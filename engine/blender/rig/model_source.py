@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import Any
 
-from ...rig import loaders
+from ...rig import loaders, standins
 from ...rig.model import RigModel
 
 # File names of the official releases, per family and gender, tried when a folder is given.
@@ -26,19 +24,9 @@ class ModelSourceError(ValueError):
 
 
 def standin_path(family: str, cache_dir: str = "") -> Path | None:
-    """The free stand-in file for family, when it has been built (rig-core's lookup)."""
-    finder: Any = None
-    for module in ("...rig.standins", "...rig.loaders"):
-        try:
-            finder = getattr(importlib.import_module(module, __package__), "standin_path", None)
-        except ImportError:
-            continue
-        if finder is not None:
-            break
-    if finder is None:
-        return None
-    found = finder(family, cache_dir or None)
-    return Path(found) if found and Path(found).is_file() else None
+    """The free stand-in file for family, when it has been built."""
+    path = standins.standin_path(family, cache_dir or None)
+    return path if path.is_file() else None
 
 
 def _in_folder(folder: Path, family: str, gender: str) -> Path:
@@ -58,9 +46,10 @@ def resolve_model_path(
     if not chosen:
         found = standin_path(family, cache_dir)
         if found is None:
+            command = " ".join(standins.build_command("<trainer python>", cache_dir or None))
             raise ModelSourceError(
                 f"No {family} model file is given or set in the preferences, and the free {family} "
-                "stand-in has not been built yet."
+                f"stand-in has not been built yet (build it with: {command})."
             )
         return found
     path = Path(chosen).expanduser()

@@ -139,3 +139,37 @@ def export_params(
         shape_size=max(int(info.model_num_shape), sizes.num_shape) if pad_to_model else None,
         expression_size=max(int(info.model_num_expression), sizes.num_expression) if pad_to_model else None,
     )
+
+
+def key_frames(parts: RigParts, frames: Mapping[int, Mapping[str, Any]]) -> pose_io.WriteReport:
+    """Keys one dataset parameter dictionary per frame number ({frame: dict}, frames in any order).
+
+    The first static_offset found becomes the rig's StaticOffset key; identity (shape / betas) is taken
+    per frame and keyed only where it changes.
+    """
+    report = pose_io.WriteReport()
+    if not frames:
+        return report
+    sizes = rig_sizes(parts)
+    order = sorted(frames)
+    mapped = []
+    for frame in order:
+        _check_family(sizes.family, frames[frame])
+        one = rig_params.params_from_dict(sizes.as_model(), frames[frame])
+        mapped.append(one)
+        for warning in one.warnings:
+            if warning not in report.dropped:
+                report.dropped.append(warning)
+    offsets = next((m.vertex_offsets for m in mapped if m.vertex_offsets is not None), None)
+    if offsets is not None:
+        pose_io.set_static_offsets(parts, offsets[0])
+    inputs = {
+        "betas": np.stack([m.betas for m in mapped]),
+        "expression": np.concatenate([m.expression[:1] for m in mapped]),
+        "pose": np.concatenate([m.pose[:1] for m in mapped]),
+        "transl": np.concatenate([m.transl[:1] for m in mapped]),
+    }
+    written = pose_io.write_pose(parts, inputs, keyframe=True, frame_numbers=np.array(order))
+    report.frames, report.clamped = written.frames, written.clamped
+    report.dropped.extend(written.dropped)
+    return report

@@ -118,7 +118,7 @@ def set_static_offsets(parts: RigParts, offsets: np.ndarray, regressor: np.ndarr
             if obj is parts.joints:
                 drivers.drive_copy(block, mesh_key, f'key_blocks["{naming.STATIC_OFFSET_KEY}"].value')
         else:
-            block.data.foreach_set("co", (base + delta).astype(np.float32).ravel())
+            mesh_data.key_points(block).foreach_set("co", (base + delta).astype(np.float32).ravel())
     mesh_key.key_blocks[naming.STATIC_OFFSET_KEY].value = 1.0
     parts.mesh.data.update()  # type: ignore[union-attr]
     parts.joints.data.update()  # type: ignore[union-attr]
@@ -132,10 +132,12 @@ def write_pose(
     frame_start: int | None = None,
     frame_index: int = 0,
     scene: Scene | None = None,
+    frame_numbers: np.ndarray | None = None,
 ) -> WriteReport:
     """Sets bone rotations, root location and shape-key values from forward inputs.
 
-    keyframe: key every frame of a sequence at frame_start + t (default: the current frame);
+    keyframe: key every frame of a sequence at frame_start + t (default: the current frame), or at
+    frame_numbers[t] when given (any increasing frames, e.g. a dataset's sparse timesteps);
     otherwise a sequence's frame ``frame_index`` is set, unkeyed. vertex_offsets need
     ``set_static_offsets`` (they carry no frame axis and need the model's regressor).
     """
@@ -182,6 +184,10 @@ def write_pose(
 
     start = scene.frame_current if frame_start is None else frame_start
     frames = np.arange(start, start + num_frames, dtype=np.float64)
+    if frame_numbers is not None:
+        frames = np.asarray(frame_numbers, dtype=np.float64).reshape(-1)
+        if frames.shape[0] != num_frames or np.any(np.diff(frames) <= 0):
+            raise ValueError(f"frame_numbers must be {num_frames} increasing frames")
     arm = parts.armature
     arm_action = animation.ensure_action(arm, f"{arm.name} Pose")
     if pose is not None:

@@ -16,7 +16,7 @@ from bpy.props import (
     PointerProperty,
     StringProperty,
 )
-from bpy.types import Collection, Object, PropertyGroup
+from bpy.types import Collection, Context, Object, PropertyGroup
 
 from ....addon.classes import class_registrar
 
@@ -30,6 +30,15 @@ ROLE_ITEMS = [
 
 class GAVATAR_RigName(PropertyGroup):
     """One readable name (PropertyGroup's own ``name``)."""
+
+
+def _set_live_correctives(self: GAVATAR_RigInfo, _context: Context) -> None:
+    """Mutes or unmutes the pose-corrective keys and their drivers (muted keys cost nothing to play)."""
+    from .correctives_switch import set_correctives_live
+
+    armature = self.id_data
+    if isinstance(armature, Object):
+        set_correctives_live(armature, bool(self.live_correctives))
 
 
 class GAVATAR_RigInfo(PropertyGroup):
@@ -48,6 +57,12 @@ class GAVATAR_RigInfo(PropertyGroup):
     model_num_expression: IntProperty(name="Model Expression Components", min=0)  # type: ignore[valid-type]
     num_expression: IntProperty(name="Expression Keys", min=0)  # type: ignore[valid-type]
     has_correctives: BoolProperty(name="Pose Correctives")  # type: ignore[valid-type]
+    live_correctives: BoolProperty(  # type: ignore[valid-type]
+        name="Live Correctives",
+        description="Evaluate the pose-corrective keys while posing and playing (off: faster, less exact)",
+        default=True,
+        update=_set_live_correctives,
+    )
     joint_names: CollectionProperty(type=GAVATAR_RigName)  # type: ignore[valid-type]
     expression_names: CollectionProperty(type=GAVATAR_RigName)  # type: ignore[valid-type]
     auto_rest: BoolProperty(  # type: ignore[valid-type]

@@ -52,7 +52,7 @@ def bake_rest_joints(parts: RigParts, context: Context | None = None, tolerance:
     in_bone_axes = np.einsum("jba,jb->ja", frames, shift)
     for block in parts.joints.data.shape_keys.key_blocks:  # type: ignore[union-attr]
         coords = mesh_data.shape_key_coords(block).astype(np.float64) - in_bone_axes
-        block.data.foreach_set("co", coords.astype(np.float32).ravel())
+        mesh_data.key_points(block).foreach_set("co", coords.astype(np.float32).ravel())
     joints_mesh = parts.joints.data
     coords = mesh_data.vertex_coords(joints_mesh).astype(np.float64) - in_bone_axes  # type: ignore[arg-type]
     joints_mesh.vertices.foreach_set("co", coords.astype(np.float32).ravel())  # type: ignore[union-attr]

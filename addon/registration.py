@@ -25,6 +25,7 @@ MODULE_NAMES: tuple[str, ...] = (
     ".addon.panels",
     ".addon.rig_panel",
     ".addon.animate_panel",
+    ".addon.splat_panel",
 )
 
 

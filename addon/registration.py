@@ -15,11 +15,14 @@ MODULE_NAMES: tuple[str, ...] = (
     ".addon.handlers",
     ".addon.preferences",
     ".addon.properties",
+    ".engine.blender.rig.properties",
+    ".engine.blender.rig.auto_rest",
     ".engine.blender.render_engine",
     ".engine.blender.dataset_handlers",
     ".ops",
     ".addon.menus",
     ".addon.panels",
+    ".addon.rig_panel",
 )
 
 

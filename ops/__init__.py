@@ -11,13 +11,17 @@ from types import ModuleType
 OPERATOR_MODULES: tuple[str, ...] = (
     ".setup_check",
     ".import_dataset",
+    ".rig",
 )
 
 # (operator bl_idname, menu label), shown under File > Import / Export > Gaussian Avatar.
 IMPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.import_dataset", "Avatar Dataset (folder)"),
+    ("gavatar.apply_params", "Rig Parameters (.npz)"),
 ]
-EXPORT_ENTRIES: list[tuple[str, str]] = []
+EXPORT_ENTRIES: list[tuple[str, str]] = [
+    ("gavatar.export_params", "Rig Parameters (.npz)"),
+]
 
 
 def _modules() -> list[ModuleType]:

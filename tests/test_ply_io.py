@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import struct
 from pathlib import Path
@@ -296,3 +297,20 @@ def test_gaussian_set_shape_checks() -> None:
     padded = g.with_sh_degree(3)
     assert padded.sh.shape == (4, 16, 3) and np.all(padded.sh[:, 9:] == 0)
     assert len(g.subset(np.array([0, 2]))) == 2
+
+
+def test_reads_from_streams_and_open_files(tmp_path: Path) -> None:
+    """A PLY inside another file (a .gavatar member, or after a prefix in an open file)."""
+    g = random_gaussians(30, 2, seed=11)
+    path = tmp_path / "g.ply"
+    write_ply(path, g)
+    data = path.read_bytes()
+    back = read_ply(io.BytesIO(data), name="member.ply")
+    assert_same(g, back, rtol=0, atol=0)
+    combined = tmp_path / "combined.bin"
+    combined.write_bytes(b"PREFIX" + data)
+    with open(combined, "rb") as handle:
+        handle.read(6)
+        assert_same(g, read_ply(handle), rtol=0, atol=0)
+    with pytest.raises(PlyError, match=r"member\.ply is truncated"):
+        read_ply(io.BytesIO(data[:-10]), name="member.ply")

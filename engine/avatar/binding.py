@@ -223,16 +223,17 @@ class Dynamics:
         return f
 
     def deltas(self, features: np.ndarray) -> np.ndarray:
-        """(G,14) per-Gaussian deltas for a feature vector, in the basis dtype."""
+        """(G,14) per-Gaussian deltas for a feature vector, in the basis dtype. The result is the
+        transposed view of a contiguous (14,G) block, the layout ``bind`` works in."""
         if self._channel_major is None:
-            # (G,14,K) contiguous makes the per-frame work one BLAS matrix-vector product (about
-            # 1.5x faster than contracting (G,K,14) in place). ``basis`` becomes a view of it,
-            # so the memory is not doubled.
-            self._channel_major = np.ascontiguousarray(self.basis.transpose(0, 2, 1))
-            self.basis = self._channel_major.transpose(0, 2, 1)
+            # (14,G,K) contiguous makes the per-frame work one BLAS matrix-vector product (about
+            # 1.5x faster than contracting (G,K,14) in place) whose output is already in rows.
+            # ``basis`` becomes a view of it, so the memory is not doubled.
+            self._channel_major = np.ascontiguousarray(self.basis.transpose(2, 0, 1))
+            self.basis = self._channel_major.transpose(1, 2, 0)
         z = (self.mix.astype(np.float64) @ np.asarray(features, dtype=np.float64)).astype(self.basis.dtype)
-        g, c, k = self._channel_major.shape
-        return (self._channel_major.reshape(g * c, k) @ z).reshape(g, c)
+        c, g, k = self._channel_major.shape
+        return (self._channel_major.reshape(c * g, k) @ z).reshape(c, g).T
 
 
 @dataclass(frozen=True, eq=False)
@@ -270,10 +271,11 @@ def bind(
     pf = binding.parent_face
     g = len(binding)
     out = np.empty((10, g), dtype=dtype)
+    rows = None if deltas is None else np.ascontiguousarray(deltas.T, dtype=dtype)  # free for Dynamics.deltas
     for s in range(0, g, chunk):
         e = min(s + chunk, g)
         t = np.take(table, pf[s:e], axis=1)  # (17,c): one gather of everything per face
-        d = None if deltas is None else np.ascontiguousarray(deltas[s:e].T, dtype=dtype)
+        d = None if rows is None else rows[:, s:e]
         off = src[0:3, s:e] if d is None else src[0:3, s:e] + d[DYN_OFFSET]
         means = out[0:3, s:e]
         means[...] = t[ROW_ORIGIN]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 
@@ -50,7 +50,7 @@ class _Element:
 class PlyHeader:
     format: str  # "binary_little_endian", "binary_big_endian" or "ascii"
     elements: tuple[_Element, ...]
-    data_offset: int  # bytes from the file start to the first data byte
+    data_offset: int  # bytes from the start of the PLY to its first data byte
 
     @property
     def vertex(self) -> _Element | None:
@@ -66,8 +66,10 @@ class PlyInfo:
     format: str
 
 
-def _parse_header(handle: BinaryIO, path: Path) -> PlyHeader:
-    first = handle.readline(64).strip()
+def _parse_header(handle: IO[bytes], path: Path) -> PlyHeader:
+    first_raw = handle.readline(64)
+    consumed = len(first_raw)
+    first = first_raw.strip()
     if first != b"ply":
         raise PlyError(f"{path} is not a PLY file (it does not start with 'ply')")
     fmt: str | None = None
@@ -82,9 +84,10 @@ def _parse_header(handle: BinaryIO, path: Path) -> PlyHeader:
 
     while True:
         raw = handle.readline(4096)
+        consumed += len(raw)
         if not raw:
             raise PlyError(f"{path} ends inside its PLY header (no 'end_header' line)")
-        if handle.tell() > _MAX_HEADER_BYTES:
+        if consumed > _MAX_HEADER_BYTES:
             raise PlyError(f"{path} has a PLY header over 1 MiB; it is not a Gaussian PLY")
         try:
             line = raw.decode("ascii").strip()
@@ -119,7 +122,7 @@ def _parse_header(handle: BinaryIO, path: Path) -> PlyHeader:
     close_current()
     if fmt is None:
         raise PlyError(f"{path} has no PLY format line")
-    return PlyHeader(fmt, tuple(elements), handle.tell())
+    return PlyHeader(fmt, tuple(elements), consumed)
 
 
 def _vertex_layout(header: PlyHeader, path: Path) -> tuple[_Element, int, dict[str, int]]:
@@ -161,13 +164,21 @@ def read_ply_info(path: str | os.PathLike[str]) -> PlyInfo:
     return PlyInfo(vertex.count, degree, header.format)
 
 
-def _open(path: Path) -> BinaryIO:
+def _open(path: Path) -> IO[bytes]:
     if not path.is_file():
         raise PlyError(f"{path} does not exist or is not a file")
     return open(path, "rb")
 
 
-def _read_binary_vertices(handle: BinaryIO, header: PlyHeader, vertex: _Element, path: Path) -> np.ndarray:
+def _is_real_file(handle: IO[bytes]) -> bool:
+    try:
+        handle.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
+def _read_binary_vertices(handle: IO[bytes], header: PlyHeader, vertex: _Element, path: Path) -> np.ndarray:
     order = _FORMATS[header.format]
     offset = header.data_offset
     for element in header.elements:
@@ -181,15 +192,27 @@ def _read_binary_vertices(handle: BinaryIO, header: PlyHeader, vertex: _Element,
         offset += element.count * np.dtype([(n, order + t) for n, t in element.scalars]).itemsize
     dtype = np.dtype([(name, order + code) for name, code in vertex.scalars])
     needed = offset + vertex.count * dtype.itemsize
-    size = os.fstat(handle.fileno()).st_size
-    if size < needed:
+
+    def truncated(size: int) -> PlyError:
         have = max(0, (size - offset) // dtype.itemsize)
-        raise PlyError(
+        return PlyError(
             f"{path} is truncated: its header announces {vertex.count} Gaussians but the file holds "
             f"data for only {have} ({size} of {needed} bytes)"
         )
-    handle.seek(offset)
-    data = np.fromfile(handle, dtype=dtype, count=vertex.count)
+
+    if _is_real_file(handle):
+        base = handle.tell() - header.data_offset  # where the PLY starts in the file
+        size = os.fstat(handle.fileno()).st_size - base
+        if size < needed:
+            raise truncated(size)
+        handle.seek(base + offset)
+        data = np.fromfile(handle, dtype=dtype, count=vertex.count)
+    else:  # a stream, e.g. a member of a .gavatar archive
+        handle.read(offset - header.data_offset)
+        raw = handle.read(needed - offset)
+        if len(raw) < needed - offset:
+            raise truncated(offset + len(raw))
+        data = np.frombuffer(raw, dtype=dtype, count=vertex.count)
     if data.shape[0] != vertex.count:
         raise PlyError(f"{path} is truncated: read {data.shape[0]} of {vertex.count} Gaussians")
     codes = {code for _, code in vertex.scalars}
@@ -202,9 +225,8 @@ def _read_binary_vertices(handle: BinaryIO, header: PlyHeader, vertex: _Element,
     return matrix
 
 
-def _read_ascii_vertices(handle: BinaryIO, header: PlyHeader, vertex: _Element, path: Path) -> np.ndarray:
-    handle.seek(header.data_offset)
-    lines = handle.read().splitlines()
+def _read_ascii_vertices(handle: IO[bytes], header: PlyHeader, vertex: _Element, path: Path) -> np.ndarray:
+    lines = handle.read().splitlines()  # the handle stands right after the header
     start = 0
     for element in header.elements:
         if element is vertex:
@@ -229,18 +251,27 @@ def _read_ascii_vertices(handle: BinaryIO, header: PlyHeader, vertex: _Element, 
     return values.reshape(vertex.count, width)
 
 
-def read_ply(path: str | os.PathLike[str], *, allow_nonfinite: bool = False) -> GaussianSet:
-    """Read a 3DGS PLY into float32 arrays. Raises ``PlyError`` with one clear sentence when the
-    file is not a readable Gaussian PLY (missing properties, wrong f_rest count, truncated data,
-    NaN/inf values unless ``allow_nonfinite``, unsupported layout)."""
-    path = Path(path)
-    with _open(path) as handle:
-        header = _parse_header(handle, path)
-        vertex, degree, columns = _vertex_layout(header, path)
-        if header.format == "ascii":
-            matrix = _read_ascii_vertices(handle, header, vertex, path)
-        else:
-            matrix = _read_binary_vertices(handle, header, vertex, path)
+def read_ply(
+    source: str | os.PathLike[str] | IO[bytes], *, allow_nonfinite: bool = False, name: str | None = None
+) -> GaussianSet:
+    """Read a 3DGS PLY (a path, or a binary stream positioned at its start, named ``name`` in
+    messages) into float32 arrays. Raises ``PlyError`` with one clear sentence when it is not a
+    readable Gaussian PLY (missing properties, wrong f_rest count, truncated data, NaN/inf values
+    unless ``allow_nonfinite``, unsupported layout)."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        with _open(path) as handle:
+            return _read_ply_handle(handle, path, allow_nonfinite)
+    return _read_ply_handle(source, Path(name or "<stream>"), allow_nonfinite)
+
+
+def _read_ply_handle(handle: IO[bytes], path: Path, allow_nonfinite: bool) -> GaussianSet:
+    header = _parse_header(handle, path)
+    vertex, degree, columns = _vertex_layout(header, path)
+    if header.format == "ascii":
+        matrix = _read_ascii_vertices(handle, header, vertex, path)
+    else:
+        matrix = _read_binary_vertices(handle, header, vertex, path)
 
     def take(names: list[str]) -> np.ndarray:
         index = [columns[n] for n in names]
@@ -293,7 +324,7 @@ def ply_bytes_header(num_gaussians: int, sh_degree: int, *, comment: str | None 
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
-def write_ply_to(handle: BinaryIO, gaussians: GaussianSet, *, comment: str | None = None) -> None:
+def write_ply_to(handle: IO[bytes], gaussians: GaussianSet, *, comment: str | None = None) -> None:
     """Write the PLY bytes to an open binary handle (used inside other atomic writers)."""
     n = len(gaussians)
     k = gaussians.sh.shape[1]

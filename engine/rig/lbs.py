@@ -58,10 +58,12 @@ def shaped_rest(
     """Rest mesh with identity and expression blend shapes applied. Missing coefficients are 0;
     extra ones beyond the model's bases are ignored."""
     v = model.v_template.astype(np.float64, copy=True)
+    # (3V, K) @ (K,) runs as one BLAS matrix-vector product; (V,3,K) @ (K,) would not.
     if model.num_shape:
-        v += model.shape_dirs @ _pad(betas, model.num_shape)
+        v += (model.shape_dirs.reshape(-1, model.num_shape) @ _pad(betas, model.num_shape)).reshape(v.shape)
     if model.num_expression:
-        v += model.expr_dirs @ _pad(expression, model.num_expression)
+        dirs = model.expr_dirs.reshape(-1, model.num_expression)
+        v += (dirs @ _pad(expression, model.num_expression)).reshape(v.shape)
     return v
 
 
@@ -102,13 +104,14 @@ def forward(
     if pose is None:
         pose = np.zeros((model.num_joints, 3))
     rotations = axis_angle_to_matrix(np.asarray(pose, dtype=np.float64).reshape(model.num_joints, 3))
-    posed_rest = shaped + model.pose_dirs @ pose_features(rotations)
+    correctives = model.pose_dirs.reshape(-1, model.num_pose_features) @ pose_features(rotations)
+    posed_rest = shaped + correctives.reshape(shaped.shape)
     world = forward_kinematics(rotations, rest_joints, model.parents)
     # Skinning transforms map rest-pose points: subtract each joint's rest position first.
     skin = world.copy()
     skin[:, :3, 3] -= np.einsum("jab,jb->ja", world[:, :3, :3], rest_joints)
-    blended = np.einsum("vj,jab->vab", model.weights, skin)
-    vertices = np.einsum("vab,vb->va", blended[:, :3, :3], posed_rest) + blended[:, :3, 3]
+    blended = (model.weights @ skin.reshape(model.num_joints, 16)).reshape(-1, 4, 4)
+    vertices = (blended[:, :3, :3] @ posed_rest[:, :, None])[:, :, 0] + blended[:, :3, 3]
     joints = world[:, :3, 3].copy()
     if transl is not None:
         t = np.asarray(transl, dtype=np.float64).reshape(3)

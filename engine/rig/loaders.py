@@ -125,9 +125,12 @@ def _describe(arrays: Mapping[str, Any]) -> str:
 
 
 def _array(p: Path, arrays: Mapping[str, Any], key: str, *, dtype: Any = np.float64) -> np.ndarray:
+    """The array under ``key`` as ``dtype`` (None: any floating type as stored), checked finite."""
     value = arrays[key]
     try:
         out = np.asarray(value, dtype=dtype)
+        if dtype is None and out.dtype.kind != "f":
+            out = out.astype(np.float64)
     except (TypeError, ValueError) as exc:
         raise ModelFileError(p, f"has a '{key}' that is not a numeric array") from exc
     if out.dtype.kind == "f" and not np.all(np.isfinite(out)):
@@ -290,14 +293,15 @@ def model_from_dict(
     if regressor.shape != (num_joints, nv):
         raise _shape_error(p, "J_regressor", regressor.shape, f"({num_joints}, {nv})")
 
-    shapedirs = _array(p, arrays, "shapedirs")
+    # Kept in the stored precision until the zero padding is cut (the stand-ins pad to 400).
+    shapedirs = _array(p, arrays, "shapedirs", dtype=None)
     if shapedirs.ndim == 2 and shapedirs.shape[0] == nv * 3:
         shapedirs = shapedirs.reshape(nv, 3, -1)
     if shapedirs.ndim != 3 or shapedirs.shape[:2] != (nv, 3):
         raise _shape_error(p, "shapedirs", shapedirs.shape, f"({nv}, 3, K)")
     shape_dirs, expr_dirs = _split_shape_expression(fam, shapedirs)
-    shape_dirs = _trim_zero_columns(shape_dirs)
-    expr_dirs = _trim_zero_columns(expr_dirs)
+    shape_dirs = _trim_zero_columns(shape_dirs).astype(np.float64)
+    expr_dirs = _trim_zero_columns(expr_dirs).astype(np.float64)
 
     num_features = 9 * (num_joints - 1)
     pose_dirs = _pose_dirs(p, _array(p, arrays, "posedirs"), nv, num_features)

@@ -71,7 +71,7 @@ class Recipe:
 
 
 PRESETS: dict[tuple[str, bool], Recipe] = {
-    ("head", False): Recipe("head", 16, 512, 40, 8, 16, False, 0.0, 2, 0, 90, 0.008),
+    ("head", False): Recipe("head", 16, 512, 32, 8, 16, False, 0.0, 2, 0, 90, 0.008),
     ("head", True): Recipe("head", 4, 128, 8, 2, 8, False, 0.0, 2, 0, 90, 0.008),
     ("body", False): Recipe("body", 16, 512, 28, 6, 16, False, 0.0, 2, 0, 90, 0.012),
     ("body", True): Recipe("body", 4, 128, 6, 2, 8, False, 0.0, 2, 0, 90, 0.012),
@@ -90,19 +90,13 @@ def default_out(subject: str, small: bool, cache_dir: str | None = None) -> Path
 
 def load_standin(subject: str, model_path: str | None, cache_dir: str | None) -> RigModel:
     """The model to render: ``model_path``, else the free stand-in from the cache."""
-    from engine.rig import loaders
+    from engine.rig import standins
+    from engine.rig.errors import ModelFileError
 
-    family = "FLAME" if subject == "head" else "SMPLX"
-    if model_path:
-        return loaders.load_model(model_path, family=family)
-    finder = getattr(loaders, "standin_path", None)
-    path = finder(family, cache_dir) if finder is not None else None
-    if not path or not Path(path).exists():
-        raise SystemExit(
-            f"No {family} stand-in found: build the stand-ins first (python -m training.standins) "
-            "or pass --model with a FLAME / SMPL-X file."
-        )
-    return loaders.load_model(path, family=family)
+    try:
+        return standins.load_rig_model("FLAME" if subject == "head" else "SMPLX", model_path or "", cache_dir)
+    except ModelFileError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 # ----------------------------------------------------------------------------- layout
@@ -137,11 +131,15 @@ def plan(recipe: Recipe, model: RigModel) -> Plan:
     from engine.blender.synthetic import layout, motion
 
     rest = model.v_template
+    if recipe.subject == "head":
+        # Frame the head and neck; the stand-in's shoulders may leave the picture at the bottom.
+        neck_y = float((model.joint_regressor @ rest)[1, 1])
+        rest = rest[rest[:, 1] > neck_y - 0.05]
     lo, hi = rest.min(0), rest.max(0)
     centre = (lo + hi) / 2.0
     if recipe.subject == "head":
         train, test = motion.head_performance(model, recipe.train_frames, recipe.test_frames, recipe.seed)
-        half = 0.5 * float(np.max(hi - lo)) * 1.15
+        half = 0.5 * float(np.max(hi - lo)) * 1.2
         cams = layout.ring_cameras(
             recipe.cameras, recipe.resolution, centre, half, 1.0, (5.0, 32.0), recipe.seed
         )
@@ -195,6 +193,34 @@ def finish_image(rendered: Path, image_path: Path, mask_path: Path, quality: int
 # ----------------------------------------------------------------------------- generation
 
 
+IN_PROGRESS = ".synthetic_in_progress.json"
+
+
+def _prepare_folder(out: Path, recipe: Recipe, force: bool) -> bool:
+    """Make ``out`` ready for rendering ``recipe``. True when images already rendered for the same
+    recipe can be kept (an interrupted run resumes). Only folders this command made are cleared."""
+    marker = out / IN_PROGRESS
+    ours = marker.is_file() or (out / RECIPE_FILE).is_file()
+    if out.exists() and any(out.iterdir()) and not ours:
+        raise SystemExit(
+            f"error: {out} is not empty and was not made by make_synthetic; choose another --out"
+        )
+    same = False
+    if marker.is_file():
+        try:
+            same = json.loads(marker.read_text()) == asdict(recipe)
+        except (OSError, json.JSONDecodeError):
+            same = False
+    if force or not same:
+        import shutil
+
+        for child in list(out.iterdir()) if out.exists() else []:
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(marker, json.dumps(asdict(recipe)).encode())
+    return same and not force
+
+
 def _recipe_matches(out: Path, recipe: Recipe) -> bool:
     path = out / RECIPE_FILE
     if not path.is_file():
@@ -213,6 +239,7 @@ def generate(recipe: Recipe, model: RigModel, out: Path, *, force: bool = False,
     if not force and _recipe_matches(out, recipe):
         log(f"{recipe.subject}: {out} is up to date (recipe unchanged)")
         return out
+    resume = _prepare_folder(out, recipe, force)
     import bpy
 
     from engine.blender.synthetic import regions, scene
@@ -235,7 +262,11 @@ def generate(recipe: Recipe, model: RigModel, out: Path, *, force: bool = False,
     cam_objects = scene.add_cameras(sc, work.cameras)
     records = work.records(recipe.subject)
     tmp = out / ".render"
-    todo = [r for r in records if not ((out / r.image).is_file() and r.mask and (out / r.mask).is_file())]
+    todo = [
+        r
+        for r in records
+        if not (resume and (out / r.image).is_file() and r.mask and (out / r.mask).is_file())
+    ]
     log(f"{recipe.subject}: {len(records)} images ({len(records) - len(todo)} already there) -> {out}")
     render_times: list[float] = []
     current_t = None
@@ -278,6 +309,7 @@ def generate(recipe: Recipe, model: RigModel, out: Path, *, force: bool = False,
         val = [work.cameras[work.val_camera].camera_id] if work.val_camera >= 0 else []
         write_avatarrex(out, work.cameras, work.params, val_cameras=val, test_timesteps=work.test_timesteps,
                         recipe=info, num_expression=max(10, model.num_expression))  # fmt: skip
+    (out / IN_PROGRESS).unlink(missing_ok=True)
     log(f"{recipe.subject}: done in {info['seconds']:.0f} s ({len(records)} images, {_size_mb(out):.1f} MB)")
     return out
 

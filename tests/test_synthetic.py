@@ -125,7 +125,8 @@ def test_writers_round_trip_through_the_readers(tmp_path: Path) -> None:
     from engine.datasets.writers import avatarrex_image_path, avatarrex_mask_path
 
     brecords = [
-        FrameRecord(c, t, "train", avatarrex_image_path(cam.camera_id, t), avatarrex_mask_path(cam.camera_id, t, ".png"))
+        FrameRecord(c, t, "train", avatarrex_image_path(cam.camera_id, t),
+                    avatarrex_mask_path(cam.camera_id, t, ".png"))
         for t in bparams for c, cam in enumerate(cams)
     ]  # fmt: skip
     _write_images(tmp_path / "body", brecords)

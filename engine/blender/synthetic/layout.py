@@ -26,7 +26,7 @@ def ring_cameras(
     rng = np.random.default_rng([seed, 7])
     low = (count + 1) // 2
     high = count - low
-    cams = []
+    cams: list[Camera] = []
     for n, elevation, offset in ((low, elevations[0], 0.0), (high, elevations[1], 0.5)):
         for i in range(n):
             azimuth = 2 * math.pi * (i + offset) / n

@@ -8,6 +8,7 @@ seed so that different seeds give different people.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +38,7 @@ SHIRT_TONES: tuple[Colour, ...] = (
 PANTS_TONES: tuple[Colour, ...] = ((0.08, 0.12, 0.30), (0.20, 0.20, 0.22), (0.35, 0.27, 0.15))
 
 
-def srgb_to_linear(c: Colour) -> tuple[float, float, float, float]:
+def srgb_to_linear(c: Sequence[float]) -> tuple[float, float, float, float]:
     lin = [x / 12.92 if x <= 0.04045 else ((x + 0.055) / 1.055) ** 2.4 for x in c]
     return (lin[0], lin[1], lin[2], 1.0)
 
@@ -60,7 +61,7 @@ class Appearance:
             return options[int(rng.integers(len(options)))]
 
         skin = pick(SKIN_TONES)
-        lips = (min(skin[0] * 0.95 + 0.05, 1.0), skin[1] * 0.55, skin[2] * 0.6)
+        lips = (min(skin[0] * 0.92 + 0.04, 1.0), skin[1] * 0.62, skin[2] * 0.66)
         return Appearance(
             skin, pick(HAIR_TONES), pick(IRIS_TONES), pick(SHIRT_TONES), pick(PANTS_TONES), lips, seed
         )
@@ -166,7 +167,7 @@ def build_material(
 
     # Skin: base tone, blotches, redness, pores, freckles.
     base = srgb_to_linear(look.skin)
-    darker = srgb_to_linear(tuple(c * 0.82 for c in look.skin))  # type: ignore[arg-type]
+    darker = srgb_to_linear(tuple(c * 0.82 for c in look.skin))
     reddish = srgb_to_linear((min(look.skin[0] * 1.08, 1.0), look.skin[1] * 0.78, look.skin[2] * 0.78))
     skin = g.mix((mid, "Fac"), darker, base)
     red_fac = g.math("MULTIPLY", (g.math("SUBTRACT", (low_c, "Red"), 0.45, clamp=True), 0), 1.6, clamp=True)
@@ -177,24 +178,24 @@ def build_material(
     skin = g.mix((freckle_fac, 0), (skin, "Result"), srgb_to_linear((0.45, 0.27, 0.17)))
 
     # Lips, eyelid shadow, brows (strokes over skin).
-    lip_dark = srgb_to_linear(tuple(c * 0.85 for c in look.lips))  # type: ignore[arg-type]
+    lip_dark = srgb_to_linear(tuple(c * 0.85 for c in look.lips))
     lips = g.mix((mid_c, "Green"), lip_dark, srgb_to_linear(look.lips))
     col = g.mix((masks["lips"], "Fac"), (skin, "Result"), (lips, "Result"))
     col = g.mix((g.math("MULTIPLY", (masks["lids"], "Fac"), 0.35), 0), (col, "Result"), darker)
     strokes = _texture(
         g, rest_v, "ShaderNodeTexWave", 140.0, wave_type="BANDS", bands_direction="X", Distortion=12.0
     )
-    stroke_on = g.math("GREATER_THAN", (strokes, "Fac"), 0.35)
+    stroke_on = g.math("GREATER_THAN", (strokes, "Fac"), 0.25)
     stroke_fac = g.math("MULTIPLY", (masks["brows"], "Fac"), (stroke_on, 0))
-    brow_col = srgb_to_linear(tuple(c * 0.8 for c in look.hair))  # type: ignore[arg-type]
+    brow_col = srgb_to_linear(tuple(c * 0.8 for c in look.hair))
     col = g.mix((stroke_fac, 0), (col, "Result"), brow_col)
 
     # Hair: strand-like bands along the head, two tones, broken up by the noise.
     hair_wave = _texture(
         g, rest_v, "ShaderNodeTexWave", 90.0, wave_type="BANDS", bands_direction="Y", Distortion=18.0
     )
-    hair_dark = srgb_to_linear(tuple(c * 0.6 for c in look.hair))  # type: ignore[arg-type]
-    hair_light = srgb_to_linear(tuple(min(c * 1.5 + 0.03, 1.0) for c in look.hair))  # type: ignore[arg-type]
+    hair_dark = srgb_to_linear(tuple(c * 0.55 for c in look.hair))
+    hair_light = srgb_to_linear(tuple(min(c * 1.35 + 0.02, 1.0) for c in look.hair))
     hair = g.mix((hair_wave, "Fac"), hair_dark, hair_light)
     hair = g.mix((g.math("MULTIPLY", (mid_c, "Red"), 0.5), 0), (hair, "Result"), hair_dark)
     col = g.mix((masks["hair"], "Fac"), (col, "Result"), (hair, "Result"))
@@ -204,7 +205,7 @@ def build_material(
     shirt = g.mix((g.math("MULTIPLY", (weave, "Fac"), 0.25), 0), srgb_to_linear(look.shirt),
                   srgb_to_linear(tuple(c * 0.7 for c in look.shirt)))  # type: ignore[arg-type]  # fmt: skip
     denim_tex = _texture(g, rest_v, "ShaderNodeTexNoise", 400.0, Detail=1.0)
-    pants = g.mix((denim_tex, "Fac"), srgb_to_linear(tuple(c * 0.75 for c in look.pants)),  # type: ignore[arg-type]
+    pants = g.mix((denim_tex, "Fac"), srgb_to_linear(tuple(c * 0.75 for c in look.pants)),
                   srgb_to_linear(look.pants))  # fmt: skip
     col = g.mix((masks["shirt"], "Fac"), (col, "Result"), (shirt, "Result"))
     col = g.mix((masks["pants"], "Fac"), (col, "Result"), (pants, "Result"))
@@ -214,7 +215,11 @@ def build_material(
     side = g.node("ShaderNodeSeparateXYZ")
     g.link(rest, "Vector", side, 0)
     is_left = g.math("GREATER_THAN", (side, "X"), float((eye_left[0] + eye_right[0]) / 2))
-    centre = g.mix((is_left, 0), tuple(eye_right.tolist()) + (1.0,), tuple(eye_left.tolist()) + (1.0,))
+    # A vector mix: colour sockets would clamp the negative coordinates of the right eye.
+    centre = g.node("ShaderNodeMix", data_type="VECTOR")
+    g.connect(centre, 0, (is_left, 0))
+    g.value(centre, 1, tuple(float(v) for v in eye_right))
+    g.value(centre, 2, tuple(float(v) for v in eye_left))
     rel = g.node("ShaderNodeVectorMath", operation="SUBTRACT")
     g.link(rest, "Vector", rel, 0)
     g.link(centre, "Result", rel, 1)
@@ -227,13 +232,13 @@ def build_material(
     iris_tex = _texture(g, rest_v, "ShaderNodeTexNoise", 2000.0, Detail=2.0)
     iris = g.mix(
         (iris_tex, "Fac"), srgb_to_linear(tuple(c * 0.6 for c in look.iris)), srgb_to_linear(look.iris)
-    )  # type: ignore[arg-type]
+    )
     eye = g.mix((iris_fac, 0), srgb_to_linear((0.88, 0.85, 0.82)), (iris, "Result"))
     eye = g.mix((pupil_fac, 0), (eye, "Result"), srgb_to_linear((0.02, 0.02, 0.02)))
     col = g.mix((masks["eyes"], "Fac"), (col, "Result"), (eye, "Result"))
 
     # Roughness per region: skin satin, lips and eyes glossy, hair and cloth matte.
-    rough = g.math("ADD", 0.45, g.math("MULTIPLY", (masks["hair"], "Fac"), 0.2))
+    rough = g.math("ADD", 0.55, g.math("MULTIPLY", (masks["hair"], "Fac"), 0.2))
     rough = g.math("SUBTRACT", (rough, 0), g.math("MULTIPLY", (masks["lips"], "Fac"), 0.15))
     rough = g.math("SUBTRACT", (rough, 0), g.math("MULTIPLY", (masks["eyes"], "Fac"), 0.4))
     cloth = g.math("ADD", (masks["shirt"], "Fac"), (masks["pants"], "Fac"))
@@ -242,6 +247,10 @@ def build_material(
     bsdf = g.node("ShaderNodeBsdfPrincipled")
     g.link(col, "Result", bsdf, "Base Color")
     g.link(rough, 0, bsdf, "Roughness")
+    # Hair and cloth scatter light rather than mirror it.
+    matte = g.math("ADD", (g.math("ADD", (masks["hair"], "Fac"), (cloth, 0)), 0), (stroke_fac, 0), clamp=True)
+    spec = g.math("SUBTRACT", 0.5, g.math("MULTIPLY", (matte, 0), 0.4))
+    g.link(spec, 0, bsdf, "Specular IOR Level")
     out = g.node("ShaderNodeOutputMaterial")
     g.link(bsdf, "BSDF", out, "Surface")
     return mat

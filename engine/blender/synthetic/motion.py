@@ -267,7 +267,7 @@ _J = {
 }
 
 
-def _unit(v: Sequence[float]) -> np.ndarray:
+def _unit(v: Sequence[float] | np.ndarray) -> np.ndarray:
     a = np.asarray(v, dtype=np.float64)
     return a / np.linalg.norm(a)
 

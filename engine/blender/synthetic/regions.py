@@ -67,28 +67,32 @@ def head_regions(model: RigModel) -> dict[str, np.ndarray]:
             * (front > -0.01)
         )
     else:
-        lips = _smoothstep(0.35, 0.75, lips) * (rel[:, 1] < -0.02) * (np.abs(rel[:, 0]) < 0.04)
+        lips = (
+            _smoothstep(0.55, 0.85, lips) * (rel[:, 1] < -0.03) * _smoothstep(0.032, 0.024, np.abs(rel[:, 0]))
+        )
     brows = _motion(model, ("browInnerUp", "browOuterUpLeft", "browOuterUpRight"))
     if brows is None:
         brows = (
             _smoothstep(0.012, 0.0, np.abs(rel[:, 1] - 0.025)) * (front > -0.015) * (np.abs(rel[:, 0]) < 0.06)
         )
     else:
-        brows = _smoothstep(0.45, 0.8, brows) * (rel[:, 1] > 0.008) * (rel[:, 1] < 0.05)
+        brows = _smoothstep(0.45, 0.8, brows) * _smoothstep(0.01, 0.016, rel[:, 1])
+        brows *= _smoothstep(0.042, 0.034, rel[:, 1]) * _smoothstep(0.008, 0.016, np.abs(rel[:, 0]))
     lids = _motion(model, ("eyeBlinkLeft", "eyeBlinkRight"))
     lids = np.zeros(len(rest)) if lids is None else _smoothstep(0.5, 0.9, lids) * (1.0 - eyes)
 
     # Hair: the scalp above the forehead and the back of the head down to the ears.
-    forehead = rel[:, 1] - (0.055 + 0.25 * np.clip(front, 0.0, None))
-    back = _smoothstep(0.0, -0.04, front) * _smoothstep(-0.07, -0.02, rel[:, 1])
-    hair = np.clip(np.maximum(_smoothstep(0.0, 0.02, forehead), back), 0.0, 1.0)
+    forehead = rel[:, 1] - (0.045 + 0.3 * np.clip(front - 0.02, 0.0, None))
+    back = _smoothstep(0.0, -0.03, front) * _smoothstep(-0.075, -0.035, rel[:, 1])
+    sides = _smoothstep(0.015, 0.035, rel[:, 1]) * _smoothstep(0.04, 0.0, front)
+    hair = np.clip(np.maximum.reduce([_smoothstep(0.0, 0.015, forehead), back, sides]), 0.0, 1.0)
     hair *= 1.0 - eyes
     ears = _smoothstep(0.065, 0.08, np.abs(rel[:, 0])) * _smoothstep(0.0, -0.03, rel[:, 1] - 0.01)
     hair *= 1.0 - 0.8 * ears
     faces = np.asarray(model.faces)
     out = {
         "eyes": eyes,
-        "lips": _vertex_smooth(lips, faces),
+        "lips": _vertex_smooth(lips, faces, 1),
         "brows": _vertex_smooth(brows, faces, 1),
         "lids": _vertex_smooth(lids, faces, 1),
         "hair": _vertex_smooth(hair, faces, 3),
@@ -120,8 +124,11 @@ def body_regions(model: RigModel) -> dict[str, np.ndarray]:
         shirt = np.where(w[:, s] > 0.2, shirt * _smoothstep(0.45, 0.3, t), shirt)
     pants = w[:, list(_PANTS)].sum(1)
     shoes = w[:, list(_SHOES)].sum(1)
-    # The trousers' waistband sits above the pelvis joint: shirt tucked in above it.
-    pants = np.where(rest[:, 1] > joints[0, 1] + 0.08, 0.0, pants)
+    # One waistline between shirt and trousers, a little above the pelvis joint.
+    above = _smoothstep(-0.01, 0.01, rest[:, 1] - (joints[0, 1] + 0.08))
+    torso = w[:, [0, 3]].sum(1)
+    shirt = np.maximum(shirt, torso * above)
+    pants = pants * (1.0 - above)
     head = w[:, [15, 22]].sum(1)
     eyes = w[:, [23, 24]].sum(1) if model.num_joints > 24 else np.zeros(len(rest))
     rel = rest - joints[15]

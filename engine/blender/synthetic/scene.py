@@ -40,7 +40,7 @@ def reset_scene() -> bpy.types.Scene:
 
 
 def configure_render(scene: bpy.types.Scene, settings: RenderSettings) -> None:
-    scene.render.engine = "CYCLES"
+    scene.render.engine = "CYCLES"  # type: ignore[assignment]  # the stub lists built-in engines only
     cycles = scene.cycles  # type: ignore[attr-defined]
     cycles.device = "CPU"
     cycles.samples = settings.samples
@@ -113,8 +113,8 @@ def hair_shell(vertices: np.ndarray, faces: np.ndarray, hair: np.ndarray, thickn
     return vertices + vertex_normals(vertices, faces) * (hair[:, None] * thickness)
 
 
-def _blender(point_model: Sequence[float]) -> tuple[float, float, float]:
-    x, y, z = point_model
+def _blender(point_model: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
+    x, y, z = (float(v) for v in point_model)
     return (x, -z, y)
 
 
@@ -128,15 +128,16 @@ def add_lights(scene: bpy.types.Scene, centre: np.ndarray, size: float) -> None:
         background = tree.nodes.get("Background")
         if background is not None:
             background.inputs["Color"].default_value = (0.30, 0.31, 0.33, 1.0)
-            background.inputs["Strength"].default_value = 0.6
+            background.inputs["Strength"].default_value = 0.35
     scene.world = world
     d = 3.0 * size
     for name, offset, energy, colour, spread in (
-        ("Key", (0.9, 0.7, 1.0), 90.0, (1.0, 0.96, 0.9), 1.2),
-        ("Fill", (-1.0, 0.2, 0.8), 35.0, (0.9, 0.95, 1.0), 1.6),
-        ("Rim", (0.2, 0.9, -1.1), 55.0, (1.0, 1.0, 1.0), 1.0),
+        ("Key", (0.9, 0.7, 1.0), 32.0, (1.0, 0.96, 0.9), 1.2),
+        ("Fill", (-1.0, 0.2, 0.8), 13.0, (0.9, 0.95, 1.0), 1.6),
+        ("Rim", (0.2, 0.9, -1.1), 22.0, (1.0, 1.0, 1.0), 1.0),
     ):
         data = bpy.data.lights.new(name, "AREA")
+        assert isinstance(data, bpy.types.AreaLight)
         data.energy = energy * (size / 0.3) ** 2
         data.color = colour
         data.size = spread * size

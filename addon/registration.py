@@ -17,12 +17,15 @@ MODULE_NAMES: tuple[str, ...] = (
     ".addon.properties",
     ".engine.blender.rig.properties",
     ".engine.blender.rig.auto_rest",
+    ".engine.blender.animate.properties",
     ".engine.blender.render_engine",
     ".engine.blender.dataset_handlers",
     ".ops",
     ".addon.menus",
     ".addon.panels",
     ".addon.rig_panel",
+    ".addon.animate_panel",
+    ".addon.splat_panel",
 )
 
 

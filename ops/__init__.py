@@ -12,15 +12,28 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".setup_check",
     ".import_dataset",
     ".rig",
+    ".amass",
+    ".retarget",
+    ".reenact",
+    ".animate",
+    ".render_sequence",
+    ".ply_io",
+    ".avatar_io",
 )
 
 # (operator bl_idname, menu label), shown under File > Import / Export > Gaussian Avatar.
 IMPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.import_dataset", "Avatar Dataset (folder)"),
     ("gavatar.apply_params", "Rig Parameters (.npz)"),
+    ("gavatar.import_amass", "AMASS Motion (.npz)"),
+    ("gavatar.reenact", "FLAME Sequence (reenactment)"),
+    ("gavatar.import_ply", "Gaussian Splats (.ply)"),
+    ("gavatar.import_avatar", "Gaussian Avatar (.gavatar)"),
 ]
 EXPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.export_params", "Rig Parameters (.npz)"),
+    ("gavatar.export_ply", "Gaussian Splats (.ply)"),
+    ("gavatar.export_avatar", "Gaussian Avatar (.gavatar)"),
 ]
 
 

@@ -23,6 +23,9 @@ os.environ.setdefault("XDG_CONFIG_HOME", os.path.join(_user_resources, "xdg-conf
 
 from tests.blender_helpers import ADDON_MODULE, enable_addon_from_source  # noqa: E402
 
+# Shared fixtures: the free stand-in rigs (built once into the cache when missing).
+pytest_plugins = ["tests.standin_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def addon() -> Iterator[str]:

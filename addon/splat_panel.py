@@ -1,0 +1,69 @@
+"""Panels for splat objects (Object properties) and the GAVATAR engine (Render properties)."""
+
+from __future__ import annotations
+
+from bpy.types import Context, Panel
+
+from ..engine.blender import splat_data
+from .classes import class_registrar
+
+
+class GAVATAR_PT_splats(Panel):
+    bl_idname = "GAVATAR_PT_splats"
+    bl_label = "Gaussian Splats"
+    bl_space_type = "PROPERTIES"
+    bl_region_type = "WINDOW"
+    bl_context = "object"
+
+    @classmethod
+    def poll(cls, context: Context) -> bool:
+        return splat_data.is_splat_object(context.object)
+
+    def draw(self, context: Context) -> None:
+        layout = self.layout
+        obj = context.object
+        assert obj is not None
+        props = splat_data.settings(obj)
+        count = len(obj.data.vertices)  # type: ignore[union-attr]
+        layout.label(text=f"{count:,} Gaussians, SH degree {props.sh_degree}", icon="POINTCLOUD_DATA")
+        layout.prop(props, "max_sh_degree")
+        layout.prop(props, "driver")
+        if props.driver is not None:
+            layout.prop(props, "show_driver")
+        if props.dynamics_rank:
+            box = layout.box()
+            box.prop(props, "use_dynamics")
+            row = box.row()
+            row.active = props.use_dynamics
+            row.prop(props, "dynamics_influence")
+            box.label(
+                text=f"Rank {props.dynamics_rank}: {props.dynamics_num_expression} expression, "
+                f"{props.dynamics_num_pose_features} pose features"
+            )
+        if props.rig_family:
+            layout.label(text=f"Trained on {props.rig_family} ({props.rig_model_name or 'unnamed model'})")
+
+
+class GAVATAR_PT_engine(Panel):
+    bl_idname = "GAVATAR_PT_engine"
+    bl_label = "Gaussian Avatar"
+    bl_space_type = "PROPERTIES"
+    bl_region_type = "WINDOW"
+    bl_context = "render"
+    COMPAT_ENGINES = {"GAVATAR"}
+
+    @classmethod
+    def poll(cls, context: Context) -> bool:
+        return context.scene is not None and context.scene.render.engine in cls.COMPAT_ENGINES
+
+    def draw(self, context: Context) -> None:
+        layout = self.layout
+        layout.use_property_split = True
+        scene = context.scene
+        engine = scene.gavatar_engine  # type: ignore[union-attr,attr-defined]
+        layout.prop(engine, "deform_device")
+        layout.prop(engine, "sort_device")
+        layout.prop(scene.gavatar, "splat_scale")  # type: ignore[union-attr,attr-defined]
+
+
+register, unregister = class_registrar((GAVATAR_PT_splats, GAVATAR_PT_engine))

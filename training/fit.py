@@ -1,0 +1,110 @@
+"""``python -m training fit``: build the config (defaults < preset < options), run the Trainer."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+from typing import Any
+
+from training.config import PRESETS, TrainConfig
+from training.errors import ExitCode, TrainerError
+from training.protocol import EventWriter
+from training.signals import StopRequest
+
+LOG = logging.getLogger("training")
+
+# Command-line options that map one to one onto TrainConfig fields.
+DIRECT = (
+    "data", "rig", "model", "out", "iterations", "time_budget", "device", "backend", "resolution_scale",
+    "max_gaussians", "init_gaussians", "batch_cameras", "sh_degree", "dynamics_rank", "cache_on_device",
+    "seed", "preview_every", "checkpoint_every", "eval_every_seconds", "export_max_mb",
+)  # fmt: skip
+
+
+def _coerce(field: dataclasses.Field, text: str) -> Any:
+    kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "str")
+    if kind == "bool":
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expected true/false, got {text!r}")
+    if kind == "int":
+        return int(text)
+    if kind == "float":
+        return float(text)
+    if kind.startswith("dict"):
+        return json.loads(text)
+    return text
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    preset = args.preset or "default"
+    values: dict[str, Any] = {"preset": preset, **PRESETS[preset]}
+    for name in DIRECT:
+        value = getattr(args, name, None)
+        if value is not None:
+            values[name] = value
+    if getattr(args, "no_refine", False):
+        values.update(refine_expression=False, refine_pose=False, refine_translation=False)
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    for item in getattr(args, "set", None) or []:
+        key, sep, text = item.partition("=")
+        if not sep or key not in fields or key == "extra":
+            raise TrainerError(f"--set {item!r}: expected KEY=VALUE with KEY a training setting")
+        try:
+            values[key] = _coerce(fields[key], text)
+        except ValueError as exc:
+            raise TrainerError(f"--set {item!r}: {exc}") from None
+    extra = {}
+    if getattr(args, "val_cameras", None):
+        extra["val_cameras"] = args.val_cameras
+    if getattr(args, "test_frames", None):
+        extra["test_frames"] = args.test_frames
+    values["extra"] = extra
+    cfg = TrainConfig.from_dict(values)
+    _validate(cfg)
+    return cfg
+
+
+def _validate(cfg: TrainConfig) -> None:
+    problems = []
+    if cfg.iterations <= 0:
+        problems.append("--iterations must be positive")
+    if not 0 < cfg.resolution_scale <= 4:
+        problems.append("--resolution-scale must be in (0, 4]")
+    if cfg.max_gaussians <= 0:
+        problems.append("--max-gaussians must be positive")
+    if cfg.batch_cameras <= 0:
+        problems.append("--batch-cameras must be positive")
+    if cfg.dynamics_rank < 0:
+        problems.append("--dynamics-rank must be 0 (static) or more")
+    if problems:
+        raise UsageError("; ".join(problems))
+
+
+class UsageError(TrainerError):
+    code = ExitCode.USAGE
+    kind = "usage"
+
+
+def run_fit(args: argparse.Namespace, events: EventWriter) -> int:
+    from training.trainer import Trainer
+
+    cfg = config_from_args(args)
+    stop = StopRequest()
+    stop.install()
+    try:
+        trainer = Trainer(cfg, events, stop, resume=args.resume, stop_after=args.stop_after)
+        trainer.setup()
+        if stop.requested:
+            # Asked to stop while loading: nothing trained yet, so nothing to save.
+            from training.errors import Interrupted
+
+            raise Interrupted(stop.signal_name or "signal", "(none: stopped before training started)")
+        trainer.run()
+    finally:
+        stop.uninstall()
+    return int(ExitCode.OK)

@@ -1,0 +1,126 @@
+"""One frame of the avatar: rig inputs -> posed mesh (torch LBS twin) -> world Gaussians (torch
+binding twin, with the dynamic blendshapes) ready for the rasterizer.
+
+The maths lives in the twins of the numpy code Blender runs: ``training/rig_torch.py`` (LBS) and
+``training/gaussians/binding_torch.py`` (face frames, binding, dynamics). This module only wires
+them together, caches what does not change per frame (the identity-shaped template), and keeps
+the training-only extras (regulariser inputs) next to the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from training.model.gaussians import GaussianSet
+from training.model.tracking import FrameInputs
+
+
+@dataclass
+class WorldGaussians:
+    means: torch.Tensor  # (G,3)
+    quats: torch.Tensor  # (G,4) unit
+    scales: torch.Tensor  # (G,3) linear
+    opacities: torch.Tensor  # (G,) in [0,1]
+    sh: torch.Tensor  # (G,(d+1)^2,3)
+    sh_degree: int
+    deltas: torch.Tensor | None  # (G,14) dynamic blendshape deltas of this frame
+
+
+class RigPoser:
+    """The rig of an avatar (model + identity) as a torch function of per-frame inputs."""
+
+    def __init__(self, rig_model, betas, vertex_offsets, device: torch.device) -> None:
+        from training import rig_torch
+
+        self.model = rig_model
+        self.device = device
+        self.rig = rig_torch.TorchRig(rig_model, device=device)
+        self.rig.requires_grad_(False)
+        self.faces = torch.as_tensor(rig_model.faces, dtype=torch.long, device=device)
+        self.betas = torch.as_tensor(betas, dtype=torch.float32, device=device)
+        self.vertex_offsets = (
+            None
+            if vertex_offsets is None
+            else torch.as_tensor(vertex_offsets, dtype=torch.float32, device=device).reshape(-1, 3)
+        )
+
+    @property
+    def num_faces(self) -> int:
+        return int(self.faces.shape[0])
+
+    @property
+    def num_pose_features(self) -> int:
+        return int(self.model.num_pose_features)
+
+    def mesh(self, inputs: FrameInputs) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posed vertices (V,3) and the pose-corrective features (P,) of one frame."""
+        from training.rig_torch import axis_angle_to_matrix
+
+        pose = inputs.pose.reshape(-1, 3)
+        out = self.rig(
+            betas=self.betas,
+            expression=inputs.expression,
+            pose=pose,
+            transl=inputs.transl,
+            vertex_offsets=self.vertex_offsets,
+        )
+        # The same features the rig's correctives use: (R_j - I) of every joint but the root.
+        eye = torch.eye(3, dtype=pose.dtype, device=pose.device)
+        features = (axis_angle_to_matrix(pose[1:]) - eye).reshape(-1)
+        return out.vertices[0], features
+
+    def rest_mesh(self) -> torch.Tensor:
+        """Identity shape, zero expression, zero pose: where the avatar file's PLY is posed."""
+        j = self.model.num_joints
+        zeros = FrameInputs(
+            expression=torch.zeros(max(1, self.model.num_expression), device=self.device),
+            pose=torch.zeros(j, 3, device=self.device),
+            transl=torch.zeros(3, device=self.device),
+        )
+        return self.mesh(zeros)[0]
+
+
+def dynamic_features(
+    expression: torch.Tensor, pose_features: torch.Tensor, num_expression: int
+) -> torch.Tensor:
+    """f = [first E expression coefficients (zero-padded), pose features] (docs/DESIGN.md)."""
+    e = expression.reshape(-1)[:num_expression]
+    if e.shape[0] < num_expression:
+        e = torch.cat([e, e.new_zeros(num_expression - e.shape[0])])
+    return torch.cat([e, pose_features.reshape(-1)])
+
+
+def world_gaussians(
+    gaussians: GaussianSet,
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    features: torch.Tensor | None,
+    sh_degree: int,
+) -> WorldGaussians:
+    """Bind the Gaussians to a posed mesh (with this frame's dynamic deltas when it has them)."""
+    from training.gaussians import binding_torch as bt
+
+    p = gaussians.params
+    deltas = None
+    if gaussians.has_dynamics and features is not None:
+        deltas = bt.dynamic_deltas(p["dyn_basis"], p["dyn_mix"], features)
+    frames = bt.face_frames(vertices, faces)
+    means, quats, log_scales = bt.bind(
+        frames, gaussians.parent_face, p["offset"], p["rotation"], p["log_scale"], deltas
+    )
+    opacity_logit = p["opacity"]
+    sh = gaussians.sh_coeffs(sh_degree)
+    if deltas is not None:
+        opacity_logit = opacity_logit + deltas[:, 10]
+        sh = torch.cat([sh[:, :1] + deltas[:, None, 11:14], sh[:, 1:]], dim=1)
+    return WorldGaussians(
+        means=means,
+        quats=quats,
+        scales=torch.exp(log_scales),
+        opacities=torch.sigmoid(opacity_logit),
+        sh=sh,
+        sh_degree=sh_degree,
+        deltas=deltas,
+    )

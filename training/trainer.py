@@ -1,0 +1,551 @@
+"""The training loop: set-up from a config, steps, schedules, checkpoints, previews, export.
+
+One ``Trainer`` owns everything of a run. ``run()`` emits the protocol events and returns the
+final metrics; a stop request (SIGTERM/SIGINT) makes it write a checkpoint and raise
+``Interrupted``. A run resumed from that checkpoint reproduces the uninterrupted run exactly on
+the CPU: every random draw comes from generators that the checkpoint saves.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from training import __version__
+from training.checkpoint import load_checkpoint, save_checkpoint
+from training.config import TrainConfig, exp_decay, progress, sh_degree_at
+from training.data.sampler import FrameSampler
+from training.data.scene import SplitData, load_dataset, split_data
+from training.device import peak_memory_gb, resolve_backend, resolve_device
+from training.errors import CheckpointError, Interrupted
+from training.losses import hinge_mean, mask_loss, photometric_loss, psnr
+from training.model.gaussians import GaussianSet
+from training.model.tracking import TrackedSequence
+from training.optim import build_adam, set_lr
+from training.posing import RigPoser
+from training.protocol import EventWriter, ProgressBar, format_seconds
+from training.rendering import Renderer, render_avatar, screen_space_grads
+from training.rigs import identity_inputs, load_rig, rig_inputs
+from training.signals import StopRequest
+from training.strategy import DensityControl
+
+LOG = logging.getLogger("training")
+
+CHECKPOINT_NAME = "checkpoint.pt"
+AVATAR_NAME = "avatar.gavatar"
+TRACKING_NAME = "tracking.npz"
+MILESTONES_DB = (30.0, 33.0)
+
+
+class Trainer:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        events: EventWriter,
+        stop: StopRequest | None = None,
+        resume: bool = False,
+        stop_after: int | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.events = events
+        self.stop = stop or StopRequest()
+        self.resume = resume
+        self.stop_after = stop_after
+        self.out = Path(cfg.out)
+        self.iteration = 0  # completed steps
+        self.train_time = 0.0  # seconds spent in steps (not in evaluation, previews, checkpoints)
+        self.history: list[dict[str, Any]] = []  # held-out evaluations during training
+        self.milestones: dict[str, float] = {}
+
+    # ------------------------------------------------------------------------------------------
+    # Set-up
+    # ------------------------------------------------------------------------------------------
+    def setup(self) -> None:
+        cfg = self.cfg
+        self.out.mkdir(parents=True, exist_ok=True)
+        checkpoint = None
+        if self.resume:
+            checkpoint = load_checkpoint(self.out / CHECKPOINT_NAME)
+            self._check_resume_config(checkpoint["config"])
+        self.device = resolve_device(cfg.device)
+        self.backend = resolve_backend(cfg.backend, self.device)
+        torch.manual_seed(cfg.seed)
+        self.rig_model = load_rig(cfg.model, cfg.rig)
+        self.dataset = load_dataset(
+            cfg.data, cfg.rig, cfg.extra.get("val_cameras"), cfg.extra.get("test_frames"), self.rig_model
+        )
+        LOG.info("%s", self.dataset.summary())
+        self.background = tuple(float(c) for c in (self.dataset.background or (1.0, 1.0, 1.0)))
+        self.identity = {k: np.asarray(v) for k, v in self.dataset.identity.items()}
+        self.poser = RigPoser(self.rig_model, *identity_inputs(self.rig_model, self.identity), self.device)
+        self.renderer = Renderer(self.backend, self.background, self.device)
+
+        self.train = split_data(
+            self.dataset, "train", cfg.resolution_scale, self.device, self.background,
+            cfg.cache_on_device, cfg.max_cache_gb,
+        )  # fmt: skip
+        if len(self.train) == 0:
+            from training.errors import DatasetError
+
+            raise DatasetError(f"{cfg.data}: the dataset has no training frames")
+        refine = [
+            name
+            for name, on in (
+                ("expression", cfg.refine_expression),
+                ("pose", cfg.refine_pose),
+                ("transl", cfg.refine_translation),
+            )
+            if on
+        ]
+        train_steps = sorted(set(self.train.timesteps))
+        self.tracking = TrackedSequence(
+            train_steps,
+            *rig_inputs(self.dataset, train_steps, self.rig_model),
+            refine=refine,
+            device=self.device,
+        )
+        self.num_dyn_expression = min(cfg.dynamics_expressions, self.rig_model.num_expression)
+        num_features = self.num_dyn_expression + self.poser.num_pose_features
+
+        generator = torch.Generator().manual_seed(cfg.seed)
+        init_count = cfg.init_gaussians or 3 * self.poser.num_faces
+        rest = self.poser.rest_mesh().detach()
+        self.gaussians = GaussianSet.on_surface(
+            rest, self.poser.faces, min(init_count, cfg.max_gaussians), cfg.sh_degree, cfg.dynamics_rank,
+            num_features, generator, device=self.device,
+        )  # fmt: skip
+        self.optimizer = self._build_optimizer()
+        self.refine_optimizer = (
+            torch.optim.Adam(
+                [
+                    {"params": [p], "lr": self._refine_lr(name), "name": name}
+                    for name, p in self.tracking.deltas.items()
+                ],
+                eps=1e-15,
+            )
+            if len(self.tracking.deltas)
+            else None
+        )
+        self.strategy = DensityControl(cfg, self.gaussians.num_gaussians, self.device, cfg.seed)
+        self.sampler = FrameSampler(len(self.train), cfg.seed)
+        if checkpoint is not None:
+            self._restore(checkpoint)
+        self.held_out: dict[str, SplitData] = {}
+        self.held_out_tracking: TrackedSequence | None = None
+
+    def _refine_lr(self, name: str) -> float:
+        cfg = self.cfg
+        return {
+            "expression": cfg.lr_refine_expression,
+            "pose": cfg.lr_refine_pose,
+            "transl": cfg.lr_refine_translation,
+        }[name]
+
+    def _build_optimizer(self) -> torch.optim.Adam:
+        cfg = self.cfg
+        lrs = {
+            "offset": cfg.lr_offset,
+            "rotation": cfg.lr_rotation,
+            "log_scale": cfg.lr_log_scale,
+            "opacity": cfg.lr_opacity,
+            "sh_dc": cfg.lr_sh_dc,
+            "sh_rest": cfg.lr_sh_rest,
+            "dyn_basis": cfg.lr_dyn_basis,
+            "dyn_mix": cfg.lr_dyn_mix,
+        }
+        decay = {"dyn_basis": cfg.dynamics_weight_decay, "dyn_mix": cfg.dynamics_weight_decay}
+        return build_adam(dict(self.gaussians.params), lrs, decay)
+
+    def _check_resume_config(self, saved: dict[str, Any]) -> None:
+        mine = self.cfg.to_dict()
+        # What may differ on resume: the run's length, output cadence and where things are.
+        free = {
+            "iterations", "time_budget", "log_every", "preview_every", "checkpoint_every", "out", "data",
+            "model", "eval_every_seconds", "device", "backend", "cache_on_device", "max_cache_gb", "extra",
+        }  # fmt: skip
+        changed = [k for k in mine if k not in free and saved.get(k) != mine[k]]
+        if changed:
+            detail = ", ".join(f"{k}: {saved.get(k)!r} -> {mine[k]!r}" for k in changed[:5])
+            raise CheckpointError(
+                f"the checkpoint in {self.out} was made with other settings ({detail})",
+                "resume with the same options, or start again without --resume",
+            )
+
+    # ------------------------------------------------------------------------------------------
+    # Checkpoints
+    # ------------------------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        return {
+            "format": "gaussian-avatar-checkpoint",
+            "version": 1,
+            "trainer_version": __version__,
+            "config": self.cfg.to_dict(),
+            "iteration": self.iteration,
+            "train_time": self.train_time,
+            "num_faces": self.poser.num_faces,
+            "gaussians": {k: v.cpu() for k, v in self.gaussians.export_state().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "refine": {k: v.detach().cpu() for k, v in self.tracking.deltas.items()},
+            "refine_optimizer": self.refine_optimizer.state_dict() if self.refine_optimizer else None,
+            "strategy": self.strategy.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "history": self.history,
+            "milestones": self.milestones,
+        }
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        if state.get("num_faces") != self.poser.num_faces:
+            raise CheckpointError(
+                f"the checkpoint was trained on a mesh with {state.get('num_faces')} faces, "
+                f"the rig model has {self.poser.num_faces}"
+            )
+        self.gaussians = GaussianSet.from_state(state["gaussians"], self.poser.num_faces, self.device)
+        self.optimizer = self._build_optimizer()
+        self.optimizer.load_state_dict(state["optimizer"])
+        with torch.no_grad():
+            for k, v in state["refine"].items():
+                self.tracking.deltas[k].copy_(v)
+        if self.refine_optimizer is not None and state["refine_optimizer"] is not None:
+            self.refine_optimizer.load_state_dict(state["refine_optimizer"])
+        self.strategy.load_state_dict(state["strategy"])
+        self.sampler.load_state_dict(state["sampler"])
+        torch.set_rng_state(state["torch_rng"])
+        self.iteration = int(state["iteration"])
+        self.train_time = float(state["train_time"])
+        self.history = list(state.get("history", []))
+        self.milestones = dict(state.get("milestones", {}))
+        LOG.info(
+            "resumed from iteration %d (%s of training)", self.iteration, format_seconds(self.train_time)
+        )
+
+    def write_checkpoint(self) -> Path:
+        path = self.out / CHECKPOINT_NAME
+        save_checkpoint(path, self._state())
+        self.events.emit("checkpoint", path=str(path), iteration=self.iteration)
+        return path
+
+    # ------------------------------------------------------------------------------------------
+    # One step
+    # ------------------------------------------------------------------------------------------
+    def progress(self) -> float:
+        return progress(self.iteration, self.cfg.iterations, self.train_time, self.cfg.time_budget)
+
+    def sh_degree(self, p: float | None = None) -> int:
+        p = self.progress() if p is None else p
+        return sh_degree_at(p, self.cfg.sh_degree, self.cfg.sh_grow_every)
+
+    def _pick_batch(self) -> list[int]:
+        first = self.sampler.next(1)[0]
+        want = self.cfg.batch_cameras
+        if want <= 1:
+            return [first]
+        same = [i for i in self.train.by_timestep[self.train.timesteps[first]] if i != first]
+        size = self.train.sizes[first]
+        same = [i for i in same if self.train.sizes[i] == size]
+        if not same:
+            return [first]
+        order = torch.randperm(len(same), generator=self.sampler.generator)[: want - 1]
+        return [first] + [same[int(j)] for j in order]
+
+    def render_frame(self, inputs, viewmats, ks, width, height, sh_degree):
+        return render_avatar(
+            self.poser, self.gaussians, self.num_dyn_expression, self.renderer,
+            inputs, viewmats, ks, width, height, sh_degree,
+        )  # fmt: skip
+
+    def step(self, density: bool = True) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        p = self.progress()
+        set_lr(self.optimizer, "offset", exp_decay(cfg.lr_offset, cfg.lr_offset_final, p))
+        batch = self._pick_batch()
+        timestep = self.train.timesteps[batch[0]]
+        width, height = self.train.sizes[batch[0]]
+        inputs = self.tracking.inputs(timestep)
+        world, image, alpha, info = self.render_frame(
+            inputs, self.train.viewmats[batch], self.train.ks[batch], width, height, self.sh_degree(p)
+        )
+        assert self.train.cache is not None
+        gt, mask = self.train.cache.batch(batch)
+        loss, parts = photometric_loss(image, gt, cfg.lambda_dssim)
+        if mask is not None and cfg.lambda_mask > 0:
+            m = mask_loss(alpha, mask)
+            loss = loss + cfg.lambda_mask * m
+            parts["mask"] = m.detach()
+        params = self.gaussians.params
+        if cfg.lambda_offset > 0:
+            r = hinge_mean(params["offset"].norm(dim=-1), cfg.offset_threshold)
+            loss = loss + cfg.lambda_offset * r
+            parts["offset"] = r.detach()
+        if cfg.lambda_scale > 0:
+            r = hinge_mean(params["log_scale"].exp().amax(dim=-1), cfg.scale_threshold)
+            loss = loss + cfg.lambda_scale * r
+            parts["scale"] = r.detach()
+        if world.deltas is not None and cfg.lambda_dynamics > 0:
+            r = world.deltas.square().mean()
+            loss = loss + cfg.lambda_dynamics * r
+            parts["dynamics"] = r.detach()
+        self.renderer.before_backward(info)
+        loss.backward()
+        grads, counts = screen_space_grads(info, world, width, height)
+        self.strategy.accumulate(grads, counts)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.refine_optimizer is not None:
+            self.refine_optimizer.step()
+            self.refine_optimizer.zero_grad(set_to_none=True)
+        self.iteration += 1
+        report = self.strategy.step(self.gaussians, self.optimizer, self.iteration, p) if density else None
+        if report is not None:
+            LOG.debug(
+                "density control at %d: %s -> %d Gaussians",
+                self.iteration,
+                report,
+                self.gaussians.num_gaussians,
+            )
+        parts["loss"] = loss.detach()
+        parts["psnr"] = psnr(image.detach(), gt).mean()
+        return parts
+
+    # ------------------------------------------------------------------------------------------
+    # The loop
+    # ------------------------------------------------------------------------------------------
+    def finished(self) -> bool:
+        if self.iteration >= self.cfg.iterations:
+            return True
+        return self.cfg.time_budget > 0 and self.train_time >= self.cfg.time_budget
+
+    def run(self) -> dict[str, Any]:
+        cfg = self.cfg
+        self.events.emit(
+            "start",
+            iterations=cfg.iterations,
+            time_budget=cfg.time_budget or None,
+            resumed_from=self.iteration if self.resume else None,
+            device=str(self.device),
+            backend=self.backend,
+            gaussians=self.gaussians.num_gaussians,
+            train_images=len(self.train),
+            cameras=len(set(self.train.camera_ids)),
+            timesteps=len(self.tracking.timesteps),
+            resolution=list(self.train.sizes[0]),
+            dynamics_rank=cfg.dynamics_rank,
+            out=str(self.out),
+            config=cfg.to_dict(),
+        )
+        self._note_lpips()
+        bar = ProgressBar(cfg.iterations)
+        window_start = time.perf_counter()
+        window_iters = 0
+        sums: dict[str, torch.Tensor] = {}
+        last_eval = self.train_time if self.history else -math.inf
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        while not self.finished():
+            if self.stop_after is not None and self.iteration >= self.stop_after:
+                self.stop.request("SIGTERM")
+            if self.stop.requested:
+                path = self.write_checkpoint()
+                raise Interrupted(self.stop.signal_name or "signal", str(path))
+            t0 = time.perf_counter()
+            parts = self.step()
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0) + v
+            window_iters += 1
+            if self.device.type == "cuda" and (
+                self.iteration % cfg.log_every == 0 or (cfg.time_budget > 0 and self.iteration % 10 == 0)
+            ):
+                torch.cuda.synchronize(self.device)
+            self.train_time += time.perf_counter() - t0
+
+            if self.iteration % cfg.log_every == 0 or self.finished():
+                now = time.perf_counter()
+                rate = window_iters / max(1e-9, now - window_start)
+                self._progress_event({k: float(v) / window_iters for k, v in sums.items()}, rate, bar)
+                sums, window_iters, window_start = {}, 0, now
+            if cfg.preview_every and self.iteration % cfg.preview_every == 0:
+                self.preview()
+            if cfg.checkpoint_every and self.iteration % cfg.checkpoint_every == 0 and not self.finished():
+                self.write_checkpoint()
+            if cfg.eval_every_seconds > 0 and self.train_time - last_eval >= cfg.eval_every_seconds:
+                last_eval = self.train_time
+                self.evaluate_held_out()
+                window_start = time.perf_counter()  # evaluation time is not training speed
+        bar.close()
+        return self.finish()
+
+    def _progress_event(self, losses: dict[str, float], rate: float, bar: ProgressBar) -> None:
+        cfg = self.cfg
+        remaining = (cfg.iterations - self.iteration) / max(rate, 1e-9)
+        if cfg.time_budget > 0:
+            remaining = min(remaining, max(0.0, cfg.time_budget - self.train_time))
+        train_psnr = losses.pop("psnr", float("nan"))
+        self.events.emit(
+            "progress",
+            iteration=self.iteration,
+            iterations=cfg.iterations,
+            loss=losses.pop("loss", float("nan")),
+            losses=losses,
+            psnr=train_psnr,
+            gaussians=self.gaussians.num_gaussians,
+            sh_degree=self.sh_degree(),
+            its_per_s=rate,
+            elapsed=self.train_time,
+            eta=remaining,
+            progress=self.progress(),
+        )
+        bar.update(
+            self.iteration,
+            f"psnr {train_psnr:.2f} | {self.gaussians.num_gaussians} gs | {rate:.1f} it/s | "
+            f"eta {format_seconds(remaining)}",
+            force=True,
+        )
+        if not bar.enabled:
+            LOG.info(
+                "it %d/%d loss %.4f psnr %.2f gaussians %d %.1f it/s eta %s",
+                self.iteration, cfg.iterations, losses.get("l1", float("nan")), train_psnr,
+                self.gaussians.num_gaussians, rate, format_seconds(remaining),
+            )  # fmt: skip
+
+    def _note_lpips(self) -> None:
+        from training.metrics import lpips_available
+
+        ok, why = lpips_available()
+        if not ok:
+            LOG.info("LPIPS is left out of the metrics: %s", why)
+
+    # ------------------------------------------------------------------------------------------
+    # Previews, evaluation, export
+    # ------------------------------------------------------------------------------------------
+    def _held_out(self, split: str) -> SplitData | None:
+        if split not in self.held_out:
+            data = split_data(
+                self.dataset, split, self.cfg.resolution_scale, self.device, self.background,
+                self.cfg.cache_on_device, self.cfg.max_cache_gb, limit=self.cfg.eval_max_images,
+            )  # fmt: skip
+            self.held_out[split] = data
+        data = self.held_out[split]
+        return data if len(data) else None
+
+    def _inputs_for(self, timestep: int):
+        if timestep in self.tracking:
+            return self.tracking.inputs(timestep)
+        if self.held_out_tracking is None or timestep not in self.held_out_tracking:
+            steps = sorted({t for d in self.held_out.values() for t in d.timesteps} | {timestep})
+            self.held_out_tracking = TrackedSequence(
+                steps, *rig_inputs(self.dataset, steps, self.rig_model), device=self.device
+            )
+        return self.held_out_tracking.inputs(timestep, refined=False)
+
+    @torch.no_grad()
+    def evaluate_split(self, split: str) -> dict[str, Any] | None:
+        from training.metrics import score_images
+
+        data = self._held_out(split)
+        if data is None:
+            return None
+        assert data.cache is not None
+        renders, truths = [], []
+        for i in range(len(data)):
+            w, h = data.sizes[i]
+            inputs = self._inputs_for(data.timesteps[i])
+            _, image, _, _ = self.render_frame(
+                inputs, data.viewmats[i : i + 1], data.ks[i : i + 1], w, h, self.cfg.sh_degree
+            )
+            gt, _ = data.cache.batch([i])
+            renders.append(image[0].clamp(0, 1))
+            truths.append(gt[0])
+        return score_images(renders, truths)
+
+    def evaluate_held_out(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"iteration": self.iteration, "elapsed": self.train_time}
+        for split in ("val", "test"):
+            scores = self.evaluate_split(split)
+            if scores is None:
+                continue
+            record[split] = {k: scores[k] for k in ("psnr", "ssim") if k in scores}
+            if split == "val":
+                for db in MILESTONES_DB:
+                    key = f"val_psnr_{int(db)}"
+                    if scores["psnr"] >= db and key not in self.milestones:
+                        self.milestones[key] = self.train_time
+        self.history.append(record)
+        self.events.emit("eval", **record, milestones=self.milestones)
+        return record
+
+    @torch.no_grad()
+    def preview(self) -> Path | None:
+        from training.images import save_png, side_by_side
+
+        data = self._held_out("val") or self.train
+        assert data.cache is not None
+        w, h = data.sizes[0]
+        _, image, _, _ = self.render_frame(
+            self._inputs_for(data.timesteps[0]), data.viewmats[:1], data.ks[:1], w, h, self.sh_degree()
+        )
+        gt, _ = data.cache.batch([0])
+        path = self.out / "previews" / f"preview_{self.iteration:07d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_png(path, side_by_side(gt[0], image[0]))
+        self.events.emit("preview", path=str(path), iteration=self.iteration)
+        return path
+
+    def final_metrics(self) -> dict[str, Any]:
+        metrics: dict[str, Any] = {"iterations": self.iteration, "train_time": self.train_time}
+        final = self.evaluate_held_out() if (self.dataset.split("val") or self.dataset.split("test")) else {}
+        for split in ("val", "test"):
+            if split in final:
+                metrics[f"{split}_psnr"] = final[split]["psnr"]
+                metrics[f"{split}_ssim"] = final[split]["ssim"]
+        metrics["gaussians"] = self.gaussians.num_gaussians
+        peak = peak_memory_gb(self.device)
+        if peak is not None:
+            metrics["peak_gpu_memory_gb"] = peak
+        metrics.update(self.milestones)
+        return metrics
+
+    def compact_to_size(self, max_mb: float, steps: int) -> dict[str, int] | None:
+        """Compaction (training/compact.py) when the avatar file would be over ``max_mb``."""
+        from training.compact import compact, gaussians_for_size
+
+        fixed = 8192 + sum(4 * np.asarray(v).size for v in self.identity.values())
+        rank = self.cfg.dynamics_rank if self.gaussians.has_dynamics else 0
+        limit = gaussians_for_size(max_mb * 1e6, self.gaussians.max_sh_degree, rank, fixed)
+        if self.gaussians.num_gaussians <= limit:
+            return None
+        return compact(self, limit, steps)
+
+    def export(self, path: Path, metrics: dict[str, Any]) -> Path:
+        from training.export import write_avatar
+
+        return write_avatar(path, self, metrics)
+
+    def finish(self) -> dict[str, Any]:
+        from training.export import write_tracking
+
+        metrics = self.final_metrics()
+        if self.cfg.export_max_mb > 0:
+            report = self.compact_to_size(self.cfg.export_max_mb, self.cfg.compact_steps)
+            if report is not None:
+                before = {k: metrics[k] for k in ("val_psnr", "test_psnr", "gaussians") if k in metrics}
+                metrics = self.final_metrics()
+                metrics["before_compaction"] = before
+                metrics["compaction"] = report
+        avatar = self.export(self.out / AVATAR_NAME, metrics)
+        tracking = write_tracking(self.out / TRACKING_NAME, self.tracking)
+        checkpoint = self.write_checkpoint()
+        self.events.emit(
+            "done",
+            avatar=str(avatar),
+            tracking=str(tracking),
+            checkpoint=str(checkpoint),
+            metrics=metrics,
+            history=self.history,
+        )
+        return metrics

@@ -71,9 +71,9 @@ class Recipe:
 
 
 PRESETS: dict[tuple[str, bool], Recipe] = {
-    ("head", False): Recipe("head", 16, 512, 32, 8, 16, False, 0.0, 2, 0, 90, 0.008),
+    ("head", False): Recipe("head", 16, 512, 32, 8, 8, False, 0.0, 2, 0, 90, 0.008),
     ("head", True): Recipe("head", 4, 128, 8, 2, 8, False, 0.0, 2, 0, 90, 0.008),
-    ("body", False): Recipe("body", 16, 512, 28, 6, 16, False, 0.0, 2, 0, 90, 0.012),
+    ("body", False): Recipe("body", 16, 512, 28, 6, 8, False, 0.0, 2, 0, 90, 0.012),
     ("body", True): Recipe("body", 4, 128, 6, 2, 8, False, 0.0, 2, 0, 90, 0.012),
 }
 

@@ -15,6 +15,8 @@ MODULE_NAMES: tuple[str, ...] = (
     ".addon.handlers",
     ".addon.preferences",
     ".addon.properties",
+    ".addon.training_props",
+    ".addon.training_runtime",
     ".engine.blender.rig.properties",
     ".engine.blender.rig.auto_rest",
     ".engine.blender.render_engine",
@@ -22,6 +24,7 @@ MODULE_NAMES: tuple[str, ...] = (
     ".ops",
     ".addon.menus",
     ".addon.panels",
+    ".addon.training_panel",
     ".addon.rig_panel",
     ".addon.splat_panel",
 )

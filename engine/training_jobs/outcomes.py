@@ -160,7 +160,7 @@ def describe_exit(
         )
     if code in _MEANINGS:
         kind, meaning, hint = _MEANINGS[code]
-        return Outcome("FAILED", kind, f"{meaning}: {said}" if said else meaning, said_hint or hint)
+        return Outcome("FAILED", kind, f"{meaning}: {said}" if said else meaning, hint or said_hint)
     crash = said or last_traceback_line(stderr_tail) or f"exit code {code}"
     return Outcome("FAILED", "crash", f"The trainer crashed: {crash}", _log_hint(stderr_tail, checkpoint))
 

@@ -73,17 +73,13 @@ def render_plot(
     first, last = float(its.min()), float(its.max())
     span = last - first if last > first else 1.0
     xs = MARGIN + (its - first) / span * (width - 1 - 2 * MARGIN)
-    ranges: dict[str, tuple[float, float] | None] = {"loss": None, "psnr": None}
     with np.errstate(divide="ignore", invalid="ignore"):
         log_loss = np.where(rows[:, 1] > 0, np.log10(rows[:, 1]), np.nan)
-    for key, values, colour in (("loss", log_loss, LOSS_COLOUR), ("psnr", rows[:, 2], PSNR_COLOUR)):
+    for values, colour in ((log_loss, LOSS_COLOUR), (rows[:, 2], PSNR_COLOUR)):
         finite = _finite(values)
-        if finite.size == 0:
-            continue
-        lo, hi = float(finite.min()), float(finite.max())
-        _draw_polyline(image, xs, _scaled(values, lo, hi, height), colour)
-        ranges[key] = (10**lo, 10**hi) if key == "loss" else (lo, hi)
-    return image, PlotRanges((int(first), int(last)), ranges["loss"], ranges["psnr"])
+        if finite.size:
+            _draw_polyline(image, xs, _scaled(values, float(finite.min()), float(finite.max()), height), colour)
+    return image, ranges_of(history)
 
 
 def ranges_of(history: Sequence[tuple[int, float, float]]) -> PlotRanges:

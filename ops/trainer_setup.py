@@ -9,6 +9,7 @@ preferences point to (torch imports? CUDA? gsplat imports and builds its kernels
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any
@@ -108,6 +109,11 @@ class GAVATAR_OT_trainer_setup(Operator):
         name="Build gsplat", description="Compile gsplat CUDA kernels now (minutes; else at first training)",
         default=True,
     )  # fmt: skip
+    requirements: StringProperty(  # type: ignore[valid-type]
+        name="Requirements File",
+        description="Install this list instead of the extension's pinned one (e.g. your own CUDA wheels)",
+        subtype="FILE_PATH",
+    )
     extra_index: StringProperty(  # type: ignore[valid-type]
         name="Extra Index URL",
         description="Another package index for torch (e.g. a CUDA-specific wheel index); empty: PyPI only",
@@ -137,10 +143,15 @@ class GAVATAR_OT_trainer_setup(Operator):
             except OSError as exc:
                 print(f"Gaussian Avatar: could not record the trainer Python: {exc}")
 
+        files = [bpy.path.abspath(self.requirements)] if self.requirements else []
+        if files and not os.path.isfile(files[0]):
+            self.report({"ERROR"}, f"Requirements file '{files[0]}' does not exist")
+            return {"CANCELLED"}
         run = setup.setup_run(
             base,
             folder,
             root,
+            requirement_files=files,
             build_kernels=self.build_kernels,
             log_path=str(setup.env_dir(cache).parent / "trainer-setup.log"),
             on_created=on_created,

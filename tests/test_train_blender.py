@@ -358,3 +358,24 @@ def test_check_trainer_reports_and_remembers_a_python_without_cuda(prefs, head, 
     prefs.trainer_python = str(tmp_path / "missing-python")
     with pytest.raises(RuntimeError, match="does not exist"):
         bpy.ops.gavatar.trainer_check(wait=True)
+
+
+def test_set_up_trainer_makes_an_environment_and_points_the_preferences_at_it(prefs, tmp_path):
+    """The whole set-up (venv, pip install, checks) with an empty requirements list: no download,
+    and the checks then say what the new Python lacks."""
+    empty = tmp_path / "requirements.txt"
+    empty.write_text("# nothing to install\n")
+    with pytest.raises(RuntimeError, match="torch imports: ModuleNotFoundError"):
+        bpy.ops.gavatar.trainer_setup(
+            folder=str(tmp_path / "env"), requirements=str(empty), standins=False, build_kernels=False, wait=True
+        )
+    run = addon_module("ops.trainer_setup").current_run()
+    assert [(r.name, r.status) for r in run.results][:4] == [
+        ("venv", "OK"), ("install", "OK"), ("python", "OK"), ("torch", "FAILED")
+    ]  # fmt: skip
+    python = tmp_path / "env" / "bin" / "python"
+    assert prefs.trainer_python == str(python) and python.is_file()
+    record = Path(os.environ["XDG_CONFIG_HOME"]) / "gaussian_avatar" / "trainer_python.txt"
+    assert record.read_text().strip() == str(python)
+    with pytest.raises(RuntimeError, match="does not exist"):
+        bpy.ops.gavatar.trainer_setup(requirements=str(tmp_path / "missing.txt"), wait=True)

@@ -19,6 +19,7 @@ MODULE_NAMES: tuple[str, ...] = (
     ".addon.training_runtime",
     ".engine.blender.rig.properties",
     ".engine.blender.rig.auto_rest",
+    ".engine.blender.animate.properties",
     ".engine.blender.render_engine",
     ".engine.blender.dataset_handlers",
     ".ops",
@@ -26,6 +27,7 @@ MODULE_NAMES: tuple[str, ...] = (
     ".addon.panels",
     ".addon.training_panel",
     ".addon.rig_panel",
+    ".addon.animate_panel",
     ".addon.splat_panel",
 )
 

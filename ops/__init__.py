@@ -12,6 +12,11 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".setup_check",
     ".import_dataset",
     ".rig",
+    ".amass",
+    ".retarget",
+    ".reenact",
+    ".animate",
+    ".render_sequence",
     ".ply_io",
     ".avatar_io",
     ".train",
@@ -22,6 +27,8 @@ OPERATOR_MODULES: tuple[str, ...] = (
 IMPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.import_dataset", "Avatar Dataset (folder)"),
     ("gavatar.apply_params", "Rig Parameters (.npz)"),
+    ("gavatar.import_amass", "AMASS Motion (.npz)"),
+    ("gavatar.reenact", "FLAME Sequence (reenactment)"),
     ("gavatar.import_ply", "Gaussian Splats (.ply)"),
     ("gavatar.import_avatar", "Gaussian Avatar (.gavatar)"),
 ]

@@ -240,6 +240,13 @@ def test_shape_key_edits_schedule_a_rest_update(rig_api) -> None:
     parts.mesh.data.shape_keys.key_blocks["Shape001"].value = 1.0
     bpy.context.view_layer.update()
     assert not bpy.app.timers.is_registered(auto.bake_stale_rigs)
+    # Animated identity: the rest cannot follow it in time, so no bakes while scrubbing.
+    parts.info.auto_rest = True
+    rig_api["pose_io"].write_pose(
+        parts, {"betas": np.array([[0.0, 1.0], [0.0, 3.0]])}, keyframe=True, frame_start=1
+    )
+    bpy.context.scene.frame_set(2)
+    assert auto.stale_rigs() == []
 
 
 def test_rig_survives_save_and_reload(rig_api, tmp_path) -> None:

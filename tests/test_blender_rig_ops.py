@@ -161,6 +161,10 @@ def test_apply_and_export_sequence_round_trip(
         scene.frame_set(20 + t)
         want = forward_world(parts, model, mapped.frame(t))
         np.testing.assert_allclose(evaluated_world(parts), want, atol=TOLERANCE)
+    # Setting one frame on the animated rig without keys says the animation will take over again.
+    params_io = importlib.import_module(f"{addon}.engine.blender.rig.params_io")
+    report = params_io.apply_params(parts, data, frame_index=1)
+    assert any("animated" in message for message in report.messages())
     out = tmp_path / "out.npz"
     result = bpy.ops.gavatar.export_params(
         filepath=str(out), use_frame_range=True, frame_start=20, frame_end=24

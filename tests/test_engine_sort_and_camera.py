@@ -65,3 +65,16 @@ def test_camera_from_blender_matrices_round_trips(clean_scene, ortho: bool) -> N
     crop = camera.crop(30, 20, 50, 40)
     np.testing.assert_allclose(crop.project(points)[0], pixels - [30, 20], atol=1e-9)
     assert crop.frame_box == (-30.0, -20.0, 170.0, 100.0)
+
+
+def test_affine_inverse_without_lapack() -> None:
+    from engine.blender.camera import affine_inverse
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        m = np.eye(4)
+        m[:3, :3] = rng.normal(size=(3, 3))
+        m[:3, 3] = rng.normal(size=3)
+        np.testing.assert_allclose(affine_inverse(m), np.linalg.inv(m), atol=1e-9)
+    with pytest.raises(ValueError, match="singular"):
+        affine_inverse(np.diag([1.0, 0.0, 1.0, 1.0]))

@@ -79,3 +79,42 @@ def test_viewport_follows_frames_and_camera_and_matches_the_reference(clean_scen
     bpy.context.view_layer.update()
     moved = _viewport_image(session, camera, width, height)
     assert len(calls) == 3 and np.abs(moved - image).max() > 0.05
+
+
+def test_scene_cache_rebuilds_edited_splats_and_frees_deleted_ones(clean_scene) -> None:
+    addon_module("engine.blender.gpu_context").ensure_gpu_context()
+    scene_sync = addon_module("engine.blender.scene_sync")
+    splat_data = addon_module("engine.blender.splat_data")
+    from tests.engine_fixtures import static_arrays
+
+    obj = splat_data.create_splat_object("Splats", static_arrays(count=30))
+    cache = scene_sync.SceneCache()
+    contents = cache.sync(bpy.context.evaluated_depsgraph_get())
+    assert list(cache.splats) == ["Splats"] and len(contents.splats) == 1
+    first = cache.splats["Splats"]
+    # Replacing the Gaussians (another count) rebuilds the GPU copy.
+    splat_data.write_arrays(obj.data, static_arrays(count=40, seed=5))
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    cache.note_updates(depsgraph)
+    cache.sync(depsgraph)
+    assert cache.splats["Splats"] is not first and cache.splats["Splats"].data.count == 40
+    bpy.data.objects.remove(obj)
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    cache.note_updates(depsgraph)
+    assert not cache.sync(depsgraph).splats and not cache.splats
+
+
+def test_splats_too_large_for_the_gpu_are_reported_not_drawn(clean_scene, monkeypatch) -> None:
+    addon_module("engine.blender.gpu_context").ensure_gpu_context()
+    scene_sync = addon_module("engine.blender.scene_sync")
+    splat_data = addon_module("engine.blender.splat_data")
+    gpu_arrays = addon_module("engine.blender.gpu_arrays")
+    from tests.engine_fixtures import static_arrays
+
+    splat_data.create_splat_object("Big", static_arrays(count=9000, degree=3))
+    splat_data.create_splat_object("Empty", static_arrays(count=0))
+    monkeypatch.setattr(gpu_arrays, "max_rows", lambda: 2)
+    contents = scene_sync.SceneCache().sync(bpy.context.evaluated_depsgraph_get())
+    assert len(contents.problems) == 1 and "Big" in contents.problems[0], contents.problems
+    assert "larger than this GPU's 2x2" in contents.problems[0]
+    assert [s.data.count for s in contents.splats] == [0]

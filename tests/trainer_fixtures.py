@@ -102,10 +102,20 @@ def look_at_cv(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
     return w2c
 
 
-def frame_params(rng: np.random.Generator, num_vertices: int) -> dict[str, np.ndarray]:
+def frame_params(
+    rng: np.random.Generator, num_vertices: int, num_expression: int = NUM_EXPR, activations: bool = False
+) -> dict[str, np.ndarray]:
+    """Random tracked parameters of one timestep. ``activations``: expressions as a few
+    coefficients in [0, 0.8] (ARKit-style rigs such as the stand-in), else N(0, 0.8) (FLAME-style)."""
+    if activations:
+        expr = np.zeros(num_expression)
+        active = rng.choice(num_expression, size=min(4, num_expression), replace=False)
+        expr[active] = rng.uniform(0.0, 0.8, active.shape[0])
+    else:
+        expr = rng.normal(0, 0.8, num_expression)
     return {
         "shape": np.concatenate([[0.5, -0.3, 0.2], np.zeros(NUM_SHAPE - 3)]),
-        "expr": rng.normal(0, 0.8, NUM_EXPR),
+        "expr": expr,
         "rotation": rng.normal(0, 0.05, 3),
         "neck_pose": rng.normal(0, 0.05, 3),
         "jaw_pose": np.array([abs(rng.normal(0, 0.15)), 0.0, 0.0]),
@@ -185,7 +195,11 @@ def write_head_dataset(
     (root / "flame_param").mkdir(exist_ok=True)
     (root / "images").mkdir(exist_ok=True)
     (root / "fg_masks").mkdir(exist_ok=True)
-    focal = 1.9 * size  # the head (about 0.2 m at 0.5 m) spans three quarters of the image
+    # Cameras look at the rest mesh's box centre from 4.75 half-extents: it fills about 80 % of the image.
+    rest = model.v_template
+    target = (rest.min(0) + rest.max(0)) / 2
+    distance = 4.75 * float((rest.max(0) - rest.min(0)).max() / 2)
+    focal = 1.9 * size
     K = np.array([[focal, 0, (size - 1) / 2], [0, focal, (size - 1) / 2], [0, 0, 1.0]])  # noqa: N806
     cams = []
     train_cams = [c for c in range(cameras) if c != val_camera]
@@ -197,10 +211,14 @@ def write_head_dataset(
             i = train_cams.index(c)
             angle = math.radians(-75 + 150 * i / max(1, len(train_cams) - 1))
             height = 0.08 * ((i % 3) - 1)
-        eye = np.array([0.5 * math.sin(angle), height, 0.5 * math.cos(angle)])
-        cams.append(look_at_cv(eye, np.zeros(3)))
+        eye = target + distance * np.array([math.sin(angle), height / 0.5, math.cos(angle)])
+        cams.append(look_at_cv(eye, target))
     files: dict[str, list[dict]] = {"train": [], "val": [], "test": []}
-    all_params = {t: frame_params(rng, model.num_vertices) for t in range(timesteps)}
+    arkit = bool(model.expression_names)  # the stand-ins name their (ARKit-style) expressions
+    all_params = {
+        t: frame_params(rng, model.num_vertices, model.num_expression, activations=arkit)
+        for t in range(timesteps)
+    }
     for t, params in all_params.items():
         np.savez(
             root / "flame_param" / f"{t:05d}.npz",

@@ -14,6 +14,22 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+
+def affine_inverse(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of an affine 4x4 (last row 0 0 0 1) by cofactors: no LAPACK call, whose thread pool
+    can stall for milliseconds next to a busy software GPU, once per splat object and frame."""
+    m = np.asarray(matrix, dtype=np.float64)
+    a = m[:3, :3]
+    cof = np.cross(a[[1, 2, 0]], a[[2, 0, 1]])  # rows: cofactor rows of a, transposed adjugate
+    det = float(a[0] @ cof[0])
+    if det == 0.0:
+        raise ValueError("the matrix is singular")
+    inv = np.eye(4)
+    inv[:3, :3] = cof.T / det
+    inv[:3, 3] = -inv[:3, :3] @ m[:3, 3]
+    return inv
+
+
 # OpenGL camera axes (x right, y up, looking down -z) to OpenCV (x right, y down, z forward).
 GL_TO_CV = np.diag([1.0, -1.0, -1.0, 1.0])
 
@@ -40,7 +56,7 @@ class ViewCamera:
 
     @property
     def camera_to_world(self) -> np.ndarray:
-        return np.linalg.inv(self.world_to_camera)
+        return affine_inverse(self.world_to_camera)
 
     @property
     def position(self) -> np.ndarray:

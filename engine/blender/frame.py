@@ -77,6 +77,7 @@ def render_frame(
     background_srgb: display colour behind everything, or None for a transparent film.
     """
     assert targets.fits(camera.width, camera.height)
+    splats = [splat for splat in splats if splat.data.count]
     for splat in splats:
         local = camera.with_world(splat.matrix_world)
         splat_pass.run_project(

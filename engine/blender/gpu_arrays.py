@@ -23,14 +23,31 @@ ivec2 texel_coord(int index)
 MAX_INDEX = 1 << 24
 
 
+class GpuLimitError(ValueError):
+    """Data that does not fit the GPU's largest texture; the message says what to reduce."""
+
+
+def max_rows() -> int:
+    from .gpu_api import gpu
+
+    return int(gpu.capabilities.max_texture_size_get())
+
+
 def texture_size(num_texels: int) -> tuple[int, int]:
     rows = max(1, -(-int(num_texels) // TEXTURE_WIDTH))
+    limit = max_rows()
+    if rows > limit:
+        raise GpuLimitError(
+            f"{num_texels:,} texels need a {TEXTURE_WIDTH}x{rows} texture, larger than this GPU's "
+            f"{limit}x{limit}: use fewer Gaussians, a lower SH degree or fewer dynamics components"
+        )
     return TEXTURE_WIDTH, rows
 
 
 def pack(values: np.ndarray, texels_per_item: int = 1) -> np.ndarray:
     """Flattens (N, ...) values into RGBA texels (float32), zero-padded to whole texture rows."""
-    items = np.asarray(values, dtype=np.float32).reshape(len(values), -1)
+    values = np.asarray(values, dtype=np.float32)
+    items = values.reshape(len(values), int(np.prod(values.shape[1:], dtype=np.int64)))
     width = 4 * texels_per_item
     if items.shape[1] > width:
         raise ValueError(f"{items.shape[1]} values per item do not fit {texels_per_item} texels")

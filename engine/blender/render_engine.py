@@ -108,9 +108,7 @@ class GAVATAR_RenderEngine(RenderEngine):
         result = self.begin_result(0, 0, w, h)
         layer = result.layers[0]
         layer.passes["Combined"].rect.foreach_set(combined.ravel())  # type: ignore[attr-defined]
-        depth_pass = layer.passes.get("Depth") if hasattr(layer.passes, "get") else None
-        if depth_pass is None:
-            depth_pass = next((p for p in layer.passes if p.name == "Depth"), None)
+        depth_pass = next((p for p in layer.passes if p.name == "Depth"), None)  # with use_pass_z
         if depth_pass is not None:
             depth_pass.rect.foreach_set(frame.read_depth(targets).ravel())  # type: ignore[attr-defined]
         self.end_result(result)

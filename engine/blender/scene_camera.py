@@ -28,7 +28,7 @@ def scene_camera(depsgraph: Depsgraph, scene: Scene) -> ViewCamera:
     window = camera_eval.calc_matrix_camera(
         depsgraph, x=width, y=height, scale_x=r.pixel_aspect_x, scale_y=r.pixel_aspect_y
     )
-    view = np.linalg.inv(np.array(camera_eval.matrix_world.normalized(), dtype=np.float64))
+    view = np.array(camera_eval.matrix_world.normalized().inverted(), dtype=np.float64)
     return from_gl_matrices(view, np.array(window, dtype=np.float64), width, height)
 
 

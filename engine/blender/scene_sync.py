@@ -16,6 +16,7 @@ from bpy.types import Depsgraph, Object
 from . import gpu_arrays, mesh_pass, splat_data
 from .driver_mesh import DriverMeshError
 from .frame import SplatDraw
+from .gpu_arrays import GpuLimitError
 from .splat_data import SplatDataError
 from .splat_runtime import Device, SplatObjectState
 
@@ -117,7 +118,7 @@ class SceneCache:
                         # The numpy sort needs this frame's means: read them back.
                         world_mean = gpu_arrays.read(state.data.world["world_mean"])
                         state.means = world_mean[: state.data.count * 4].reshape(-1, 4)[:, :3].copy()
-            except (SplatDataError, DriverMeshError) as error:
+            except (SplatDataError, DriverMeshError, GpuLimitError) as error:
                 contents.problems.append(f"{original.name}: {error}")
                 continue
             contents.splats.append(
@@ -129,6 +130,11 @@ class SceneCache:
                     cpu_means=state.means if sort_device == "CPU" else None,
                 )
             )
+        # Free the GPU copies of splat objects that are gone (deleted, hidden, renamed).
+        seen = {(obj.original or obj).name for obj, _matrix in splat_instances}
+        for name in set(self.splats) - seen:
+            del self.splats[name]
+            self._keys.pop(name, None)
         for obj, matrix in mesh_instances:
             if (obj.original or obj).name in hidden_drivers:
                 continue

@@ -206,7 +206,7 @@ def _redraw(self: GAVATAR_SplatSettings, context: bpy.types.Context) -> None:
     # Settings are read by the render engine; touching the object makes the viewport redraw.
     owner = self.id_data
     if isinstance(owner, Object):
-        owner.update_tag()
+        owner.update_tag(refresh={"OBJECT"})  # a redraw, not a re-upload of the Gaussians
 
 
 class GAVATAR_SplatSettings(PropertyGroup):
@@ -310,6 +310,8 @@ _TYPE_OF_WIDTH = {1: "FLOAT", 3: "FLOAT_VECTOR", 4: "QUATERNION", 16: "FLOAT4X4"
 
 
 def _get_attribute(mesh: bpy.types.Mesh, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    if shape[0] == 0:  # an empty mesh has no attributes, not even position
+        return np.empty(shape, dtype=dtype)
     attr = mesh.attributes.get(name)
     if attr is None or attr.domain != "POINT":
         raise SplatDataError(f"splat mesh '{mesh.name}' has no point attribute '{name}'")

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..rig.model import SMPLH_JOINT_NAMES
 from ..rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from .errors import MotionFileError
 
-
-class MotionFileError(ValueError):
-    """A motion file that cannot be used; the message is one sentence for the user."""
+__all__ = ["AmassClip", "MotionFileError", "read_amass", "resample_clip", "rig_root", "to_rig_space"]
 
 
 # Joint ranges in the flat pose vector, per layout. Hands are 15 joints each, eyes SMPL-X only.
@@ -25,6 +25,12 @@ SMPLH_LAYOUT = {"root": (0, 3), "body": (3, 66), "left_hand": (66, 111), "right_
 SMPLX_LAYOUT = {"root": (0, 3), "body": (3, 66), "jaw": (66, 69), "eyes": (69, 75),
                 "left_hand": (75, 120), "right_hand": (120, 165)}  # fmt: skip
 FRAME_RATE_KEYS = ("mocap_framerate", "mocap_frame_rate", "fps")
+
+# The rest pelvis J0 of a typical SMPL / SMPL-H body in its own (Y-up) coordinates: these models put
+# the pelvis about 0.2 m below the model origin (a public, often-met pitfall: aitviewer issue #5); the
+# real AMASS sample's waist markers place it at y = -0.21. Used only when the clip's own body model
+# is not available; the exact J0 comes from the model file (``body_model_path``).
+TYPICAL_PELVIS = np.array([0.0, -0.22, 0.03])
 
 # Y-up model space -> Z-up world: (x, y, z) -> (x, -z, y), a rotation of +90 degrees about X.
 Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
@@ -144,11 +150,107 @@ def to_rig_space(
     evaluates  w = C (R' (v - J0) + J0 + t')  with C the Y-up -> Z-up rotation, so
     R' = C^T R and t' = C^T (J0 + t) - J0, where J0 is the rig's rest pelvis (model space).
     """
+    return rig_root(global_orient, transl, rest_pelvis, rest_pelvis)
+
+
+def clip_pelvis_world(transl: np.ndarray, clip_pelvis: np.ndarray) -> np.ndarray:
+    """(T,3) pelvis positions in the clip's Z-up world: J0 + t (J0 is not turned by the root)."""
+    return np.asarray(transl, dtype=np.float64) + np.asarray(clip_pelvis, dtype=np.float64).reshape(3)
+
+
+def rig_root(
+    global_orient: np.ndarray,
+    transl: np.ndarray,
+    clip_pelvis: np.ndarray,
+    rig_pelvis: np.ndarray,
+    *,
+    in_place: bool = False,
+    lift: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Root rotation and translation that put the rig's pelvis where the clip's pelvis is.
+
+    clip_pelvis: the rest pelvis J0 of the body model the clip was fitted with (model space); the
+    clip's pelvis then travels along  J0 + t  in its Z-up world. rig_pelvis: the rig's own rest
+    pelvis (model space). in_place: keep the pelvis over the world origin (no horizontal motion).
+    lift: added to the world height of every frame (e.g. to put the lowest foot on the floor).
+    """
     conversion = Y_UP_TO_Z_UP
     rotations = conversion.T @ axis_angle_to_matrix(global_orient)
-    pelvis = np.asarray(rest_pelvis, dtype=np.float64).reshape(3)
-    new_transl = (pelvis + transl) @ conversion - pelvis  # rows: C^T (J0 + t) - J0
+    world = clip_pelvis_world(transl, clip_pelvis).copy()
+    if in_place:
+        world[:, :2] = 0.0
+    world[:, 2] += lift
+    pelvis = np.asarray(rig_pelvis, dtype=np.float64).reshape(3)
+    new_transl = world @ conversion - pelvis  # rows: C^T world - J0_rig
     return matrix_to_axis_angle(rotations), new_transl
+
+
+def joint_rotations(
+    clip: AmassClip, joint_names: list[str] | tuple[str, ...]
+) -> tuple[np.ndarray, list[str]]:
+    """The clip's (T,J,3) local rotations for a rig's joints, matched by SMPL-X / SMPL-H joint name
+    (SMPL-H clips carry no jaw or eyes: those stay at rest). Also the rig joints the clip does not
+    move. The root (first joint) holds the clip's global orientation, still in the clip's world."""
+    frames = clip.num_frames
+    by_name: dict[str, np.ndarray] = {"pelvis": clip.global_orient}
+    for i, name in enumerate(SMPLH_JOINT_NAMES[1:22]):
+        by_name[name] = clip.body_pose[:, i]
+    for i, name in enumerate(SMPLH_JOINT_NAMES[22:37]):
+        by_name[name] = clip.left_hand_pose[:, i]
+    for i, name in enumerate(SMPLH_JOINT_NAMES[37:52]):
+        by_name[name] = clip.right_hand_pose[:, i]
+    if clip.layout == "SMPLX":
+        by_name["jaw"] = clip.jaw_pose
+        by_name["left_eye_smplhf"] = clip.leye_pose
+        by_name["right_eye_smplhf"] = clip.reye_pose
+    pose = np.zeros((frames, len(joint_names), 3))
+    missing = []
+    for j, name in enumerate(joint_names):
+        if name in by_name:
+            pose[:, j] = by_name[name]
+        else:
+            missing.append(name)
+    return pose, missing
+
+
+# Where the AMASS body models are found inside the folder set in the preferences
+# (AMASS's own layout first, then the smplx package's file names).
+_BODY_MODEL_PATTERNS = (
+    "{family}/{gender}/model.npz",
+    "{gender}/model.npz",
+    "{family}/{FAMILY}_{GENDER}.npz",
+    "{family}/{FAMILY}_{GENDER}.pkl",
+    "{FAMILY}_{GENDER}.npz",
+    "{FAMILY}_{GENDER}.pkl",
+)
+
+
+def body_model_path(folder: str | Path, layout: str, gender: str) -> Path | None:
+    """The body model file a clip was fitted with, inside an AMASS body-model folder, or None."""
+    if not folder:
+        return None
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        return None
+    family = "smplh" if layout == "SMPLH" else "smplx"
+    genders = [gender.lower()] + (["neutral"] if gender.lower() != "neutral" else [])
+    for sex in genders:
+        for pattern in _BODY_MODEL_PATTERNS:
+            candidate = root / pattern.format(
+                family=family, FAMILY=family.upper(), gender=sex, GENDER=sex.upper()
+            )
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def model_rest_pelvis(
+    v_template: np.ndarray, shape_dirs: np.ndarray, regressor: np.ndarray, betas: np.ndarray
+) -> np.ndarray:
+    """The rest pelvis J0 of a body model for the given betas (extra betas are ignored)."""
+    count = min(shape_dirs.shape[2], betas.shape[0])
+    shaped = v_template + shape_dirs[:, :, :count] @ betas[:count]
+    return np.asarray(regressor[0] @ shaped, dtype=np.float64)
 
 
 def resample_clip(clip: AmassClip, target_fps: float, start: int = 0, end: int | None = None) -> AmassClip:

@@ -99,9 +99,19 @@ def bone_pairs(
 ) -> list[tuple[str, str]]:
     """(source bone, target bone) pairs for every canonical joint present in both armatures,
     in canonical (parents-first) order."""
+    return [(s, t) for _, s, t in joint_pairs(source_preset, target_preset, source_bones, target_bones)]
+
+
+def joint_pairs(
+    source_preset: str, target_preset: str, source_bones: set[str], target_bones: set[str]
+) -> list[tuple[str, str, str]]:
+    """(canonical joint, source bone, target bone) for every joint present in both armatures."""
     src, dst = PRESETS[source_preset], PRESETS[target_preset]
     return [
-        (src[j], dst[j])
+        (j, src[j], dst[j])
         for j in CANONICAL
         if j in src and j in dst and src[j] in source_bones and dst[j] in target_bones
     ]
+
+
+LEG_JOINTS = (("left_hip", "left_knee", "left_ankle"), ("right_hip", "right_knee", "right_ankle"))

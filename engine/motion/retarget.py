@@ -53,16 +53,23 @@ def retarget_world_rotations(
 
 
 def world_to_local_rotations(
-    world: np.ndarray, rest_world: np.ndarray, parents: np.ndarray, mapped: np.ndarray | None = None
+    world: np.ndarray,
+    rest_world: np.ndarray,
+    parents: np.ndarray,
+    mapped: np.ndarray | None = None,
+    fixed_local: np.ndarray | None = None,
 ) -> np.ndarray:
     """Pose-bone rotations (relative to each bone's rest, in its own rest frame) that give the
     wanted world rotations. world (F,N,3,3), rest_world (N,3,3), parents (N,) with -1 for roots,
     parents first. Blender composes  world_j = world_p rest_p^-1 rest_j L_j,  hence
-    L_j = rest_j^-1 rest_p world_p^-1 world_j. Bones not in ``mapped`` keep L = I and follow
-    their parent."""
+    L_j = rest_j^-1 rest_p world_p^-1 world_j. Bones not in ``mapped`` keep their ``fixed_local``
+    rotation (F,N,3,3; default I) and follow their parent."""
     frames, count = world.shape[0], world.shape[1]
     mapped = np.ones(count, bool) if mapped is None else np.asarray(mapped, bool)
-    local = np.broadcast_to(np.eye(3), world.shape).copy()
+    if fixed_local is None:
+        local = np.broadcast_to(np.eye(3), world.shape).copy()
+    else:
+        local = np.array(np.broadcast_to(fixed_local, world.shape), dtype=np.float64)
     final = np.empty_like(world)
     rest_inv = np.swapaxes(rest_world, -1, -2)
     for j, p in enumerate(parents):
@@ -80,6 +87,14 @@ def world_to_local_rotations(
 
 def leg_length(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray) -> float:
     return float(np.linalg.norm(knee - hip) + np.linalg.norm(ankle - knee))
+
+
+def orthonormal(matrices: np.ndarray) -> np.ndarray:
+    """The nearest rotations (...,3,3) to matrices with scale or float32 noise (polar decomposition)."""
+    u, _, vt = np.linalg.svd(np.asarray(matrices, dtype=np.float64))
+    fix = np.where(np.linalg.det(u @ vt) < 0, -1.0, 1.0)
+    u[..., :, 2] *= fix[..., None]
+    return u @ vt
 
 
 def scale_root_motion(

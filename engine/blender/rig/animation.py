@@ -48,3 +48,22 @@ def set_keys(fcurve: FCurve, frames: np.ndarray, values: np.ndarray) -> None:
     interpolation = np.full(merged.shape[0], _linear_value(), dtype=np.int32)
     points.foreach_set("interpolation", interpolation)
     fcurve.update()
+
+
+def action_fcurves(id_data: ID | None) -> list[FCurve]:
+    """The F-curves of the action assigned to id_data (its slot's, for layered actions)."""
+    owner: Any = id_data
+    anim = owner.animation_data if owner is not None else None
+    if anim is None or anim.action is None:
+        return []
+    action: Any = anim.action
+    if not hasattr(action, "layers") or getattr(action, "is_action_legacy", False):
+        return list(action.fcurves)
+    slot = getattr(anim, "action_slot", None)
+    out: list[FCurve] = []
+    for layer in action.layers:
+        for strip in layer.strips:
+            bag = strip.channelbag(slot) if slot is not None else None
+            if bag is not None:
+                out.extend(bag.fcurves)
+    return out

@@ -14,6 +14,7 @@ import bpy
 from bpy.types import Depsgraph, Key, Scene
 
 from ....addon import handlers
+from . import animation, naming
 from .parts import RigParts, find_rig, rig_info
 from .rest import bake_rest_joints, identity_joint_shift
 
@@ -26,18 +27,26 @@ def _animation_playing() -> bool:
     return bool(screen is not None and screen.is_animation_playing)
 
 
+def _identity_animated(parts: RigParts) -> bool:
+    """Shape keys that change over time: their rest joints cannot follow (the pose still does)."""
+    key = parts.mesh.data.shape_keys  # type: ignore[union-attr]
+    prefix = 'key_blocks["' + naming.shape_key(0)[:5]
+    return any(
+        fc.data_path.startswith(prefix) and len(fc.keyframe_points) > 1
+        for fc in animation.action_fcurves(key)
+    )
+
+
 def stale_rigs() -> list[RigParts]:
-    """Rigs with auto rest on whose rest bones lag behind their identity keys."""
+    """Rigs with auto rest on whose rest bones lag behind their identity keys (and stay put in time)."""
     out = []
     for obj in bpy.data.objects:
         if obj.type != "ARMATURE" or rig_info(obj).role != "ARMATURE" or not rig_info(obj).auto_rest:
             continue
         parts = find_rig(obj)
-        if (
-            parts is not None
-            and not obj.library
-            and abs(identity_joint_shift(parts)).max(initial=0.0) > TOLERANCE
-        ):
+        if parts is None or obj.library or _identity_animated(parts):
+            continue
+        if abs(identity_joint_shift(parts)).max(initial=0.0) > TOLERANCE:
             out.append(parts)
     return out
 

@@ -95,7 +95,15 @@ def apply_params(
     )
     report.frames, report.clamped = written.frames, written.clamped
     report.dropped.extend(written.dropped)
+    if not keyframe and (_has_action(parts.armature) or _has_action(parts.mesh.data.shape_keys)):
+        report.dropped.append(
+            "the rig is animated: its keys take over again at the next frame change (use Keyframe)"
+        )
     return report
+
+
+def _has_action(id_data: Any) -> bool:
+    return bool(id_data is not None and id_data.animation_data and id_data.animation_data.action)
 
 
 def export_params(

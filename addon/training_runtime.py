@@ -349,7 +349,7 @@ def draw_status(self: Any, context: Context) -> None:
 # ---------------------------------------------------------------------------------------- lifecycle
 def reconnect_records(restore: bool = True) -> None:
     """Records whose process is not in this session become INTERRUPTED; live ones reconnect."""
-    for _scene, record in iter_records():
+    for scene, record in list(iter_records()):
         job = MANAGER.get(record.job_id)
         if record.state in ACTIVE_STATES and job is None:
             record.state = "INTERRUPTED"
@@ -358,7 +358,10 @@ def reconnect_records(restore: bool = True) -> None:
                 "; Resume continues from the checkpoint" if has_checkpoint else ""
             )
         elif job is not None:
+            job.take_changes()
             sync_record(record, job, {"progress", "preview", "result"})
+            if not job.active:  # it ended while its file was closed: import the result now
+                _deliver(scene, record, job)
         if restore:
             restore_images(record)
     if len(MANAGER):

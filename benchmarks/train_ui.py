@@ -33,7 +33,9 @@ os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="gavatar
 def ms(values: list[float]) -> str:
     if not values:
         return "-"
-    return f"median {1e3 * statistics.median(values):.3f} ms, max {1e3 * max(values):.3f} ms (n={len(values)})"
+    return (
+        f"median {1e3 * statistics.median(values):.3f} ms, max {1e3 * max(values):.3f} ms (n={len(values)})"
+    )
 
 
 def main() -> None:
@@ -58,7 +60,11 @@ def main() -> None:
     runtime = addon_module("addon.training_runtime")
     plot = addon_module("engine.training_jobs.plot")
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
-    prefs.trainer_python, prefs.flame_model_path, prefs.cache_dir = sys.executable, str(model), str(work / "cache")
+    prefs.trainer_python, prefs.flame_model_path, prefs.cache_dir = (
+        sys.executable,
+        str(model),
+        str(work / "cache"),
+    )
 
     returns, starts, firsts = [], [], []
     idle, progress_ticks, preview_ticks, finish_ticks = [], [], [], []

@@ -49,8 +49,9 @@ def test_parse_line_reads_events_and_ignores_stray_output():
 
 @pytest.mark.parametrize(
     ("code", "state", "kind"),
-    [(2, "FAILED", "usage"), (3, "FAILED", "no_cuda"), (4, "FAILED", "out_of_memory"), (5, "FAILED", "dataset"),
-     (6, "FAILED", "rig_model"), (7, "FAILED", "avatar_file"), (8, "FAILED", "checkpoint"), (99, "FAILED", "crash")],
+    [(2, "FAILED", "usage"), (3, "FAILED", "no_cuda"), (4, "FAILED", "out_of_memory"),
+     (5, "FAILED", "dataset"), (6, "FAILED", "rig_model"), (7, "FAILED", "avatar_file"),
+     (8, "FAILED", "checkpoint"), (99, "FAILED", "crash")],
 )  # fmt: skip
 def test_exit_codes_map_to_kinds_and_say_what_to_do(code, state, kind):
     error = parse_line('{"event":"error","message":"the trainer said so","hint":"do this"}')
@@ -74,9 +75,13 @@ def test_exit_outcomes_for_stops_kills_and_environment_failures():
     assert killed.state == "FAILED" and "SIGKILL" in killed.message
     no_torch = outcomes.describe_exit(1, stderr_tail=["ModuleNotFoundError: No module named 'torch'"])
     assert no_torch.kind == "trainer_python" and "Set up Trainer" in no_torch.hint
-    full = outcomes.describe_exit(1, stderr_tail=["OSError: [Errno 28] No space left on device"], checkpoint="c")
+    full = outcomes.describe_exit(
+        1, stderr_tail=["OSError: [Errno 28] No space left on device"], checkpoint="c"
+    )
     assert full.kind == "out_of_disk" and "checkpoint is kept" in full.hint
-    crash = outcomes.describe_exit(1, stderr_tail=["Traceback (most recent call last):", '  File "x.py"', "KeyError: 'a'"])
+    crash = outcomes.describe_exit(
+        1, stderr_tail=["Traceback (most recent call last):", '  File "x.py"', "KeyError: 'a'"]
+    )
     assert crash.kind == "crash" and "KeyError: 'a'" in crash.message
 
 
@@ -88,10 +93,14 @@ def test_presets_become_trainer_options_and_explicit_values_win():
     assert argv[:4] == ["/py", "-m", "training", "fit"]
     joined = " ".join(argv)
     assert "--rig flame" in joined and "--preset fast" in joined and "--time-budget 180" in joined
-    assert "--resolution-scale 0.5" in joined and "--max-gaussians 30000" in joined and "--backend" not in joined
+    assert (
+        "--resolution-scale 0.5" in joined and "--max-gaussians 30000" in joined and "--backend" not in joined
+    )
     cpu = fit_command("/py", TrainSettings.from_preset("QUICK", device="cpu", **common))
     assert "--backend reference" in " ".join(cpu) and "--preset tiny" in " ".join(cpu)
-    best = TrainSettings.from_preset("BEST", device="cuda", overrides={"iterations": 500, "max_gaussians": 9}, **common)
+    best = TrainSettings.from_preset(
+        "BEST", device="cuda", overrides={"iterations": 500, "max_gaussians": 9}, **common
+    )
     joined = " ".join(fit_command("/py", best))
     assert "--iterations 500" in joined and "--max-gaussians 9" in joined and "--time-budget" not in joined
     resumed = fit_command("/py", best, resume=True)
@@ -109,7 +118,9 @@ def test_trainer_environment_has_only_the_extension_on_pythonpath():
 # ------------------------------------------------------------------------------------------ processes
 def test_a_crash_keeps_progress_checkpoint_and_the_stderr_tail(tmp_path):
     python = write_fake_python(tmp_path, "crash")
-    job = TrainingJob(fit_argv(python, tmp_path / "out", "--iterations", "50"), output_dir=str(tmp_path / "out"))
+    job = TrainingJob(
+        fit_argv(python, tmp_path / "out", "--iterations", "50"), output_dir=str(tmp_path / "out")
+    )
     job.launch()
     run_until(job, lambda: not job.active)
     assert job.state == FAILED and job.exit_code == 1
@@ -168,7 +179,9 @@ def test_the_queue_starts_jobs_as_slots_free_up(tmp_path):
     python = write_fake_python(tmp_path, "slow")
     manager = JobManager(max_parallel=1)
     first = manager.submit(TrainingJob(fit_argv(python, tmp_path / "a"), output_dir=str(tmp_path / "a")))
-    second = manager.submit(TrainingJob(fit_argv(python, tmp_path / "b", "--iterations", "3"), output_dir=str(tmp_path / "b")))
+    second = manager.submit(
+        TrainingJob(fit_argv(python, tmp_path / "b", "--iterations", "3"), output_dir=str(tmp_path / "b"))
+    )
     run_until(manager, lambda: first.state == RUNNING)
     manager.tick()
     assert second.state == QUEUED and manager.live_count == 1
@@ -248,7 +261,9 @@ def test_requirements_files_match_pyproject():
     for filename in ("requirements.txt", "requirements-standins.txt"):
         for line in setup.read_requirements(ROOT / "training" / filename):
             name, _, version = line.partition("==")
-            assert pins.get(name.lower()) == version, f"{filename}: {line} vs pyproject {pins.get(name.lower())}"
+            assert pins.get(name.lower()) == version, (
+                f"{filename}: {line} vs pyproject {pins.get(name.lower())}"
+            )
     names = {line.partition("==")[0] for line in setup.read_requirements(ROOT / setup.REQUIREMENTS)}
     assert names == {"torch", "gsplat", "smplx", "roma", "numpy", "scipy", "pillow"}
 
@@ -258,14 +273,20 @@ def test_check_run_on_a_real_python_reports_each_step(tmp_path):
     assert run.wait(timeout=120)
     status = {r.name: r.status for r in run.results}
     assert status["python"] == setup.OK and status["torch"] == setup.OK and status["trainer"] == setup.OK
-    assert status["smplx"] == setup.OK and status["roma"] == setup.OK and status["gsplat"] in (setup.OK, setup.WARNING)
+    assert (
+        status["smplx"] == setup.OK
+        and status["roma"] == setup.OK
+        and status["gsplat"] in (setup.OK, setup.WARNING)
+    )
     assert status["cuda"] in (setup.OK, setup.WARNING)  # no GPU here: a warning, not a failure
     assert run.ok and run.summary().startswith("Ready")
 
 
 def test_a_python_without_torch_fails_its_check_clearly(tmp_path):
     env = tmp_path / "bare"
-    created = setup.SetupRun([setup.Step("venv", "venv", [sys.executable, "-m", "venv", "--without-pip", str(env)])])
+    created = setup.SetupRun(
+        [setup.Step("venv", "venv", [sys.executable, "-m", "venv", "--without-pip", str(env)])]
+    )
     assert created.wait(timeout=120) and created.ok
     run = setup.check_run(str(setup.env_python(env)), ROOT, base_env=dict(os.environ))
     assert run.wait(timeout=60)
@@ -282,5 +303,7 @@ def test_a_failing_setup_step_skips_the_rest(tmp_path):
 
 
 def test_metric_summary_reads_the_done_event_metrics():
-    text = metric_summary({"val_psnr": 28.314, "val_ssim": 0.9123, "test_psnr": 26.0, "gaussians": 81234, "train_time": 598})
+    text = metric_summary(
+        {"val_psnr": 28.314, "val_ssim": 0.9123, "test_psnr": 26.0, "gaussians": 81234, "train_time": 598}
+    )
     assert text == "val PSNR 28.31, SSIM 0.912; test PSNR 26.00; 81,234 Gaussians; trained 9:58"

@@ -19,7 +19,7 @@ import stat
 import sys
 from pathlib import Path
 
-_SCRIPT = r'''
+_SCRIPT = r"""
 import json, os, signal, sys, time
 
 MODE = {mode!r}
@@ -70,7 +70,8 @@ if MODE == "garbage":
     sys.exit(0)
 
 emit("start", iterations=total, time_budget=None, resumed_from=resumed, device="cpu", backend="reference",
-     gaussians=100, train_images=4, cameras=2, timesteps=2, resolution=[16, 16], dynamics_rank=0, out=out, config={{}})
+     gaussians=100, train_images=4, cameras=2, timesteps=2, resolution=[16, 16], dynamics_rank=0, out=out,
+     config={{}})
 i = resumed or 0
 if MODE in ("crash", "no_space"):
     for i in (1, 2):
@@ -96,9 +97,10 @@ while True:
         emit("stopped", signal="SIGTERM", checkpoint=path, exit_code=75)
         sys.exit(75)
     if MODE == "slow" and i >= total:
-        emit("done", avatar=os.path.join(out, "avatar.gavatar"), tracking="", checkpoint="", metrics={{}}, history=[])
+        avatar = os.path.join(out, "avatar.gavatar")
+        emit("done", avatar=avatar, tracking="", checkpoint="", metrics={{}}, history=[])
         sys.exit(0)
-'''
+"""
 
 
 def write_fake_python(folder: Path, mode: str) -> Path:

@@ -78,7 +78,9 @@ def render_plot(
     for values, colour in ((log_loss, LOSS_COLOUR), (rows[:, 2], PSNR_COLOUR)):
         finite = _finite(values)
         if finite.size:
-            _draw_polyline(image, xs, _scaled(values, float(finite.min()), float(finite.max()), height), colour)
+            _draw_polyline(
+                image, xs, _scaled(values, float(finite.min()), float(finite.max()), height), colour
+            )
     return image, ranges_of(history)
 
 

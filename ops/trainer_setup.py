@@ -16,7 +16,7 @@ from typing import Any
 
 import bpy
 from bpy.props import BoolProperty, StringProperty
-from bpy.types import Context, Operator, UILayout
+from bpy.types import Context, Event, Operator, UILayout
 
 from ..addon import handlers
 from ..addon import training_runtime as runtime
@@ -119,6 +119,18 @@ class GAVATAR_OT_trainer_setup(Operator):
         description="Another package index for torch (e.g. a CUDA-specific wheel index); empty: PyPI only",
     )
     wait: BoolProperty(name="Wait", default=False, options={"SKIP_SAVE"})  # type: ignore[valid-type]
+
+    def invoke(self, context: Context, _event: Event) -> OperatorResult:
+        assert context.window_manager is not None
+        return context.window_manager.invoke_props_dialog(self, width=480)
+
+    def draw(self, context: Context) -> None:
+        layout = self.layout
+        cache = bpy.path.abspath(get_preferences(context).cache_dir) or str(paths.default_cache_dir())
+        layout.label(text="Downloads torch, gsplat and smplx (a few GB) into a new environment", icon="INFO")
+        layout.label(text=f"Default folder: {setup.env_dir(cache)}")
+        for name in ("folder", "base_python", "standins", "build_kernels", "requirements", "extra_index"):
+            layout.prop(self, name)
 
     def execute(self, context: Context) -> OperatorResult:
         if _busy(self):

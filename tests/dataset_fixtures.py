@@ -454,18 +454,18 @@ WRITERS = {
 # ----------------------------------------------------------------------------- tiny rigs
 
 
-def tiny_flame_model(seed: int = 0) -> RigModel:
+def tiny_flame_model(seed: int = 0, n_lon: int = 10, n_lat: int = 6) -> RigModel:
     """A small FLAME-layout rig (5 joints: root, neck, jaw, eyes) on a squashed sphere, with
     random but smooth shape / expression / pose-corrective bases. For tests only."""
     rng = np.random.default_rng(seed)
     lat, lon = np.meshgrid(
-        np.linspace(0.15, math.pi - 0.15, 6), np.linspace(0, 2 * math.pi, 10, endpoint=False)
+        np.linspace(0.15, math.pi - 0.15, n_lat), np.linspace(0, 2 * math.pi, n_lon, endpoint=False)
     )
     verts = np.stack(
         [0.08 * np.sin(lat) * np.cos(lon), 0.11 * np.cos(lat), 0.09 * np.sin(lat) * np.sin(lon)], -1
     ).reshape(-1, 3)
     verts[:, 1] += 0.02
-    faces = _grid_faces(10, 6)
+    faces = _grid_faces(n_lon, n_lat)
     joints = np.array(
         [[0, -0.06, -0.01], [0, -0.02, -0.01], [0, -0.03, 0.02], [0.03, 0.04, 0.07], [-0.03, 0.04, 0.07]]
     )

@@ -20,6 +20,7 @@ _COEFFICIENTS = {"FLAME": {"shape": "num_shape", "expr": "num_expression"},
                  "SMPLX": {"betas": "num_shape", "expression": "num_expression"}}  # fmt: skip
 _UNSUPPORTED = {"dynamic_offset": "per-frame dynamic_offset is not used by the rig"}
 EXPECTED_JOINTS = {"FLAME": 5, "SMPLX": 55}
+FLAME_VERTICES = 5023
 
 
 @dataclass
@@ -51,8 +52,13 @@ def fit_to_model(dataset: Dataset, model: Any) -> Fit:
                 dropped.add(key)
                 continue
             if key == "static_offset" and value.shape[0] != model.num_vertices:
-                dropped.add(key)
-                continue
+                if not (model.num_vertices == FLAME_VERTICES and value.shape[0] > FLAME_VERTICES):
+                    dropped.add(key)
+                    continue
+                # FLAME 2023 as GaussianAvatars uses it: teeth vertices appended after FLAME's own.
+                note = f"static_offset: the {value.shape[0] - FLAME_VERTICES} vertices beyond FLAME's are cut"
+                if note not in fit.notes:
+                    fit.notes.append(note)
             kept[key] = value
         fit.params[timestep] = kept
     for key in sorted(dropped):

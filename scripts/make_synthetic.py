@@ -1,0 +1,380 @@
+"""Render the built-in synthetic datasets with Blender (needs the bpy module: run it with the
+project's .venv).
+
+    .venv/bin/python -m scripts.make_synthetic head            # GaussianAvatars format, 16 x 512^2
+    .venv/bin/python -m scripts.make_synthetic body            # AvatarReX format, 16 x 512^2
+    .venv/bin/python -m scripts.make_synthetic all --small     # the CPU-test variants (4 x 128^2)
+
+A head (FLAME stand-in) goes through a scripted tour of expressions with jaw, neck and gaze
+motion; a body (SMPL-X stand-in) through poses. Both wear procedural skin, brows, lips, eyes,
+hair and (body) clothes, are lit by three area lights and rendered with Cycles from two rings of
+cameras. One camera is held out (val: novel view) and the last timesteps show new combinations of
+expressions / poses (test). Everything that decides the pixels is in the recipe, written to
+``recipe.json`` in the dataset; the same recipe on the same Blender version gives the same
+dataset. A finished dataset whose recipe matches is reused (``--force`` renders again); an
+interrupted one resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.datasets.camera import Camera
+from engine.datasets.frames import Split
+from engine.datasets.writers import (
+    RECIPE_FILE,
+    FrameRecord,
+    atomic_write_bytes,
+    avatarrex_image_path,
+    avatarrex_mask_path,
+    write_avatarrex,
+    write_gaussian_avatars,
+)
+from engine.rig.lbs import forward
+from engine.rig.model import RigModel
+
+GENERATOR_VERSION = 1
+WHITE = (1.0, 1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that decides the pixels (and the file layout) of a synthetic dataset."""
+
+    subject: str  # "head" | "body"
+    cameras: int
+    resolution: int
+    train_frames: int
+    test_frames: int
+    samples: int
+    denoise: bool
+    noise_threshold: float
+    max_bounces: int
+    seed: int
+    jpeg_quality: int
+    hair_thickness: float
+    model_name: str = ""
+    model_sha256: str = ""
+    generator_version: int = GENERATOR_VERSION
+
+    @property
+    def format(self) -> str:
+        return "gaussian_avatars" if self.subject == "head" else "avatarrex"
+
+
+PRESETS: dict[tuple[str, bool], Recipe] = {
+    ("head", False): Recipe("head", 16, 512, 32, 8, 8, False, 0.0, 2, 0, 90, 0.008),
+    ("head", True): Recipe("head", 4, 128, 8, 2, 8, False, 0.0, 2, 0, 90, 0.008),
+    ("body", False): Recipe("body", 16, 512, 28, 6, 8, False, 0.0, 2, 0, 90, 0.012),
+    ("body", True): Recipe("body", 4, 128, 6, 2, 8, False, 0.0, 2, 0, 90, 0.012),
+}
+
+
+def default_out(subject: str, small: bool, cache_dir: str | None = None) -> Path:
+    from engine.paths import default_cache_dir
+
+    base = Path(cache_dir) if cache_dir else default_cache_dir()
+    return base / "synthetic" / (f"{subject}_small" if small else subject)
+
+
+# ----------------------------------------------------------------------------- model
+
+
+def load_standin(subject: str, model_path: str | None, cache_dir: str | None) -> RigModel:
+    """The model to render: ``model_path``, else the free stand-in from the cache."""
+    from engine.rig import standins
+    from engine.rig.errors import ModelFileError
+
+    try:
+        return standins.load_rig_model("FLAME" if subject == "head" else "SMPLX", model_path or "", cache_dir)
+    except ModelFileError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+# ----------------------------------------------------------------------------- layout
+
+
+@dataclass
+class Plan:
+    cameras: list[Camera]
+    val_camera: int
+    params: dict[int, dict[str, np.ndarray]]
+    test_timesteps: list[int]
+
+    def records(self, subject: str) -> list[FrameRecord]:
+        out = []
+        for t in sorted(self.params):
+            for c, cam in enumerate(self.cameras):
+                split: Split = (
+                    "test" if t in self.test_timesteps else ("val" if c == self.val_camera else "train")
+                )
+                if subject == "head":
+                    image, mask = f"images/{t:05d}_{c:02d}.jpg", f"fg_masks/{t:05d}_{c:02d}.png"
+                else:
+                    image, mask = (
+                        avatarrex_image_path(cam.camera_id, t),
+                        avatarrex_mask_path(cam.camera_id, t, ".png"),
+                    )
+                out.append(FrameRecord(c, t, split, image, mask))
+        return out
+
+
+def plan(recipe: Recipe, model: RigModel) -> Plan:
+    from engine.blender.synthetic import layout, motion
+
+    rest = model.v_template
+    if recipe.subject == "head":
+        # Frame the head and neck; the stand-in's shoulders may leave the picture at the bottom.
+        neck_y = float((model.joint_regressor @ rest)[1, 1])
+        rest = rest[rest[:, 1] > neck_y - 0.05]
+    lo, hi = rest.min(0), rest.max(0)
+    centre = (lo + hi) / 2.0
+    if recipe.subject == "head":
+        train, test = motion.head_performance(model, recipe.train_frames, recipe.test_frames, recipe.seed)
+        half = 0.5 * float(np.max(hi - lo)) * 1.2
+        cams = layout.ring_cameras(
+            recipe.cameras, recipe.resolution, centre, half, 1.0, (5.0, 32.0), recipe.seed
+        )
+    else:
+        train, test = motion.body_performance(model, recipe.train_frames, recipe.test_frames, recipe.seed)
+        half = 0.5 * float(np.max(hi - lo)) * 1.02
+        cams = layout.ring_cameras(
+            recipe.cameras, recipe.resolution, centre, half, 3.4, (8.0, 28.0), recipe.seed
+        )
+    params = {t: p for t, p in enumerate(train + test)}
+    test_steps = list(range(len(train), len(train) + len(test)))
+    val = layout.frontal_camera(cams, centre) if recipe.cameras > 2 else -1
+    return Plan(cams, val, params, test_steps)
+
+
+def posed(model: RigModel, subject: str, params: dict[str, np.ndarray]) -> np.ndarray:
+    if subject == "head":
+        pose = np.concatenate(
+            [params["rotation"], params["neck_pose"], params["jaw_pose"], params["eyes_pose"]]
+        )
+        return forward(model, params["shape"], params["expr"], pose, params["translation"]).vertices
+    eyes = np.concatenate([params["leye_pose"], params["reye_pose"]])
+    pose = np.concatenate(
+        [params["global_orient"], params["body_pose"], params["jaw_pose"], eyes,
+         params["left_hand_pose"], params["right_hand_pose"]]
+    )  # fmt: skip
+    return forward(model, params["betas"], params["expression"], pose, params["transl"]).vertices
+
+
+# ----------------------------------------------------------------------------- images
+
+
+def finish_image(rendered: Path, image_path: Path, mask_path: Path, quality: int) -> None:
+    """RGBA render -> JPEG over white (sRGB compositing, as the trainers do) + PNG alpha mask."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(rendered) as img:
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+    alpha = rgba[..., 3:4]
+    rgb = rgba[..., :3] * alpha + np.asarray(WHITE, dtype=np.float32) * (1.0 - alpha)
+    jpeg = io.BytesIO()
+    Image.fromarray(np.round(rgb * 255.0).astype(np.uint8)).save(jpeg, "JPEG", quality=quality, optimize=True)
+    atomic_write_bytes(image_path, jpeg.getvalue())
+    png = io.BytesIO()
+    Image.fromarray(np.round(alpha[..., 0] * 255.0).astype(np.uint8), "L").save(png, "PNG", optimize=True)
+    atomic_write_bytes(mask_path, png.getvalue())
+
+
+# ----------------------------------------------------------------------------- generation
+
+
+IN_PROGRESS = ".synthetic_in_progress.json"
+
+
+def _prepare_folder(out: Path, recipe: Recipe, force: bool) -> bool:
+    """Make ``out`` ready for rendering ``recipe``. True when images already rendered for the same
+    recipe can be kept (an interrupted run resumes). Only folders this command made are cleared."""
+    marker = out / IN_PROGRESS
+    ours = marker.is_file() or (out / RECIPE_FILE).is_file()
+    if out.exists() and any(out.iterdir()) and not ours:
+        raise SystemExit(
+            f"error: {out} is not empty and was not made by make_synthetic; choose another --out"
+        )
+    same = False
+    if marker.is_file():
+        try:
+            same = json.loads(marker.read_text()) == asdict(recipe)
+        except (OSError, json.JSONDecodeError):
+            same = False
+    if force or not same:
+        import shutil
+
+        for child in list(out.iterdir()) if out.exists() else []:
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(marker, json.dumps(asdict(recipe)).encode())
+    return same and not force
+
+
+def _recipe_matches(out: Path, recipe: Recipe) -> bool:
+    path = out / RECIPE_FILE
+    if not path.is_file():
+        return False
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return stored.get("recipe") == asdict(recipe) and stored.get("complete") is True
+
+
+def generate(recipe: Recipe, model: RigModel, out: Path, *, force: bool = False, log: Any = None) -> Path:
+    """Render (or reuse) the dataset of ``recipe`` into ``out``. Returns ``out``."""
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    recipe = replace(recipe, model_name=model.source_name, model_sha256=model.source_sha256)
+    if not force and _recipe_matches(out, recipe):
+        log(f"{recipe.subject}: {out} is up to date (recipe unchanged)")
+        return out
+    resume = _prepare_folder(out, recipe, force)
+    import bpy
+
+    from engine.blender.synthetic import regions, scene
+    from engine.blender.synthetic.materials import Appearance
+
+    started = time.time()
+    work = plan(recipe, model)
+    masks = regions.head_regions(model) if recipe.subject == "head" else regions.body_regions(model)
+    look = Appearance.from_seed(recipe.seed)
+    sc = scene.reset_scene()
+    scene.configure_render(
+        sc, scene.RenderSettings(recipe.samples, recipe.denoise, recipe.noise_threshold, recipe.max_bounces)
+    )
+    rest = model.v_template
+    subject = scene.add_subject(
+        sc, rest, model.faces, rest, masks, look, masks["eye_left"], masks["eye_right"]
+    )
+    size = float(np.max(rest.max(0) - rest.min(0)))
+    scene.add_lights(sc, (rest.min(0) + rest.max(0)) / 2.0, size)
+    cam_objects = scene.add_cameras(sc, work.cameras)
+    records = work.records(recipe.subject)
+    tmp = out / ".render"
+    todo = [
+        r
+        for r in records
+        if not (resume and (out / r.image).is_file() and r.mask and (out / r.mask).is_file())
+    ]
+    log(f"{recipe.subject}: {len(records)} images ({len(records) - len(todo)} already there) -> {out}")
+    render_times: list[float] = []
+    current_t = None
+    for i, rec in enumerate(todo):
+        if rec.timestep != current_t:
+            verts = posed(model, recipe.subject, work.params[rec.timestep])
+            verts = scene.hair_shell(verts, model.faces, masks["hair"], recipe.hair_thickness)
+            scene.set_vertices(subject, verts)
+            current_t = rec.timestep
+        t0 = time.time()
+        png = scene.render_view(sc, cam_objects[rec.camera_index], tmp / "view.png")
+        assert rec.mask is not None
+        finish_image(png, out / rec.image, out / rec.mask, recipe.jpeg_quality)
+        render_times.append(time.time() - t0)
+        mean = float(np.mean(render_times))
+        log(f"  {i + 1}/{len(todo)} t={rec.timestep} {work.cameras[rec.camera_index].camera_id}: "
+            f"{render_times[-1]:.1f} s, about {mean * (len(todo) - i - 1) / 60:.0f} min left")  # fmt: skip
+    (tmp / "view.png").unlink(missing_ok=True)
+    if tmp.exists():
+        tmp.rmdir()
+    del bpy
+
+    info = {
+        "recipe": asdict(recipe),
+        "complete": True,
+        "format": recipe.format,
+        "appearance": look.as_dict(),
+        "val_camera": work.cameras[work.val_camera].camera_id if work.val_camera >= 0 else None,
+        "test_timesteps": work.test_timesteps,
+        "images": len(records),
+        "seconds": round(time.time() - started, 1),
+        "seconds_per_image": round(float(np.mean(render_times)), 2) if render_times else None,
+        "blender": _blender_version(),
+        "command": _command(recipe),
+        "background_color": list(WHITE),
+    }
+    if recipe.subject == "head":
+        write_gaussian_avatars(out, work.cameras, records, work.params, background=WHITE, recipe=info)
+    else:
+        val = [work.cameras[work.val_camera].camera_id] if work.val_camera >= 0 else []
+        write_avatarrex(out, work.cameras, work.params, val_cameras=val, test_timesteps=work.test_timesteps,
+                        recipe=info, num_expression=max(10, model.num_expression))  # fmt: skip
+    (out / IN_PROGRESS).unlink(missing_ok=True)
+    log(f"{recipe.subject}: done in {info['seconds']:.0f} s ({len(records)} images, {_size_mb(out):.1f} MB)")
+    return out
+
+
+def _blender_version() -> str:
+    import bpy
+
+    return str(bpy.app.version_string)
+
+
+def _command(recipe: Recipe) -> str:
+    small = next((s for (subj, s), r in PRESETS.items() if subj == recipe.subject and replace(
+        r, model_name=recipe.model_name, model_sha256=recipe.model_sha256) == recipe), None)  # fmt: skip
+    if small is not None:
+        return f"python -m scripts.make_synthetic {recipe.subject}{' --small' if small else ''}"
+    return (
+        f"python -m scripts.make_synthetic {recipe.subject} --cameras {recipe.cameras} --resolution "
+        f"{recipe.resolution} --train-frames {recipe.train_frames} --test-frames {recipe.test_frames} "
+        f"--samples {recipe.samples} --seed {recipe.seed}"
+    )
+
+
+def _size_mb(root: Path) -> float:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 2**20
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("subject", choices=["head", "body", "all"])
+    parser.add_argument("--small", action="store_true", help="the CPU-test variant (4 cameras, 128x128)")
+    parser.add_argument("--out", help="output folder (default: <cache>/synthetic/<subject>[_small])")
+    parser.add_argument("--cache-dir", help="cache folder holding the stand-ins and the default output")
+    parser.add_argument("--model", help="FLAME / SMPL-X model file instead of the stand-in")
+    for name, kind in (("cameras", int), ("resolution", int), ("train-frames", int), ("test-frames", int),
+                       ("samples", int), ("seed", int), ("jpeg-quality", int)):  # fmt: skip
+        parser.add_argument(f"--{name}", type=kind)
+    parser.add_argument("--no-denoise", action="store_true")
+    parser.add_argument("--force", action="store_true", help="render again even if the recipe matches")
+    args = parser.parse_args(argv)
+    subjects = ["head", "body"] if args.subject == "all" else [args.subject]
+    if args.out and len(subjects) > 1:
+        parser.error("--out needs a single subject")
+    for subject in subjects:
+        recipe = PRESETS[(subject, args.small)]
+        overrides = {
+            field: getattr(args, field)
+            for field in (
+                "cameras",
+                "resolution",
+                "train_frames",
+                "test_frames",
+                "samples",
+                "seed",
+                "jpeg_quality",
+            )
+            if getattr(args, field) is not None
+        }
+        if args.no_denoise:
+            overrides["denoise"] = False
+        recipe = replace(recipe, **overrides)
+        model = load_standin(subject, args.model, args.cache_dir)
+        out = Path(args.out) if args.out else default_out(subject, args.small, args.cache_dir)
+        generate(recipe, model, out, force=args.force)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

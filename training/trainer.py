@@ -80,6 +80,8 @@ class Trainer:
             self._check_resume_config(checkpoint["config"])
         self.device = resolve_device(cfg.device)
         self.backend = resolve_backend(cfg.backend, self.device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # static image shapes: let cuDNN pick (SSIM blur)
         torch.manual_seed(cfg.seed)
         self.rig_model = load_rig(cfg.model, cfg.rig)
         self.dataset = load_dataset(

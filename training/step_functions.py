@@ -30,8 +30,8 @@ PARAM_ORDER = (*PER_GAUSSIAN, "dyn_mix")
 POSE_OUTPUTS = ("means", "quats", "scales", "opacities", "sh", "reg_offset", "reg_scale", "reg_dynamics")
 
 
-def pose_function(
-    poser: RigPoser,
+def bind_function(
+    faces: torch.Tensor,
     parent_face: torch.Tensor,
     names: tuple[str, ...],
     num_dyn_expression: int,
@@ -39,15 +39,17 @@ def pose_function(
     offset_threshold: float,
     scale_threshold: float,
 ) -> Callable[..., tuple[torch.Tensor, ...]]:
-    """f(expression, pose, transl, *params in ``names`` order) -> POSE_OUTPUTS."""
+    """f(vertices, pose_features, expression, *params in ``names`` order) -> POSE_OUTPUTS: the
+    posed mesh (from the rig) to world Gaussians, plus the binding regularisers."""
 
-    def pose(expression: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor, *values: torch.Tensor):
+    def bind(
+        vertices: torch.Tensor, pose_features: torch.Tensor, expression: torch.Tensor, *values: torch.Tensor
+    ):
         params = dict(zip(names, values, strict=True))
-        vertices, pose_features = poser.mesh(FrameInputs(expression, pose, transl))
         features = None
         if "dyn_basis" in params:
             features = dynamic_features(expression, pose_features, num_dyn_expression)
-        world = bind_world(params, parent_face, vertices, poser.faces, features, sh_degree)
+        world = bind_world(params, parent_face, vertices, faces, features, sh_degree)
         reg_offset = hinge_mean(params["offset"].norm(dim=-1), offset_threshold)
         reg_scale = hinge_mean(params["log_scale"].exp().amax(dim=-1), scale_threshold)
         reg_dyn = world.deltas.square().mean() if world.deltas is not None else expression.new_zeros(())
@@ -62,7 +64,7 @@ def pose_function(
             reg_dyn,
         )
 
-    return pose
+    return bind
 
 
 def loss_function(lambda_dssim: float, with_mask: bool) -> Callable[..., tuple[torch.Tensor, ...]]:
@@ -90,17 +92,20 @@ class StepFunctions:
         self.recordings = 0
 
     # --- posing -------------------------------------------------------------------------------
-    def _pose_eager(self, gaussians: GaussianSet, sh_degree: int) -> tuple[Callable, tuple[str, ...]]:
+    def _bind_eager(self, gaussians: GaussianSet, sh_degree: int) -> tuple[Callable, tuple[str, ...]]:
         names = tuple(n for n in PARAM_ORDER if n in gaussians.params)
-        fn = pose_function(
-            self.poser, gaussians.parent_face, names, self.num_dyn_expression, sh_degree,
+        fn = bind_function(
+            self.poser.faces, gaussians.parent_face, names, self.num_dyn_expression, sh_degree,
             self.cfg.offset_threshold, self.cfg.scale_threshold,
         )  # fmt: skip
         return fn, names
 
     def pose(self, gaussians: GaussianSet, inputs: FrameInputs, sh_degree: int) -> tuple[torch.Tensor, ...]:
-        fn, names = self._pose_eager(gaussians, sh_degree)
-        args = (inputs.expression, inputs.pose, inputs.transl, *(gaussians.params[n] for n in names))
+        # The rig runs eagerly (its forward copies host data, which a recording cannot hold);
+        # the binding, dynamics and regularisers - most of the kernels - are recorded.
+        vertices, pose_features = self.poser.mesh(inputs)
+        fn, names = self._bind_eager(gaussians, sh_degree)
+        args = (vertices, pose_features, inputs.expression, *(gaussians.params[n] for n in names))
         if not self.graphs:
             return fn(*args)
         key = (
@@ -164,21 +169,23 @@ class StepFunctions:
 
 
 class GraphedPosing:
-    """Posing for rendering (no gradients) as one CUDA graph: per frame, copy the rig inputs in
-    and replay; the returned tensors are overwritten by the next call."""
+    """Posing for rendering (no gradients): the rig eagerly, then binding and dynamics as one CUDA
+    graph replay; the returned tensors are overwritten by the next call."""
 
     def __init__(
         self, poser: RigPoser, gaussians: GaussianSet, num_dyn_expression: int, sh_degree: int
     ) -> None:
         names = tuple(n for n in PARAM_ORDER if n in gaussians.params)
-        self.fn = pose_function(poser, gaussians.parent_face, names, num_dyn_expression, sh_degree, 1.0, 1.0)
+        self.poser = poser
+        self.fn = bind_function(
+            poser.faces, gaussians.parent_face, names, num_dyn_expression, sh_degree, 1.0, 1.0
+        )
         self.params = tuple(gaussians.params[n].detach() for n in names)
-        j = poser.model.num_joints
         device = poser.device
         self.inputs = (
+            torch.zeros(poser.model.num_vertices, 3, device=device),
+            torch.zeros(poser.num_pose_features, device=device),
             torch.zeros(max(1, poser.model.num_expression), device=device),
-            torch.zeros(j, 3, device=device),
-            torch.zeros(3, device=device),
         )
         self.graph = torch.cuda.CUDAGraph()
         with torch.no_grad():
@@ -191,8 +198,10 @@ class GraphedPosing:
             with torch.cuda.graph(self.graph):
                 self.outputs = self.fn(*self.inputs, *self.params)
 
+    @torch.no_grad()
     def __call__(self, inputs: FrameInputs) -> tuple[torch.Tensor, ...]:
-        for static, value in zip(self.inputs, (inputs.expression, inputs.pose, inputs.transl), strict=True):
+        vertices, pose_features = self.poser.mesh(inputs)
+        for static, value in zip(self.inputs, (vertices, pose_features, inputs.expression), strict=True):
             static.copy_(value.reshape(static.shape))
         self.graph.replay()
         return self.outputs

@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import bpy
 import numpy as np
 import pytest
 
@@ -178,3 +179,60 @@ def test_tiny_render_silhouettes_match_the_written_cameras(tmp_path: Path) -> No
     stamp = (out / "images" / "00000_00.jpg").stat().st_mtime_ns
     ms.generate(recipe, model, out, log=lambda _: None)
     assert (out / "images" / "00000_00.jpg").stat().st_mtime_ns == stamp
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("subject", ["head", "body"])
+def test_small_synthetic_dataset_of_the_stand_ins(addon: str, tmp_path: Path, subject: str) -> None:
+    """The CPU-test variant with the real stand-ins: renders, reads back, its silhouettes agree with
+    the cameras, and imported into Blender the keyed stand-in rig projects like the dataset."""
+    import importlib
+
+    from bpy_extras.object_utils import world_to_camera_view
+
+    from engine.rig import standins
+    from scripts import make_synthetic as ms
+
+    family = "FLAME" if subject == "head" else "SMPLX"
+    if not standins.standin_path(family).is_file():
+        pytest.skip("the stand-ins are not built (python -m training.standins)")
+    model = standins.load_rig_model(family)
+    out = ms.generate(ms.PRESETS[(subject, True)], model, tmp_path / subject, log=lambda _: None)
+    ds = open_dataset(out)
+    assert ds.format == ("gaussian_avatars" if subject == "head" else "avatarrex") and ds.trainable
+    assert len(ds.split("val")) > 0 and len(ds.split("test")) > 0
+    for frame in ds.frames[::5]:
+        mask = load_mask(frame.mask_path)
+        uv = frame.camera.project(ms.posed(model, subject, dict(frame.params)))
+        cols, rows = np.round(uv).astype(int).T
+        ok = (cols >= 0) & (cols < mask.shape[1]) & (rows >= 0) & (rows < mask.shape[0])
+        covered = np.maximum.reduce(
+            [np.roll(np.roll(mask, dy, 0), dx, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+        )
+        assert (covered[rows[ok], cols[ok]] > 0.5).mean() > 0.99
+    importer = importlib.import_module(f"{addon}.engine.blender.dataset_import")
+    parts = importlib.import_module(f"{addon}.engine.blender.rig.parts")
+    bpy.ops.wm.read_homefile(use_empty=True)
+    result = importer.import_dataset(bpy.context, ds, importer.ImportOptions(model=model))
+    assert result.rig is not None, result.skipped
+    mesh_obj = parts.find_rig(result.rig).mesh
+    scene = bpy.context.scene
+    worst = 0.0
+    for timestep, frame_number in list(result.frame_of_timestep.items())[::3]:
+        scene.frame_set(frame_number)
+        evaluated = mesh_obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+        co = [evaluated.matrix_world @ v.co for v in evaluated.data.vertices]
+        expected_verts = ms.posed(model, subject, dict(ds.rig_params[timestep]))
+        for frame in ds.frames_at(timestep):
+            cam = result.cameras[frame.camera_id]
+            importlib.import_module(f"{addon}.engine.blender.dataset_cameras").activate_camera(scene, cam)
+            w, h = scene.render.resolution_x, scene.render.resolution_y
+            got = np.array(
+                [
+                    (p.x * w - 0.5, (1 - p.y) * h - 0.5)
+                    for p in (world_to_camera_view(scene, cam, c) for c in co)
+                ]
+            )
+            worst = max(worst, float(np.abs(got - frame.camera.project(expected_verts)).max()))
+    print(f"{subject}: stand-in rig vs dataset cameras, worst {worst:.3g} px")
+    assert worst < 0.5

@@ -97,6 +97,9 @@ class GAVATAR_AddonPreferences(AddonPreferences):
             if name in problems:
                 layout.label(text=problems[name], icon="ERROR")
         layout.prop(self, "device")
+        from ..ops.trainer_setup import draw_setup  # lazy: the ops import these preferences
+
+        draw_setup(layout, _context)
 
 
 def get_preferences(context: Context | None = None) -> GAVATAR_AddonPreferences:

@@ -19,6 +19,8 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".render_sequence",
     ".ply_io",
     ".avatar_io",
+    ".train",
+    ".trainer_setup",
 )
 
 # (operator bl_idname, menu label), shown under File > Import / Export > Gaussian Avatar.

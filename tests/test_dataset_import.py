@@ -91,10 +91,10 @@ def test_images_follow_the_frame_and_resolution_follows_the_camera(clean_scene: 
     scene.frame_set(scene.frame_start + 2)
     assert Path(bpy.path.abspath(image.filepath)).name == "00002_01.png"
     assert tuple(image.size) == (fx.WIDTH, fx.HEIGHT)
-    # Camera 1 has fy != fx: switching to it sets the pixel aspect through the handlers.
+    # Camera 1 has fy != fx: picking it as the active camera sets the pixel aspect (depsgraph
+    # handler, no frame change needed).
     scene.camera = cam
     bpy.context.view_layer.update()
-    scene.frame_set(scene.frame_current)
     assert scene.render.pixel_aspect_x == pytest.approx(1.02) and scene.render.pixel_aspect_y == 1.0
     scene.camera = cams["220000000"]
     scene.frame_set(scene.frame_current)

@@ -189,7 +189,7 @@ def test_error_exit_codes(head, tmp_path, capsys, monkeypatch):
     # Out of memory in a step: exit 4 with the advice to lower the cap or the resolution.
     from training.trainer import Trainer
 
-    def oom(self):
+    def oom(self, *args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     monkeypatch.setattr(Trainer, "step", oom)

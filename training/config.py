@@ -33,6 +33,7 @@ class TrainConfig:
     batch_cameras: int = 1  # images (cameras of one timestep) per step
     cache_on_device: str = "auto"  # auto | yes | no
     max_cache_gb: float = 8.0
+    cuda_graphs: bool = True  # replay posing and loss as CUDA graphs (training/step_functions.py)
 
     # Gaussians
     init_gaussians: int = 0  # 0: three per face
@@ -115,7 +116,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "batch_cameras": 4,
         "densify_every": 100,
         "densify_until": 0.6,
-        "opacity_reset_every": 0.1,
+        "opacity_reset_every": 0.15,
         "sh_grow_every": 0.05,
     },
     # Static binding as in GaussianAvatars: no dynamic blendshapes.

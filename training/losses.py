@@ -27,14 +27,15 @@ def _gauss_1d(device: torch.device, dtype: torch.dtype, size: int = 11, sigma: f
 
 
 def _blur(x: torch.Tensor) -> torch.Tensor:
-    """Separable Gaussian blur of (B, C, H, W), zero padded, same size."""
-    channels = x.shape[1]
+    """Separable Gaussian blur of (B, C, H, W), zero padded, same size. Every map is blurred as
+    its own single-channel image (a grouped convolution runs group by group on cuDNN)."""
+    b, c, h, w = x.shape
     g = _gauss_1d(x.device, x.dtype)
     pad = g.numel() // 2
-    kx = g.view(1, 1, 1, -1).expand(channels, 1, 1, -1)
-    ky = g.view(1, 1, -1, 1).expand(channels, 1, -1, 1)
-    x = F.conv2d(x, kx, padding=(0, pad), groups=channels)
-    return F.conv2d(x, ky, padding=(pad, 0), groups=channels)
+    y = x.reshape(b * c, 1, h, w)
+    y = F.conv2d(y, g.view(1, 1, 1, -1), padding=(0, pad))
+    y = F.conv2d(y, g.view(1, 1, -1, 1), padding=(pad, 0))
+    return y.reshape(b, c, h, w)
 
 
 def ssim_map(img: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:

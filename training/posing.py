@@ -9,6 +9,7 @@ the training-only extras (regulariser inputs) next to the result.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -92,29 +93,38 @@ def dynamic_features(
     return torch.cat([e, pose_features.reshape(-1)])
 
 
-def world_gaussians(
-    gaussians: GaussianSet,
+def bind_world(
+    params: Mapping[str, torch.Tensor],
+    parent_face: torch.Tensor,
     vertices: torch.Tensor,
     faces: torch.Tensor,
     features: torch.Tensor | None,
     sh_degree: int,
 ) -> WorldGaussians:
-    """Bind the Gaussians to a posed mesh (with this frame's dynamic deltas when it has them)."""
+    """Bind Gaussians (their parameters by name, see GaussianSet) to a posed mesh, with this
+    frame's dynamic deltas when the parameters have a basis and features are given.
+
+    ``vertices`` (V,3) and ``features`` (F,) for one frame, or (B,V,3) and (B,F) for B frames
+    (every output then has a leading B axis)."""
     from training.gaussians import binding_torch as bt
 
-    p = gaussians.params
     deltas = None
-    if gaussians.has_dynamics and features is not None:
-        deltas = bt.dynamic_deltas(p["dyn_basis"], p["dyn_mix"], features)
+    if "dyn_basis" in params and features is not None:
+        deltas = bt.dynamic_deltas(params["dyn_basis"], params["dyn_mix"], features)
     frames = bt.face_frames(vertices, faces)
     means, quats, log_scales = bt.bind(
-        frames, gaussians.parent_face, p["offset"], p["rotation"], p["log_scale"], deltas
+        frames, parent_face, params["offset"], params["rotation"], params["log_scale"], deltas
     )
-    opacity_logit = p["opacity"]
-    sh = gaussians.sh_coeffs(sh_degree)
+    opacity_logit = params["opacity"]
+    dc = params["sh_dc"]
     if deltas is not None:
-        opacity_logit = opacity_logit + deltas[:, 10]
-        sh = torch.cat([sh[:, :1] + deltas[:, None, 11:14], sh[:, 1:]], dim=1)
+        opacity_logit = opacity_logit + deltas[..., 10]
+        dc = dc + deltas[..., None, 11:14]
+    coeffs = (sh_degree + 1) ** 2
+    rest = params["sh_rest"][:, : coeffs - 1]
+    if coeffs > 1 and dc.dim() > rest.dim():
+        rest = rest.expand(*dc.shape[:-3], *rest.shape)
+    sh = torch.cat([dc, rest], dim=-2) if coeffs > 1 else dc
     return WorldGaussians(
         means=means,
         quats=quats,
@@ -124,3 +134,14 @@ def world_gaussians(
         sh_degree=sh_degree,
         deltas=deltas,
     )
+
+
+def world_gaussians(
+    gaussians: GaussianSet,
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    features: torch.Tensor | None,
+    sh_degree: int,
+) -> WorldGaussians:
+    """``bind_world`` for a GaussianSet."""
+    return bind_world(gaussians.params, gaussians.parent_face, vertices, faces, features, sh_degree)

@@ -24,15 +24,16 @@ from training.data.sampler import FrameSampler
 from training.data.scene import SplitData, load_dataset, split_data
 from training.device import peak_memory_gb, resolve_backend, resolve_device
 from training.errors import CheckpointError, Interrupted
-from training.losses import hinge_mean, mask_loss, photometric_loss, psnr
+from training.losses import psnr
 from training.model.gaussians import GaussianSet
 from training.model.tracking import TrackedSequence
 from training.optim import build_adam, set_lr
-from training.posing import RigPoser
+from training.posing import RigPoser, WorldGaussians
 from training.protocol import EventWriter, ProgressBar, format_seconds
 from training.rendering import Renderer, render_avatar, screen_space_grads
 from training.rigs import identity_inputs, load_rig, rig_inputs
 from training.signals import StopRequest
+from training.step_functions import StepFunctions
 from training.strategy import DensityControl
 
 LOG = logging.getLogger("training")
@@ -41,6 +42,9 @@ CHECKPOINT_NAME = "checkpoint.pt"
 AVATAR_NAME = "avatar.gavatar"
 TRACKING_NAME = "tracking.npz"
 MILESTONES_DB = (30.0, 33.0)
+EVAL_AFTER_RESET = 200
+# What Trainer.step returns, in order (training PSNR only on logging steps).
+PART_NAMES = ("loss", "l1", "dssim", "mask", "offset", "scale", "dynamics", "psnr")
 
 
 class Trainer:
@@ -62,6 +66,7 @@ class Trainer:
         self.train_time = 0.0  # seconds spent in steps (not in evaluation, previews, checkpoints)
         self.history: list[dict[str, Any]] = []  # held-out evaluations during training
         self.milestones: dict[str, float] = {}
+        self.last_reset = -(10**9)  # iteration of the last opacity reset
 
     # ------------------------------------------------------------------------------------------
     # Set-up
@@ -75,6 +80,8 @@ class Trainer:
             self._check_resume_config(checkpoint["config"])
         self.device = resolve_device(cfg.device)
         self.backend = resolve_backend(cfg.backend, self.device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # static image shapes: let cuDNN pick (SSIM blur)
         torch.manual_seed(cfg.seed)
         self.rig_model = load_rig(cfg.model, cfg.rig)
         self.dataset = load_dataset(
@@ -121,16 +128,8 @@ class Trainer:
             num_features, generator, device=self.device,
         )  # fmt: skip
         self.optimizer = self._build_optimizer()
-        self.refine_optimizer = (
-            torch.optim.Adam(
-                [
-                    {"params": [p], "lr": self._refine_lr(name), "name": name}
-                    for name, p in self.tracking.deltas.items()
-                ],
-                eps=1e-15,
-            )
-            if len(self.tracking.deltas)
-            else None
+        self.functions = StepFunctions(
+            self.poser, cfg, self.num_dyn_expression, graphs=self.device.type == "cuda" and cfg.cuda_graphs
         )
         self.strategy = DensityControl(cfg, self.gaussians.num_gaussians, self.device, cfg.seed)
         self.sampler = FrameSampler(len(self.train), cfg.seed)
@@ -158,9 +157,12 @@ class Trainer:
             "sh_rest": cfg.lr_sh_rest,
             "dyn_basis": cfg.lr_dyn_basis,
             "dyn_mix": cfg.lr_dyn_mix,
+            **{f"refine_{name}": self._refine_lr(name) for name in self.tracking.deltas},
         }
         decay = {"dyn_basis": cfg.dynamics_weight_decay, "dyn_mix": cfg.dynamics_weight_decay}
-        return build_adam(dict(self.gaussians.params), lrs, decay)
+        params = dict(self.gaussians.params)
+        params.update({f"refine_{name}": p for name, p in self.tracking.deltas.items()})
+        return build_adam(params, lrs, decay)
 
     def _check_resume_config(self, saved: dict[str, Any]) -> None:
         mine = self.cfg.to_dict()
@@ -192,7 +194,6 @@ class Trainer:
             "gaussians": {k: v.cpu() for k, v in self.gaussians.export_state().items()},
             "optimizer": self.optimizer.state_dict(),
             "refine": {k: v.detach().cpu() for k, v in self.tracking.deltas.items()},
-            "refine_optimizer": self.refine_optimizer.state_dict() if self.refine_optimizer else None,
             "strategy": self.strategy.state_dict(),
             "sampler": self.sampler.state_dict(),
             "torch_rng": torch.get_rng_state(),
@@ -212,8 +213,6 @@ class Trainer:
         with torch.no_grad():
             for k, v in state["refine"].items():
                 self.tracking.deltas[k].copy_(v)
-        if self.refine_optimizer is not None and state["refine_optimizer"] is not None:
-            self.refine_optimizer.load_state_dict(state["refine_optimizer"])
         self.strategy.load_state_dict(state["strategy"])
         self.sampler.load_state_dict(state["sampler"])
         torch.set_rng_state(state["torch_rng"])
@@ -260,48 +259,43 @@ class Trainer:
             inputs, viewmats, ks, width, height, sh_degree,
         )  # fmt: skip
 
-    def step(self, density: bool = True) -> dict[str, torch.Tensor]:
+    def step(self, density: bool = True, want_psnr: bool = False) -> torch.Tensor:
+        """One optimisation step; returns the detached loss parts (PART_NAMES order)."""
         cfg = self.cfg
         p = self.progress()
         set_lr(self.optimizer, "offset", exp_decay(cfg.lr_offset, cfg.lr_offset_final, p))
         batch = self._pick_batch()
         timestep = self.train.timesteps[batch[0]]
         width, height = self.train.sizes[batch[0]]
+        sh_degree = self.sh_degree(p)
         inputs = self.tracking.inputs(timestep)
-        world, image, alpha, info = self.render_frame(
-            inputs, self.train.viewmats[batch], self.train.ks[batch], width, height, self.sh_degree(p)
+        means, quats, scales, opacities, sh, reg_offset, reg_scale, reg_dyn = self.functions.pose(
+            self.gaussians, inputs, sh_degree
+        )
+        world = WorldGaussians(means, quats, scales, opacities, sh, sh_degree, None)
+        image, alpha, info = self.renderer.render(
+            world, self.train.viewmats[batch], self.train.ks[batch], width, height
         )
         assert self.train.cache is not None
         gt, mask = self.train.cache.batch(batch)
-        loss, parts = photometric_loss(image, gt, cfg.lambda_dssim)
-        if mask is not None and cfg.lambda_mask > 0:
-            m = mask_loss(alpha, mask)
-            loss = loss + cfg.lambda_mask * m
-            parts["mask"] = m.detach()
-        params = self.gaussians.params
-        if cfg.lambda_offset > 0:
-            r = hinge_mean(params["offset"].norm(dim=-1), cfg.offset_threshold)
-            loss = loss + cfg.lambda_offset * r
-            parts["offset"] = r.detach()
-        if cfg.lambda_scale > 0:
-            r = hinge_mean(params["log_scale"].exp().amax(dim=-1), cfg.scale_threshold)
-            loss = loss + cfg.lambda_scale * r
-            parts["scale"] = r.detach()
-        if world.deltas is not None and cfg.lambda_dynamics > 0:
-            r = world.deltas.square().mean()
-            loss = loss + cfg.lambda_dynamics * r
-            parts["dynamics"] = r.detach()
+        photometric, l1, dssim, mask_l1 = self.functions.loss(image, gt, alpha, mask)
+        loss = (
+            photometric
+            + cfg.lambda_mask * mask_l1
+            + cfg.lambda_offset * reg_offset
+            + cfg.lambda_scale * reg_scale
+            + cfg.lambda_dynamics * reg_dyn
+        )
         self.renderer.before_backward(info)
         loss.backward()
         grads, counts = screen_space_grads(info, world, width, height)
         self.strategy.accumulate(grads, counts)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        if self.refine_optimizer is not None:
-            self.refine_optimizer.step()
-            self.refine_optimizer.zero_grad(set_to_none=True)
         self.iteration += 1
         report = self.strategy.step(self.gaussians, self.optimizer, self.iteration, p) if density else None
+        if report is not None and report["reset"]:
+            self.last_reset = self.iteration
         if report is not None:
             LOG.debug(
                 "density control at %d: %s -> %d Gaussians",
@@ -309,9 +303,8 @@ class Trainer:
                 report,
                 self.gaussians.num_gaussians,
             )
-        parts["loss"] = loss.detach()
-        parts["psnr"] = psnr(image.detach(), gt).mean()
-        return parts
+        train_psnr = psnr(image.detach(), gt).mean() if want_psnr else loss.new_full((), float("nan"))
+        return torch.stack([loss, l1, dssim, mask_l1, reg_offset, reg_scale, reg_dyn, train_psnr]).detach()
 
     # ------------------------------------------------------------------------------------------
     # The loop
@@ -343,7 +336,7 @@ class Trainer:
         bar = ProgressBar(cfg.iterations)
         window_start = time.perf_counter()
         window_iters = 0
-        sums: dict[str, torch.Tensor] = {}
+        sums: torch.Tensor | None = None
         last_eval = self.train_time if self.history else -math.inf
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
@@ -354,9 +347,9 @@ class Trainer:
                 path = self.write_checkpoint()
                 raise Interrupted(self.stop.signal_name or "signal", str(path))
             t0 = time.perf_counter()
-            parts = self.step()
-            for k, v in parts.items():
-                sums[k] = sums.get(k, 0) + v
+            log_now = (self.iteration + 1) % cfg.log_every == 0 or self.iteration + 1 >= cfg.iterations
+            parts = self.step(want_psnr=log_now)
+            sums = parts if sums is None else sums + parts
             window_iters += 1
             if self.device.type == "cuda" and (
                 self.iteration % cfg.log_every == 0 or (cfg.time_budget > 0 and self.iteration % 10 == 0)
@@ -367,13 +360,24 @@ class Trainer:
             if self.iteration % cfg.log_every == 0 or self.finished():
                 now = time.perf_counter()
                 rate = window_iters / max(1e-9, now - window_start)
-                self._progress_event({k: float(v) / window_iters for k, v in sums.items()}, rate, bar)
-                sums, window_iters, window_start = {}, 0, now
+                assert sums is not None
+                means = (sums / window_iters).tolist()
+                losses = dict(zip(PART_NAMES, means, strict=True))
+                losses["psnr"] = float(parts[-1])  # the window's last batch
+                self._progress_event(losses, rate, bar)
+                sums, window_iters, window_start = None, 0, now
             if cfg.preview_every and self.iteration % cfg.preview_every == 0:
                 self.preview()
             if cfg.checkpoint_every and self.iteration % cfg.checkpoint_every == 0 and not self.finished():
                 self.write_checkpoint()
-            if cfg.eval_every_seconds > 0 and self.train_time - last_eval >= cfg.eval_every_seconds:
+            # Held-out evaluation on its cadence, but not within EVAL_AFTER_RESET iterations of an
+            # opacity reset (the avatar is semi-transparent for a moment then, by design).
+            recovering = self.iteration - self.last_reset < EVAL_AFTER_RESET
+            if (
+                cfg.eval_every_seconds > 0
+                and self.train_time - last_eval >= cfg.eval_every_seconds
+                and not recovering
+            ):
                 last_eval = self.train_time
                 self.evaluate_held_out()
                 window_start = time.perf_counter()  # evaluation time is not training speed

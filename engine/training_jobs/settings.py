@@ -1,0 +1,192 @@
+"""What a user chooses for a training, the presets, and the trainer command line they make.
+
+The add-on's presets (Quick preview / Standard / Best) are combinations of the trainer's own
+presets (training/config.py: default, fast, static, tiny) and its length, resolution and cap
+options; explicit values always win over the preset's.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+RIG_FAMILIES = ("FLAME", "SMPLX")
+DEVICES = ("cuda", "cpu")
+
+
+@dataclass(frozen=True)
+class PresetValues:
+    label: str
+    description: str
+    trainer_preset: str  # training/config.py PRESETS key
+    iterations: int  # 0: the trainer preset's
+    time_budget: float  # seconds of training, 0: none
+    resolution_scale: float
+    max_gaussians: int
+    preview_every: int  # iterations between preview images
+    checkpoint_every: int
+
+
+# GPU presets. A time budget makes the trainer compress its whole schedule into it.
+PRESETS: dict[str, PresetValues] = {
+    "QUICK": PresetValues(
+        "Quick Preview", "About 3 minutes on a GPU, half resolution: check the data and framing",
+        "fast", 0, 180.0, 0.5, 30_000, 200, 2000,
+    ),
+    "STANDARD": PresetValues(
+        "Standard", "About 15 minutes on a GPU at full resolution: a usable avatar",
+        "fast", 0, 900.0, 1.0, 100_000, 500, 2000,
+    ),
+    "BEST": PresetValues(
+        "Best", "30,000 iterations at full resolution (about an hour on a GPU)",
+        "default", 30_000, 0.0, 1.0, 200_000, 1000, 5000,
+    ),
+}  # fmt: skip
+
+# On the CPU the pure-torch reference rasterizer makes only tiny runs practical.
+CPU_PRESETS: dict[str, PresetValues] = {
+    "QUICK": PresetValues("Quick Preview", "A tiny CPU run", "tiny", 100, 0.0, 0.25, 3_000, 20, 50),
+    "STANDARD": PresetValues("Standard", "A small CPU run", "tiny", 400, 0.0, 0.25, 6_000, 50, 100),
+    "BEST": PresetValues(
+        "Best", "The largest CPU run worth waiting for", "tiny", 1500, 0.0, 0.5, 10_000, 100, 250
+    ),
+}
+
+PRESET_ORDER = ("QUICK", "STANDARD", "BEST", "CUSTOM")
+
+
+def preset_values(preset: str, device: str) -> PresetValues:
+    table = CPU_PRESETS if device == "cpu" else PRESETS
+    return table.get(preset, table["STANDARD"])
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """One training, as the user set it up. Zero means 'the trainer preset decides'."""
+
+    data_dir: str
+    rig: str  # FLAME | SMPLX
+    model_path: str
+    output_dir: str
+    device: str = "cuda"
+    preset: str = "STANDARD"  # QUICK | STANDARD | BEST | CUSTOM
+    trainer_preset: str = "fast"
+    iterations: int = 0
+    time_budget: float = 0.0
+    resolution_scale: float = 1.0
+    max_gaussians: int = 0
+    preview_every: int = 0
+    checkpoint_every: int = 0
+    extra_args: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_preset(
+        cls,
+        preset: str,
+        *,
+        data_dir: str,
+        rig: str,
+        model_path: str,
+        output_dir: str,
+        device: str,
+        overrides: Mapping[str, object] | None = None,
+    ) -> TrainSettings:
+        """Settings of a preset (CUSTOM starts from Standard), then the explicit overrides."""
+        values = preset_values(preset, device)
+        base = cls(
+            data_dir=data_dir,
+            rig=rig,
+            model_path=model_path,
+            output_dir=output_dir,
+            device=device,
+            preset=preset,
+            trainer_preset=values.trainer_preset,
+            iterations=values.iterations,
+            time_budget=values.time_budget,
+            resolution_scale=values.resolution_scale,
+            max_gaussians=values.max_gaussians,
+            preview_every=values.preview_every,
+            checkpoint_every=values.checkpoint_every,
+        )
+        return replace(base, **dict(overrides or {}))  # type: ignore[arg-type]
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.rig not in RIG_FAMILIES:
+            out.append(f"Rig must be FLAME or SMPLX, not {self.rig!r}.")
+        if self.device not in DEVICES:
+            out.append(f"Device must be cuda or cpu, not {self.device!r}.")
+        if self.iterations < 0 or self.time_budget < 0 or self.max_gaussians < 0:
+            out.append("Iterations, time budget and Gaussian cap cannot be negative.")
+        if not 0 < self.resolution_scale <= 4:
+            out.append("Resolution scale must be above 0 and at most 4.")
+        if not self.data_dir:
+            out.append("No dataset folder is given.")
+        if not self.output_dir:
+            out.append("No output folder is given.")
+        return out
+
+
+def parse_extra_args(text: str) -> tuple[str, ...]:
+    """Extra trainer options typed by a user ('--set sh_degree=1 --no-refine')."""
+    try:
+        return tuple(shlex.split(text))
+    except ValueError as exc:
+        raise ValueError(f"Extra trainer options: {exc}") from None
+
+
+def fit_command(python: str, settings: TrainSettings, *, resume: bool = False) -> list[str]:
+    """``<python> -m training fit ...`` for these settings."""
+    s = settings
+    argv = [python, "-m", "training", "fit"]
+    argv += ["--data", s.data_dir, "--rig", s.rig.lower(), "--model", s.model_path, "--out", s.output_dir]
+    argv += ["--device", s.device, "--preset", s.trainer_preset]
+    if s.device == "cpu":
+        argv += ["--backend", "reference"]
+    if s.iterations > 0:
+        argv += ["--iterations", str(s.iterations)]
+    if s.time_budget > 0:
+        argv += ["--time-budget", f"{s.time_budget:g}"]
+    argv += ["--resolution-scale", f"{s.resolution_scale:g}"]
+    if s.max_gaussians > 0:
+        argv += ["--max-gaussians", str(s.max_gaussians)]
+    if s.preview_every > 0:
+        argv += ["--preview-every", str(s.preview_every)]
+    if s.checkpoint_every > 0:
+        argv += ["--checkpoint-every", str(s.checkpoint_every)]
+    argv += list(s.extra_args)
+    if resume:
+        argv.append("--resume")
+    return argv
+
+
+def with_length(argv: list[str], iterations: int = 0, time_budget: float = 0.0) -> list[str]:
+    """The same command with a new length (the trainer lets a resumed run change only that)."""
+    out = list(argv)
+    for flag, value in (("--iterations", iterations), ("--time-budget", time_budget)):
+        if value <= 0:
+            continue
+        text = str(value) if flag == "--iterations" else f"{value:g}"
+        if flag in out:
+            out[out.index(flag) + 1] = text
+        else:
+            out[4:4] = [flag, text]
+    return out
+
+
+_DROPPED_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONEXECUTABLE", "__PYVENV_LAUNCHER__")
+
+
+def trainer_environment(
+    extension_root: str | os.PathLike[str], base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The trainer's environment: ours, without Blender's Python settings, with only the extension
+    folder on PYTHONPATH (so ``python -m training`` is the trainer shipped with this add-on)."""
+    env = {k: v for k, v in (os.environ if base is None else base).items() if k not in _DROPPED_ENV}
+    env["PYTHONPATH"] = str(Path(extension_root))
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env

@@ -39,6 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--stage", choices=STAGE_NAMES, help="run this stage alone (earlier ones must be done)"
     )
+    parser.add_argument(
+        "--until", choices=STAGE_NAMES, help="stop after this stage (e.g. train on a GPU machine)"
+    )
     parser.add_argument("--force", action="store_true", help="run the selected stage(s) again")
     parser.add_argument("--data", type=Path, help="your own dataset folder instead of the synthetic one")
     parser.add_argument("--model", type=Path, help="your own FLAME/SMPL-X model file instead of the stand-in")
@@ -69,13 +72,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     start = time.perf_counter()
     try:
-        run_stages(ctx, STAGES, only=args.stage, force=args.force)
+        stages = STAGES if args.until is None else STAGES[: STAGE_NAMES.index(args.until) + 1]
+        run_stages(ctx, stages, only=args.stage, force=args.force)
     except DemoError as ex:
         log(f"FAILED: {ex}")
         return 1
     total = time.perf_counter() - start
-    if args.stage is None or args.stage == "package":
+    if (args.stage or args.until or "package") == "package":
         write_summary(ctx, total)
+    else:
+        log(f"stopped after '{args.stage or args.until}' as asked ({total:.0f} s); results in {out}/.stages/")
     return 0
 
 

@@ -118,6 +118,7 @@ def train_variant(name: str, args: argparse.Namespace, overrides: dict[str, Any]
         start = time.perf_counter()
         full = {split: trainer.evaluate_split(split) for split in ("val", "test")}
         eval_seconds = time.perf_counter() - start
+        trained_gaussians = trainer.gaussians.num_gaussians
         small = None
         if args.small_mb > 0 and name == "dynamic":
             # A compact copy for the Blender-side stages (not counted as training time).
@@ -142,7 +143,7 @@ def train_variant(name: str, args: argparse.Namespace, overrides: dict[str, Any]
         "train_seconds": trainer.train_time,
         "its_per_s": trainer.iteration / max(trainer.train_time, 1e-9),
         "images_per_s": trainer.iteration * cfg.batch_cameras / max(trainer.train_time, 1e-9),
-        "gaussians": trainer.gaussians.num_gaussians,
+        "gaussians": trained_gaussians,
         "peak_gpu_memory_gb": metrics.get("peak_gpu_memory_gb"),
         "seconds_to_val_30db": trainer.milestones.get("val_psnr_30"),
         "seconds_to_val_33db": trainer.milestones.get("val_psnr_33"),
@@ -243,12 +244,111 @@ def render_speed(avatar_path: str, args: argparse.Namespace) -> dict[str, Any]:
         width, height, avatar.sh_degree,
     )[1]  # fmt: skip
     result["graphed_vs_eager_max_abs"] = float((a - b).abs().max())
+
+    # Batches of frames: B frames posed at once (the rig and the binding take a leading frame
+    # axis) and rasterized in one gsplat call with a leading batch axis. The project's rasterize()
+    # front takes one set of Gaussians, so this calls gsplat directly with the same conventions
+    # (OpenCV camera, +0.5 on the principal point for gsplat's pixel-corner sampling).
+    from gsplat import rasterization
+
+    from training.posing import bind_world
+    from training.rig_torch import axis_angle_to_matrix
+
+    def batched(gaussians: GaussianSet, batch: int, repeats: int) -> tuple[float, float]:
+        expr = torch.stack([f.expression for f in frames])
+        pose = torch.stack([f.pose for f in frames])
+        transl = torch.stack([f.transl for f in frames])
+        ks = view.ks[:1].clone()
+        ks[:, 0, 2] += 0.5
+        ks[:, 1, 2] += 0.5
+        bg = renderer.background.expand(batch, 1, 3)
+
+        def chunk(start: int) -> torch.Tensor:
+            idx = torch.arange(start, start + batch, device=device) % len(frames)
+            out = poser.rig(
+                betas=poser.betas, expression=expr[idx], pose=pose[idx], transl=transl[idx],
+                vertex_offsets=poser.vertex_offsets,
+            )  # fmt: skip
+            eye = torch.eye(3, device=device)
+            pose_features = (axis_angle_to_matrix(pose[idx][:, 1:]) - eye).reshape(batch, -1)
+            features = None
+            if gaussians.has_dynamics:
+                features = torch.cat([expr[idx][:, : avatar.num_dyn_expression], pose_features], dim=-1)
+            world = bind_world(gaussians.params, gaussians.parent_face, out.vertices, poser.faces, features,
+                               avatar.sh_degree)  # fmt: skip
+            images, alphas, _ = rasterization(
+                world.means, world.quats, world.scales, world.opacities, world.sh,
+                view.viewmats[:1].expand(batch, 1, 4, 4), ks.expand(batch, 1, 3, 3), width, height,
+                sh_degree=avatar.sh_degree,
+            )  # fmt: skip
+            return images[:, 0] + (1 - alphas[:, 0]) * bg[:, 0, None, None, :]
+
+        with torch.no_grad():
+            first = chunk(0)[0]
+            single = render_avatar(
+                poser, gaussians, avatar.num_dyn_expression, renderer, frames[0], view.viewmats[:1],
+                view.ks[:1], width, height, avatar.sh_degree,
+            )[1][0]  # fmt: skip
+            for i in range(3):
+                chunk(i * batch)
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            for i in range(repeats):
+                chunk(i * batch)
+            torch.cuda.synchronize()
+        return repeats * batch / (time.perf_counter() - start), float((first - single).abs().max())
+
+    for b in (8, 32):
+        fps, diff = batched(big, b, max(5, args.render_repeats // b))
+        result[f"fps_100k_batch{b}"] = fps
+        result[f"batch{b}_vs_single_max_abs"] = diff
     return result
+
+
+def profile_render(avatar_path: str, args: argparse.Namespace, path: Path) -> None:
+    """torch.profiler over single-frame renders (graphed posing): where a frame's time goes."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from training.avatar_io import avatar_rig, load_avatar
+    from training.data.scene import load_dataset, split_data
+    from training.model.tracking import TrackedSequence
+    from training.posing import RigPoser, WorldGaussians
+    from training.rendering import Renderer
+    from training.rigs import identity_inputs, rig_inputs
+    from training.step_functions import GraphedPosing
+
+    device = torch.device("cuda")
+    avatar = load_avatar(avatar_path, device)
+    rig_model = avatar_rig(avatar, args.model)
+    dataset = load_dataset(args.data, args.rig, rig_model=rig_model)
+    view = split_data(dataset, "train", 1.0, device, avatar.background, load_images=False, limit=1)
+    steps = sorted(dataset.rig_params)[:4]
+    tracking = TrackedSequence(steps, *rig_inputs(dataset, steps, rig_model), device=device)
+    poser = RigPoser(rig_model, *identity_inputs(rig_model, avatar.identity), device)
+    renderer = Renderer("gsplat", avatar.background, device)
+    posing = GraphedPosing(poser, avatar.gaussians, avatar.num_dyn_expression, avatar.sh_degree)
+    w, h = view.sizes[0]
+
+    def one(i: int) -> None:
+        out = posing(tracking.inputs(steps[i % 4], refined=False))
+        renderer.render(WorldGaussians(*out[:5], avatar.sh_degree, None), view.viewmats, view.ks, w, h)
+
+    with torch.no_grad():
+        for i in range(10):
+            one(i)
+        torch.cuda.synchronize()
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+            for i in range(50):
+                one(i)
+            torch.cuda.synchronize()
+    path.write_text(prof.key_averages().table(sort_by="cpu_time_total", row_limit=45))
 
 
 def summary(results: dict[str, Any]) -> str:
     lines = [
         f"# Head benchmark ({results['device']}, {results['minutes']} min per variant)",
+        "",
+        results.get("note", ""),
         "",
         "| | " + " | ".join(v["variant"] for v in results["variants"]) + " |",
         "| --- | " + " | ".join("---" for _ in results["variants"]) + " |",
@@ -284,14 +384,16 @@ def summary(results: dict[str, Any]) -> str:
     row("compact avatar Gaussians", lambda v: v["small_avatar"]["compaction"]["after"])
     row("compact val PSNR", lambda v: v["small_avatar"]["val_psnr"])
     row("compact test PSNR", lambda v: v["small_avatar"]["test_psnr"])
-    if "render" in results:
+    if results.get("render"):
         r = results["render"]
         lines += [
             "",
             f"Render speed at {r['resolution'][0]}x{r['resolution'][1]} with rig deformation (one frame "
             f"at a time, posing as a CUDA graph): {r['fps_trained']:.0f} fps ({r['trained_gaussians']} "
             f"Gaussians), {r['fps_100k']:.0f} fps (100k Gaussians); eager posing: "
-            f"{r['fps_trained_eager']:.0f} / {r['fps_100k_eager']:.0f} fps.",
+            f"{r['fps_trained_eager']:.0f} / {r['fps_100k_eager']:.0f} fps. Batches of frames "
+            f"(100k Gaussians): {r.get('fps_100k_batch8', 0):.0f} fps (8 a call), "
+            f"{r.get('fps_100k_batch32', 0):.0f} fps (32 a call).",
         ]
     return "\n".join(lines) + "\n"
 
@@ -319,6 +421,9 @@ def main() -> int:
     parser.add_argument("--compact-steps", type=int, default=2000)
     parser.add_argument("--profile-steps", type=int, default=0, help="profile this many steps first")
     parser.add_argument("--render-only", default=None, help="measure render speed of this avatar only")
+    parser.add_argument("--merge", default=None, help="comma-separated results.json of variants run apart")
+    parser.add_argument("--skip-render", action="store_true", help="no render-speed measurement")
+    parser.add_argument("--note", default="", help="a line for the summary (how the run was made)")
     args = parser.parse_args()
     setup_logging()
     out = Path(args.out)
@@ -329,10 +434,15 @@ def main() -> int:
         "torch": torch.__version__,
         "args": vars(args),
         "variants": [],
+        "note": args.note,
     }
+    if args.merge:
+        for part in args.merge.split(","):
+            results["variants"] += json.loads(Path(part).read_text())["variants"]
     if args.render_only:
         results["render"] = render_speed(args.render_only, args)
-    else:
+        profile_render(args.render_only, args, out / "render_profile.txt")
+    elif not args.merge:
         overrides = parse_overrides(args.set)
         for name in args.variants.split(","):
             extra = dict(overrides)
@@ -340,8 +450,8 @@ def main() -> int:
                 extra["dynamics_rank"] = 0
             results["variants"].append(train_variant(name, args, extra))
             (out / "results.json").write_text(json.dumps(results, indent=1))
-        first = results["variants"][0]["avatar"]
-        results["render"] = render_speed(first, args)
+        if not args.skip_render:
+            results["render"] = render_speed(results["variants"][0]["avatar"], args)
     (out / "results.json").write_text(json.dumps(results, indent=1))
     (out / "summary.md").write_text(summary(results))
     print(summary(results))

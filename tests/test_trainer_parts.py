@@ -164,3 +164,21 @@ def test_scaled_intrinsics_keep_pixel_centres():
     u, v = (k @ point)[:2]
     u2, v2 = (k2 @ point)[:2]
     assert u2 == pytest.approx((u + 0.5) / 2 - 0.5) and v2 == pytest.approx((v + 0.5) / 2 - 0.5)
+
+
+def test_bind_world_takes_a_leading_frame_axis():
+    from training.posing import bind_world
+
+    v, f = _mesh()
+    model = _model(120, rank=2)
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for p in model.params.values():
+            p.add_(0.1 * torch.randn(p.shape, generator=gen))
+    frames = v[None] + 0.01 * torch.randn(3, *v.shape, generator=gen)
+    features = torch.randn(3, 7, generator=gen)
+    both = bind_world(model.params, model.parent_face, frames, f, features, 2)
+    for b in range(3):
+        one = bind_world(model.params, model.parent_face, frames[b], f, features[b], 2)
+        for name in ("means", "quats", "scales", "opacities", "sh"):
+            assert torch.allclose(getattr(both, name)[b], getattr(one, name), atol=1e-6), name

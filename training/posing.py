@@ -102,7 +102,10 @@ def bind_world(
     sh_degree: int,
 ) -> WorldGaussians:
     """Bind Gaussians (their parameters by name, see GaussianSet) to a posed mesh, with this
-    frame's dynamic deltas when the parameters have a basis and features are given."""
+    frame's dynamic deltas when the parameters have a basis and features are given.
+
+    ``vertices`` (V,3) and ``features`` (F,) for one frame, or (B,V,3) and (B,F) for B frames
+    (every output then has a leading B axis)."""
     from training.gaussians import binding_torch as bt
 
     deltas = None
@@ -115,10 +118,13 @@ def bind_world(
     opacity_logit = params["opacity"]
     dc = params["sh_dc"]
     if deltas is not None:
-        opacity_logit = opacity_logit + deltas[:, 10]
-        dc = dc + deltas[:, None, 11:14]
+        opacity_logit = opacity_logit + deltas[..., 10]
+        dc = dc + deltas[..., None, 11:14]
     coeffs = (sh_degree + 1) ** 2
-    sh = torch.cat([dc, params["sh_rest"][:, : coeffs - 1]], dim=1) if coeffs > 1 else dc
+    rest = params["sh_rest"][:, : coeffs - 1]
+    if coeffs > 1 and dc.dim() > rest.dim():
+        rest = rest.expand(*dc.shape[:-3], *rest.shape)
+    sh = torch.cat([dc, rest], dim=-2) if coeffs > 1 else dc
     return WorldGaussians(
         means=means,
         quats=quats,

@@ -80,6 +80,8 @@ class Trainer:
             self._check_resume_config(checkpoint["config"])
         self.device = resolve_device(cfg.device)
         self.backend = resolve_backend(cfg.backend, self.device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # static image shapes: let cuDNN pick (SSIM blur)
         torch.manual_seed(cfg.seed)
         self.rig_model = load_rig(cfg.model, cfg.rig)
         self.dataset = load_dataset(
@@ -268,7 +270,7 @@ class Trainer:
         sh_degree = self.sh_degree(p)
         inputs = self.tracking.inputs(timestep)
         means, quats, scales, opacities, sh, reg_offset, reg_scale, reg_dyn = self.functions.pose(
-            self.gaussians, inputs, sh_degree
+            self.gaussians, inputs, sh_degree, timestep
         )
         world = WorldGaussians(means, quats, scales, opacities, sh, sh_degree, None)
         image, alpha, info = self.renderer.render(

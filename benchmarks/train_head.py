@@ -118,6 +118,7 @@ def train_variant(name: str, args: argparse.Namespace, overrides: dict[str, Any]
         start = time.perf_counter()
         full = {split: trainer.evaluate_split(split) for split in ("val", "test")}
         eval_seconds = time.perf_counter() - start
+        trained_gaussians = trainer.gaussians.num_gaussians
         small = None
         if args.small_mb > 0 and name == "dynamic":
             # A compact copy for the Blender-side stages (not counted as training time).
@@ -142,7 +143,7 @@ def train_variant(name: str, args: argparse.Namespace, overrides: dict[str, Any]
         "train_seconds": trainer.train_time,
         "its_per_s": trainer.iteration / max(trainer.train_time, 1e-9),
         "images_per_s": trainer.iteration * cfg.batch_cameras / max(trainer.train_time, 1e-9),
-        "gaussians": trainer.gaussians.num_gaussians,
+        "gaussians": trained_gaussians,
         "peak_gpu_memory_gb": metrics.get("peak_gpu_memory_gb"),
         "seconds_to_val_30db": trainer.milestones.get("val_psnr_30"),
         "seconds_to_val_33db": trainer.milestones.get("val_psnr_33"),
@@ -275,12 +276,12 @@ def render_speed(avatar_path: str, args: argparse.Namespace) -> dict[str, Any]:
                 features = torch.cat([expr[idx][:, : avatar.num_dyn_expression], pose_features], dim=-1)
             world = bind_world(gaussians.params, gaussians.parent_face, out.vertices, poser.faces, features,
                                avatar.sh_degree)  # fmt: skip
-            images, _, _ = rasterization(
+            images, alphas, _ = rasterization(
                 world.means, world.quats, world.scales, world.opacities, world.sh,
                 view.viewmats[:1].expand(batch, 1, 4, 4), ks.expand(batch, 1, 3, 3), width, height,
-                sh_degree=avatar.sh_degree, backgrounds=bg,
+                sh_degree=avatar.sh_degree,
             )  # fmt: skip
-            return images[:, 0]
+            return images[:, 0] + (1 - alphas[:, 0]) * bg[:, 0, None, None, :]
 
         with torch.no_grad():
             first = chunk(0)[0]

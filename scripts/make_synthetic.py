@@ -41,7 +41,9 @@ from engine.datasets.writers import (
 from engine.rig.lbs import forward
 from engine.rig.model import RigModel
 
-GENERATOR_VERSION = 1
+# Bump a subject's version whenever a change here or in engine/blender/synthetic alters its pixels:
+# its cached datasets are then rendered again.
+GENERATOR_VERSIONS = {"head": 1, "body": 2}
 WHITE = (1.0, 1.0, 1.0)
 
 
@@ -63,19 +65,20 @@ class Recipe:
     hair_thickness: float
     model_name: str = ""
     model_sha256: str = ""
-    generator_version: int = GENERATOR_VERSION
+    generator_version: int = 0  # set from GENERATOR_VERSIONS by the presets
 
     @property
     def format(self) -> str:
         return "gaussian_avatars" if self.subject == "head" else "avatarrex"
 
 
-PRESETS: dict[tuple[str, bool], Recipe] = {
+_PRESETS: dict[tuple[str, bool], Recipe] = {
     ("head", False): Recipe("head", 16, 512, 32, 8, 8, False, 0.0, 2, 0, 90, 0.008),
     ("head", True): Recipe("head", 4, 128, 8, 2, 8, False, 0.0, 2, 0, 90, 0.008),
     ("body", False): Recipe("body", 16, 512, 28, 6, 8, False, 0.0, 2, 0, 90, 0.012),
     ("body", True): Recipe("body", 4, 128, 6, 2, 8, False, 0.0, 2, 0, 90, 0.012),
 }
+PRESETS = {key: replace(r, generator_version=GENERATOR_VERSIONS[r.subject]) for key, r in _PRESETS.items()}
 
 
 def default_out(subject: str, small: bool, cache_dir: str | None = None) -> Path:

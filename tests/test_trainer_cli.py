@@ -255,3 +255,22 @@ def test_eval_render_and_info(head, tmp_path, capsys):
             ["eval", "--avatar", str(path), "--data", str(data), "--device", "cpu"], capsys
         )
         assert code == ExitCode.AVATAR_FILE and events[-1]["event"] == "error"
+
+
+def test_export_max_mb_compacts_the_avatar(head, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = fit_args(
+        head, out, "--iterations", "10", "--export-max-mb", "0.085", "--set", "compact_steps=3", "--no-refine"
+    )
+    code, events = run_cli(args, capsys)
+    assert code == 0
+    metrics = events[-1]["metrics"]
+    report = metrics["compaction"]
+    assert report["after"] < report["before"] == metrics["before_compaction"]["gaussians"]
+    assert report["steps"] == 3
+    avatar = out / "avatar.gavatar"
+    assert avatar.stat().st_size <= 85_000
+    arrays = read_avatar_arrays(avatar)
+    assert arrays["means"].shape[0] == report["after"] == metrics["gaussians"]
+    # Every face of the rig keeps at least one Gaussian (the model has 168 faces, all used at init).
+    assert len(np.unique(arrays["parent_face"])) == 168

@@ -89,6 +89,7 @@ class StepFunctions:
         self._pose_key: tuple | None = None
         self._pose_graphed: Callable | None = None
         self._loss_cache: dict[tuple, Callable] = {}
+        self._meshes: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self.recordings = 0
 
     # --- posing -------------------------------------------------------------------------------
@@ -100,10 +101,21 @@ class StepFunctions:
         )  # fmt: skip
         return fn, names
 
-    def pose(self, gaussians: GaussianSet, inputs: FrameInputs, sh_degree: int) -> tuple[torch.Tensor, ...]:
+    def pose(
+        self, gaussians: GaussianSet, inputs: FrameInputs, sh_degree: int, timestep: int | None = None
+    ) -> tuple[torch.Tensor, ...]:
         # The rig runs eagerly (its forward copies host data, which a recording cannot hold);
-        # the binding, dynamics and regularisers - most of the kernels - are recorded.
-        vertices, pose_features = self.poser.mesh(inputs)
+        # the binding, dynamics and regularisers - most of the kernels - are recorded. Without
+        # tracking refinement a timestep's mesh never changes: it is posed once and kept.
+        fixed = timestep is not None and not any(
+            t.requires_grad for t in (inputs.expression, inputs.pose, inputs.transl)
+        )
+        if fixed and timestep in self._meshes:
+            vertices, pose_features = self._meshes[timestep]
+        else:
+            vertices, pose_features = self.poser.mesh(inputs)
+            if fixed:
+                self._meshes[timestep] = (vertices.detach(), pose_features.detach())
         fn, names = self._bind_eager(gaussians, sh_degree)
         args = (vertices, pose_features, inputs.expression, *(gaussians.params[n] for n in names))
         if not self.graphs:

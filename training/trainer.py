@@ -270,7 +270,7 @@ class Trainer:
         sh_degree = self.sh_degree(p)
         inputs = self.tracking.inputs(timestep)
         means, quats, scales, opacities, sh, reg_offset, reg_scale, reg_dyn = self.functions.pose(
-            self.gaussians, inputs, sh_degree
+            self.gaussians, inputs, sh_degree, timestep
         )
         world = WorldGaussians(means, quats, scales, opacities, sh, sh_degree, None)
         image, alpha, info = self.renderer.render(

@@ -10,11 +10,11 @@ import csv
 import re
 from pathlib import Path
 
+from ..rig.lbs import axis_angle_to_matrix
 from .camera import Camera, intrinsics, invert_rigid, rigid
 from .checks import as_vector, check_intrinsics, positive_int, require_file
 from .errors import DatasetError
 from .frames import Dataset
-from .gaussian_head_avatar import _rodrigues
 from .options import ReadOptions
 from .smplx_multiview import PARAMS_FILE, build, numbered_files
 
@@ -55,7 +55,7 @@ def read_calibration(path: Path) -> dict[str, Camera]:
         v = as_vector(values, path, where, 12)
         width = positive_int(v[0], path, f"{where} w")
         height = positive_int(v[1], path, f"{where} h")
-        c2w = rigid(_rodrigues(v[2:5]), v[5:8])
+        c2w = rigid(axis_angle_to_matrix(v[2:5]), v[5:8])
         kmat = intrinsics(v[8] * width, v[9] * height, v[10] * width, v[11] * height)
         check_intrinsics(kmat, width, height, path, where)
         cameras[name] = Camera(name, invert_rigid(c2w), kmat, width, height)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..rig.lbs import axis_angle_to_matrix
 from .camera import Camera, rigid
 from .checks import as_array, as_vector, check_intrinsics, check_rotation, load_npz
 from .errors import DatasetError
@@ -45,15 +46,6 @@ def _frame_dirs(root: Path) -> list[tuple[int, str]]:
         if child.is_dir() and child.name.isdigit():
             out.append((int(child.name), child.name))
     return sorted(out)
-
-
-def _rodrigues(axis_angle: np.ndarray) -> np.ndarray:
-    angle = float(np.linalg.norm(axis_angle))
-    if angle < 1e-12:
-        return np.eye(3)
-    k = axis_angle / angle
-    skew = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + np.sin(angle) * skew + (1 - np.cos(angle)) * skew @ skew
 
 
 def _fit_kind(params: dict[str, np.ndarray]) -> str:
@@ -124,7 +116,7 @@ def read(root: Path, options: ReadOptions, rig_model: object | None = None) -> D
             exp = as_vector(raw["exp_coeff"], path, "exp_coeff", FLAME_EXP_FULL)
             shape = as_vector(raw["id_coeff"], path, "id_coeff", FLAME_ID)
             expr = exp[:FLAME_EXP]
-            rot = _rodrigues(pose[:3])
+            rot = axis_angle_to_matrix(pose[:3])
             j0 = _root_joint(rig_model, shape, expr)
             rig_params[timestep] = {
                 "shape": shape,

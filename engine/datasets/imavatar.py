@@ -25,7 +25,7 @@ from .errors import DatasetError
 from .frames import Dataset, Frame
 from .gaussian_avatars import resolve_image
 from .image_io import image_size
-from .options import ReadOptions, _last_timesteps
+from .options import DEFAULT_TEST_FRACTION, ReadOptions, last_timesteps
 
 FORMAT = "imavatar"
 LABEL = "IMavatar (monocular FLAME)"
@@ -151,7 +151,7 @@ def _test_timesteps(sequence_of: dict[int, str], folders: list[Path], options: R
     spec = options.test_frames
     timesteps = list(sequence_of)
     if spec is None:
-        return set(_last_timesteps(timesteps, 0.1))
+        return set(last_timesteps(timesteps, DEFAULT_TEST_FRACTION))
     if isinstance(spec, int | float):
-        return set(_last_timesteps(timesteps, spec))
+        return set(last_timesteps(timesteps, spec))
     return {int(t) for t in spec}

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .checks import load_json
 from .errors import DatasetError
 from .frames import Split
 
@@ -45,7 +46,7 @@ class SplitRule:
         return "train"
 
 
-def _last_timesteps(timesteps: Sequence[int], spec: int | float) -> list[int]:
+def last_timesteps(timesteps: Sequence[int], spec: int | float) -> list[int]:
     ordered = sorted(set(timesteps))
     if isinstance(spec, float) and 0.0 <= spec < 1.0:
         count = round(len(ordered) * spec)
@@ -66,8 +67,6 @@ def split_rule(
     test: list[int] | None = None
     splits_path = root / SPLITS_FILE
     if splits_path.is_file():
-        from .checks import load_json
-
         data: Any = load_json(splits_path)
         if not isinstance(data, dict):
             raise DatasetError(splits_path, "should be an object with val_cameras and test_timesteps")
@@ -81,9 +80,9 @@ def split_rule(
         val = [str(c) for c in options.val_cameras]
     if options.test_frames is not None:
         spec = options.test_frames
-        test = _last_timesteps(timesteps, spec) if isinstance(spec, int | float) else [int(t) for t in spec]
+        test = last_timesteps(timesteps, spec) if isinstance(spec, int | float) else [int(t) for t in spec]
     if test is None:
-        test = _last_timesteps(timesteps, DEFAULT_TEST_FRACTION)
+        test = last_timesteps(timesteps, DEFAULT_TEST_FRACTION)
     unknown = sorted(set(val) - set(camera_ids))
     if unknown:
         raise DatasetError(root, f"validation camera(s) {', '.join(unknown)} are not in the dataset")

@@ -11,10 +11,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .camera import Camera
-from .checks import load_npz
+from .camera import Camera, rigid
+from .checks import (
+    as_array,
+    check_intrinsics,
+    check_rotation,
+    load_json,
+    load_npz,
+    positive_int,
+    require_keys,
+)
 from .errors import DatasetError
 from .frames import Dataset, Frame
+from .image_io import image_size
 from .options import ReadOptions, split_rule
 from .rig_params import smplx_sequence
 
@@ -91,18 +100,12 @@ def _recipe(root: Path) -> dict[str, object] | None:
     path = root / "recipe.json"
     if not path.is_file():
         return None
-    from .checks import load_json
-
     data = load_json(path)
     return data if isinstance(data, dict) else None
 
 
 def camera_from_krt(cam_id: str, entry: object, source: Path, image_for_size: Path | None) -> Camera:
     """AvatarReX / THuman4 calibration entry {K, R, T[, imgSize]} (OpenCV world-to-camera)."""
-    from .camera import rigid
-    from .checks import as_array, check_intrinsics, check_rotation, positive_int, require_keys
-    from .image_io import image_size
-
     require_keys(entry, ("K", "R", "T"), source, f"camera {cam_id}")
     assert isinstance(entry, dict)
     kmat = as_array(entry["K"], (3, 3), source, f"camera {cam_id} K")

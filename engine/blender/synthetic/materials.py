@@ -208,7 +208,11 @@ def build_material(
     pants = g.mix((denim_tex, "Fac"), srgb_to_linear(tuple(c * 0.75 for c in look.pants)),
                   srgb_to_linear(look.pants))  # fmt: skip
     col = g.mix((masks["shirt"], "Fac"), (col, "Result"), (shirt, "Result"))
-    col = g.mix((masks["pants"], "Fac"), (col, "Result"), (pants, "Result"))
+    # Layered mixes: where shirt and trousers meet (each 0.5) the trousers take all that is left,
+    # or a band of skin would show through at the waistline.
+    rest_after_shirt = g.math("SUBTRACT", 1.0001, (masks["shirt"], "Fac"))
+    pants_fac = g.math("DIVIDE", (masks["pants"], "Fac"), (rest_after_shirt, 0), clamp=True)
+    col = g.mix((pants_fac, 0), (col, "Result"), (pants, "Result"))
     col = g.mix((masks["shoes"], "Fac"), (col, "Result"), srgb_to_linear((0.12, 0.10, 0.09)))
 
     # Eyes: sclera, iris ring, pupil, from the direction to the nearest eye centre.

@@ -105,30 +105,29 @@ def head_regions(model: RigModel) -> dict[str, np.ndarray]:
     return out
 
 
-_SHIRT = (3, 6, 9, 13, 14, 16, 17)  # spine, collars, shoulders (short sleeves)
-_PANTS = (0, 1, 2, 4, 5)  # pelvis, hips, knees
+_SKIN = (12, 15, 18, 19, 20, 21, 22, 23, 24, *range(25, 55))  # neck, head, forearms, hands
 _SHOES = (7, 8, 10, 11)  # ankles, feet
 
 
 def body_regions(model: RigModel) -> dict[str, np.ndarray]:
-    """SMPL-X-layout model: clothing masks from skinning weights, plus hair and eyes on the head."""
+    """SMPL-X-layout model: clothing masks from skinning weights (a short-sleeved shirt above the
+    waistline, trousers below it, shoes), plus hair and eyes on the head."""
     w = np.asarray(model.weights)
     faces = np.asarray(model.faces)
     rest = model.v_template
     joints = model.joint_regressor @ rest
-    shirt = w[:, list(_SHIRT)].sum(1)
-    # Short sleeves end a third of the way down the upper arm.
+    skin = w[:, [j for j in _SKIN if j < model.num_joints]].sum(1)
+    # Short sleeves: the upper arm is bare from a third of the way down to the elbow.
     for s, e in ((16, 18), (17, 19)):
         axis = joints[e] - joints[s]
         t = (rest - joints[s]) @ axis / max(float(axis @ axis), 1e-12)
-        shirt = np.where(w[:, s] > 0.2, shirt * _smoothstep(0.45, 0.3, t), shirt)
-    pants = w[:, list(_PANTS)].sum(1)
-    shoes = w[:, list(_SHOES)].sum(1)
-    # One waistline between shirt and trousers, a little above the pelvis joint.
-    above = _smoothstep(-0.01, 0.01, rest[:, 1] - (joints[0, 1] + 0.08))
-    torso = w[:, [0, 3]].sum(1)
-    shirt = np.maximum(shirt, torso * above)
-    pants = pants * (1.0 - above)
+        skin = skin + w[:, s] * _smoothstep(0.3, 0.45, t)
+    skin = np.clip(skin, 0.0, 1.0)
+    shoes = _smoothstep(0.3, 0.6, w[:, list(_SHOES)].sum(1))
+    clothed = (1.0 - skin) * (1.0 - shoes)
+    above = _smoothstep(-0.01, 0.01, rest[:, 1] - (joints[0, 1] + 0.08))  # the waistline
+    shirt = clothed * above
+    pants = clothed * (1.0 - above)
     head = w[:, [15, 22]].sum(1)
     eyes = w[:, [23, 24]].sum(1) if model.num_joints > 24 else np.zeros(len(rest))
     rel = rest - joints[15]

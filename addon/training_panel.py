@@ -135,7 +135,8 @@ def draw_record(layout: UILayout, state: Any, record: Any) -> None:
     if record.preview_image is not None:
         _thumbnail(layout, record, "preview", "PREVIEW", ["Ground truth | render"])
     col = layout.column(align=True)
-    col.label(text=f"{record.rig} on {record.device.upper()}, preset {record.preset.title()}")
+    where = f"{record.gpus} GPUs" if record.gpus > 1 else record.device.upper()
+    col.label(text=f"{record.rig} on {where}, preset {record.preset.title()}")
     folder = col.row(align=True)
     folder.label(text=record.output_dir, icon="FILE_FOLDER")
     folder.operator("wm.path_open", text="", icon="FILEBROWSER").filepath = record.output_dir

@@ -65,6 +65,7 @@ class GAVATAR_TrainJob(PropertyGroup):
     model_path: StringProperty(name="Model File", subtype="FILE_PATH")  # type: ignore[valid-type]
     output_dir: StringProperty(name="Output Folder", subtype="DIR_PATH")  # type: ignore[valid-type]
     device: StringProperty(name="Device")  # type: ignore[valid-type]
+    gpus: IntProperty(name="GPUs", description="Trainer processes, one a GPU (torchrun)", default=1)  # type: ignore[valid-type]
     preset: StringProperty(name="Preset")  # type: ignore[valid-type]
     argv_json: StringProperty(name="Command", description="The trainer command (JSON list)")  # type: ignore[valid-type]
     import_result: BoolProperty(name="Import Result", default=True)  # type: ignore[valid-type]

@@ -8,6 +8,7 @@ Scripts::
 
     bpy.ops.gavatar.train(data_dir="/data/subject", rig="FLAME", model_path="", iterations=2000,
                           device="cuda", output_dir="/runs/subject", wait=True)
+    bpy.ops.gavatar.train(..., gpus=2)   # where 2 GPUs are visible: torchrun, one process a GPU
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ from ..engine.blender.dataset_import import PROP_FAMILY, PROP_ROOT
 from ..engine.blender.rig import model_source
 from ..engine.blender.rig.parts import RigParts
 from ..engine.datasets import DatasetError, detect_format, open_dataset
-from ..engine.training_jobs import preflight
+from ..engine.training_jobs import launch, preflight
 from ..engine.training_jobs.job import TrainingJob, metric_summary
 from ..engine.training_jobs.settings import (
     TrainSettings,
@@ -163,6 +165,33 @@ def resolve_model(family: str, explicit: str, rig: RigParts | None, context: Con
     return path, warning
 
 
+# ------------------------------------------------------------------------------------------ GPUs
+_GPU_CACHE: dict[str, float] = {}
+GPU_RECHECK_S = 30.0  # the dialog redraws often; nvidia-smi is asked at most this often
+
+
+def detected_gpus() -> int:
+    """GPUs the trainer would see (nvidia-smi -L; Blender has no torch), cached for a while."""
+    now = time.monotonic()
+    if now - _GPU_CACHE.get("at", -1e9) > GPU_RECHECK_S:
+        _GPU_CACHE.update(count=float(launch.visible_gpus()), at=now)
+    return int(_GPU_CACHE["count"])
+
+
+def gpu_choice_shown(visible: int, device: str) -> bool:
+    """The GPU count is offered only for CUDA training where more than one GPU is visible."""
+    return device == "cuda" and visible > 1
+
+
+def training_argv(argv: list[str], gpus: int, device: str, visible: int) -> list[str]:
+    """The trainer command on ``gpus`` GPUs (torchrun for more than one). ``visible``: the
+    detected count (an argument, so the several-GPU path is testable anywhere). Raises ValueError."""
+    problem = launch.gpu_problem(gpus, device, visible)
+    if problem:
+        raise ValueError(problem)
+    return launch.with_gpus(argv, gpus)
+
+
 # ------------------------------------------------------------------------------------------ train
 def _preset_summary(preset: str, device: str) -> str:
     if preset == "CUSTOM":
@@ -220,6 +249,16 @@ class GAVATAR_OT_train(Operator):
         min=0,
     )
     device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="DEFAULT")  # type: ignore[valid-type]
+    gpus: IntProperty(  # type: ignore[valid-type]
+        name="GPUs",
+        description=(
+            "Train on this many GPUs of this computer, one trainer process each (torchrun); every "
+            "step trains one view per GPU. Offered where more than one GPU is visible"
+        ),
+        default=1,
+        min=1,
+        max=launch.MAX_GPUS,
+    )
     output_dir: StringProperty(  # type: ignore[valid-type]
         name="Output Folder",
         description="Where the avatar, checkpoint and previews go (empty: a new folder in the cache)",
@@ -266,6 +305,11 @@ class GAVATAR_OT_train(Operator):
         col.prop(self, "resolution_scale")
         col.prop(self, "max_gaussians")
         layout.prop(self, "device")
+        visible = detected_gpus()
+        if gpu_choice_shown(visible, device):
+            row = layout.row()
+            row.prop(self, "gpus")
+            row.label(text=f"of {visible} visible")
         if device == "cpu":
             layout.label(text="CPU training is for tiny runs: expect minutes per hundred steps", icon="ERROR")
         layout.separator()
@@ -369,6 +413,8 @@ class GAVATAR_OT_train(Operator):
         if problems:
             raise ValueError(" ".join(problems))
         argv = fit_command(python, settings)
+        if self.gpus > 1:
+            argv = training_argv(argv, self.gpus, device, detected_gpus())
 
         state = runtime.training_state(scene)
         record = state.jobs.add()
@@ -379,6 +425,7 @@ class GAVATAR_OT_train(Operator):
         record.dataset_collection = dataset.collection
         record.rig, record.model_path, record.output_dir = rig, model, output
         record.device, record.preset = device, self.preset
+        record.gpus = launch.gpus_of(argv)
         record.argv_json = json.dumps(argv)
         record.import_result = self.import_result
         record.iterations = settings.iterations
@@ -493,6 +540,13 @@ class GAVATAR_OT_train_resume(_JobOperator):
     time_budget: FloatProperty(  # type: ignore[valid-type]
         name="Time Budget", description="New budget in seconds (0: as before)", default=0.0, min=0.0
     )
+    gpus: IntProperty(  # type: ignore[valid-type]
+        name="GPUs",
+        description="Continue on this many GPUs (0: as before); the checkpoint fits any count",
+        default=0,
+        min=0,
+        max=launch.MAX_GPUS,
+    )
     wait: BoolProperty(name="Wait", default=False, options={"SKIP_SAVE"})  # type: ignore[valid-type]
 
     def execute(self, context: Context) -> OperatorResult:
@@ -524,9 +578,21 @@ class GAVATAR_OT_train_resume(_JobOperator):
             self.report({"ERROR"}, problem)
             return {"CANCELLED"}
         argv[0] = python  # the same trainer command, with today's trainer Python
-        argv = with_length(argv, self.iterations, self.time_budget)
+        try:
+            head, trainer = launch.split_launcher(argv)
+            trainer = with_length([python, *trainer], self.iterations, self.time_budget)[1:]
+            argv = [*head, *trainer]
+            if self.gpus > 0:
+                device = record.device or "cuda"
+                argv = training_argv(argv, self.gpus, device, detected_gpus() if self.gpus > 1 else 1)
+        except ValueError as exc:
+            self.report({"ERROR"}, f"Cannot resume '{record.name}': {exc}")
+            return {"CANCELLED"}
+        record.gpus = launch.gpus_of(argv)
         if "--resume" not in argv:
             argv.append("--resume")
+        if self.gpus > 0:
+            record.argv_json = json.dumps(argv)  # later resumes keep the new count
         env = trainer_environment(runtime.extension_root())
         job = TrainingJob(argv, env, record.output_dir, record.name, job_id=record.job_id)
         job.history = runtime.record_history(record)

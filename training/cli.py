@@ -53,6 +53,8 @@ def _fit_parser(sub: Any) -> None:
     p.add_argument("--test-frames", default=None, help="held-out timesteps: a count, a fraction or a list")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any TrainConfig field")
     p.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)  # tests: act as SIGTERM
+    # tests: RANK:ITERATION makes that rank fail there (several processes must not hang)
+    p.add_argument("--fail-after", default=None, help=argparse.SUPPRESS)
 
 
 def _eval_parser(sub: Any) -> None:

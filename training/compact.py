@@ -45,6 +45,8 @@ def importance(trainer: Any, views: int = 64) -> torch.Tensor:
     data = trainer.train
     score = torch.zeros(gs.num_gaussians, device=trainer.device)
     picks = np.unique(np.linspace(0, len(data) - 1, min(views, len(data))).round().astype(int))
+    ranks = trainer.world  # several ranks: each scores its share of the views, then they add up
+    picks = picks[ranks.rank :: ranks.size]
     black = torch.zeros(3, device=trainer.device)
     for i in picks.tolist():
         with torch.no_grad():
@@ -63,7 +65,7 @@ def importance(trainer: Any, views: int = 64) -> torch.Tensor:
         rendered.colors.sum().backward()
         assert weight.grad is not None
         score += weight.grad / 3.0
-    return score
+    return ranks.all_reduce_sum(score)
 
 
 def compact(trainer: Any, max_gaussians: int, steps: int, views: int = 64) -> dict[str, int]:

@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     RIG_MODEL = 6  # rig model file missing, unreadable or not matching the data / avatar
     AVATAR_FILE = 7  # avatar file missing, unreadable or of an unknown version
     CHECKPOINT = 8  # --resume without a usable checkpoint, or one from other settings
+    DISTRIBUTED = 9  # several processes (torchrun): set-up failed, or another rank failed / vanished
     INTERRUPTED = 75  # SIGTERM/SIGINT: a checkpoint was written; run again with --resume
 
 
@@ -65,6 +66,11 @@ class AvatarFileError(TrainerError):
 class CheckpointError(TrainerError):
     code = ExitCode.CHECKPOINT
     kind = "checkpoint"
+
+
+class DistributedError(TrainerError):
+    code = ExitCode.DISTRIBUTED
+    kind = "distributed"
 
 
 class Interrupted(Exception):  # noqa: N818 - a control-flow signal, not an error

@@ -1,4 +1,7 @@
-"""``python -m training fit``: build the config (defaults < preset < options), run the Trainer."""
+"""``python -m training fit``: build the config (defaults < preset < options), run the Trainer.
+
+Started by torchrun (``WORLD_SIZE`` > 1), every process joins the process group first
+(training/distributed.py) and runs the same Trainer on its own GPU."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from typing import Any
 
 from training.config import PRESETS, TrainConfig
 from training.errors import ExitCode, TrainerError
-from training.protocol import EventWriter
+from training.protocol import EventWriter, tag_logs
 from training.signals import StopRequest
 
 LOG = logging.getLogger("training")
@@ -85,26 +88,48 @@ def _validate(cfg: TrainConfig) -> None:
         raise UsageError("; ".join(problems))
 
 
+def _fail_at(text: str | None, rank: int) -> int | None:
+    """The hidden --fail-after RANK:ITERATION (tests): the iteration this rank fails at, if any."""
+    if not text:
+        return None
+    who, _, when = text.partition(":")
+    return int(when) if int(who) == rank else None
+
+
 class UsageError(TrainerError):
     code = ExitCode.USAGE
     kind = "usage"
 
 
 def run_fit(args: argparse.Namespace, events: EventWriter) -> int:
+    from training.distributed import init_world, launched_ranks
+    from training.errors import Interrupted
     from training.trainer import Trainer
 
+    rank, size, _local = launched_ranks()
+    events.for_rank(rank, size)
+    tag_logs(rank, size)
     cfg = config_from_args(args)
-    stop = StopRequest()
+    # A launcher (torchrun) passes the user's interrupt on to its workers: with several processes
+    # a signal within a few seconds of the first is the same request, not "stop at once".
+    stop = StopRequest(repeat_grace=3.0 if size > 1 else 0.0)
     stop.install()
+    world = None
     try:
-        trainer = Trainer(cfg, events, stop, resume=args.resume, stop_after=args.stop_after)
+        world = init_world(cfg.device)
+        trainer = Trainer(cfg, events, stop, resume=args.resume, stop_after=args.stop_after, world=world)
+        trainer.fail_at = _fail_at(getattr(args, "fail_after", None), world.rank)
         trainer.setup()
-        if stop.requested:
+        if stop.requested and not world.distributed:
             # Asked to stop while loading: nothing trained yet, so nothing to save.
-            from training.errors import Interrupted
-
             raise Interrupted(stop.signal_name or "signal", "(none: stopped before training started)")
         trainer.run()
+    except Interrupted:
+        if world is not None:
+            world.close()  # every rank stopped at the same step: leave the group cleanly
+        raise
+    else:
+        world.close()
     finally:
         stop.uninstall()
     return int(ExitCode.OK)

@@ -3,6 +3,9 @@
 Every stdout line is a complete JSON object with the key ``event`` (``start``, ``progress``,
 ``preview``, ``checkpoint``, ``eval``, ``done``, ``error``, ...), written with a flush so a parent
 process sees it at once. Nothing else is ever printed to stdout.
+
+With several training processes (torchrun) rank 0 writes the stream; the other ranks write only
+their own ``error`` events (tagged with ``rank``), so a failure on any rank reaches the parent.
 """
 
 from __future__ import annotations
@@ -35,9 +38,22 @@ class EventWriter:
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream if stream is not None else sys.stdout
+        self.rank: int | None = None  # set when training with several processes
+        self.only: set[str] | None = None  # the events this process writes (None: all)
+
+    def for_rank(self, rank: int, size: int) -> None:
+        """Several processes: rank 0 writes every event, the others only errors; errors carry
+        the rank that raised them."""
+        if size > 1:
+            self.rank = rank
+            self.only = None if rank == 0 else {"error"}
 
     def emit(self, event: str, **fields: Any) -> dict[str, Any]:
         record = {"event": event, **_plain(fields)}
+        if event == "error" and self.rank is not None:
+            record["rank"] = self.rank
+        if self.only is not None and event not in self.only:
+            return record
         self.stream.write(json.dumps(record, separators=(",", ":")) + "\n")
         self.stream.flush()
         return record
@@ -79,6 +95,18 @@ def setup_logging(verbose: bool = False) -> None:
     LOG.handlers[:] = [handler]
     LOG.setLevel(logging.DEBUG if verbose else logging.INFO)
     LOG.propagate = False
+
+
+def tag_logs(rank: int, size: int) -> None:
+    """Several processes: every log line names its rank; ranks other than 0 log warnings only."""
+    if size <= 1:
+        return
+    for handler in LOG.handlers:
+        handler.setFormatter(
+            logging.Formatter(f"%(asctime)s rank {rank} %(levelname)s %(message)s", "%H:%M:%S")
+        )
+    if rank != 0 and LOG.level < logging.WARNING:
+        LOG.setLevel(logging.WARNING)
 
 
 def format_seconds(seconds: float | None) -> str:

@@ -4,6 +4,10 @@ One ``Trainer`` owns everything of a run. ``run()`` emits the protocol events an
 final metrics; a stop request (SIGTERM/SIGINT) makes it write a checkpoint and raise
 ``Interrupted``. A run resumed from that checkpoint reproduces the uninterrupted run exactly on
 the CPU: every random draw comes from generators that the checkpoint saves.
+
+Under torchrun (training/distributed.py) every rank runs this same loop on its own views; one
+all-reduce per step makes the gradients, the densification statistics, the clock and stop
+requests the same on every rank. Only rank 0 writes events, previews, checkpoints and the avatar.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from training.config import TrainConfig, exp_decay, progress, sh_degree_at
 from training.data.sampler import FrameSampler
 from training.data.scene import SplitData, load_dataset, split_data
 from training.device import peak_memory_gb, resolve_backend, resolve_device
+from training.distributed import World
 from training.errors import CheckpointError, Interrupted
 from training.losses import psnr
 from training.model.gaussians import GaussianSet
@@ -55,8 +60,10 @@ class Trainer:
         stop: StopRequest | None = None,
         resume: bool = False,
         stop_after: int | None = None,
+        world: World | None = None,
     ) -> None:
         self.cfg = cfg
+        self.world = world or World()
         self.events = events
         self.stop = stop or StopRequest()
         self.resume = resume
@@ -67,6 +74,13 @@ class Trainer:
         self.history: list[dict[str, Any]] = []  # held-out evaluations during training
         self.milestones: dict[str, float] = {}
         self.last_reset = -(10**9)  # iteration of the last opacity reset
+        # Several ranks: train_time only moves at the step's all-reduce (rank 0's clock), so every
+        # rank computes the same progress; rank 0's time since then waits in pending_time.
+        self.pending_time = 0.0
+        self.inflight_time = 0.0  # sent in the last all-reduce, not yet read back
+        self.control: tuple[torch.Tensor, Any] | None = None
+        self.stop_agreed = False  # a stop request every rank has seen (at the same step)
+        self.fail_at: int | None = None  # tests: fail on this rank at this iteration
 
     # ------------------------------------------------------------------------------------------
     # Set-up
@@ -135,8 +149,29 @@ class Trainer:
         self.sampler = FrameSampler(len(self.train), cfg.seed)
         if checkpoint is not None:
             self._restore(checkpoint)
+        if self.world.distributed:
+            self._share_start()
         self.held_out: dict[str, SplitData] = {}
         self.held_out_tracking: TrackedSequence | None = None
+
+    def _share_start(self) -> None:
+        """Every rank starts from rank 0's parameters (they are built from the same seed, so this
+        is a guard, not a fix) and checks that the rest of the state agrees."""
+        with torch.no_grad():
+            for p in self._trainable():
+                self.world.broadcast(p.data)
+        self.world.check_same(
+            [self.gaussians.parent_face, self.strategy.grad_accum, self.sampler.order], "starting state"
+        )
+        if self.world.is_main:
+            LOG.info(
+                "training on %d processes (%s): %d views per step",
+                self.world.size, self.world.backend, self.world.size * self.cfg.batch_cameras,
+            )  # fmt: skip
+
+    def _trainable(self) -> list[torch.nn.Parameter]:
+        """The optimizer's parameters in a fixed order (the same on every rank)."""
+        return [g["params"][0] for g in self.optimizer.param_groups]
 
     def _refine_lr(self, name: str) -> float:
         cfg = self.cfg
@@ -189,7 +224,7 @@ class Trainer:
             "trainer_version": __version__,
             "config": self.cfg.to_dict(),
             "iteration": self.iteration,
-            "train_time": self.train_time,
+            "train_time": self.elapsed,
             "num_faces": self.poser.num_faces,
             "gaussians": {k: v.cpu() for k, v in self.gaussians.export_state().items()},
             "optimizer": self.optimizer.state_dict(),
@@ -225,14 +260,32 @@ class Trainer:
         )
 
     def write_checkpoint(self) -> Path:
+        """Rank 0 writes; the others only check that they hold the same model (a collective:
+        every rank calls this at the same step)."""
         path = self.out / CHECKPOINT_NAME
-        save_checkpoint(path, self._state())
-        self.events.emit("checkpoint", path=str(path), iteration=self.iteration)
+        if self.world.distributed:
+            self.world.check_same(
+                [*self._trainable(), self.gaussians.parent_face, self.strategy.grad_accum], "models"
+            )
+        if self.world.is_main:
+            save_checkpoint(path, self._state())
+            self.events.emit("checkpoint", path=str(path), iteration=self.iteration)
         return path
 
     # ------------------------------------------------------------------------------------------
     # One step
     # ------------------------------------------------------------------------------------------
+    @property
+    def elapsed(self) -> float:
+        """Seconds of training so far (rank 0's clock when there are several ranks)."""
+        return self.train_time + self.inflight_time + self.pending_time
+
+    def add_time(self, seconds: float) -> None:
+        if self.world.distributed:
+            self.pending_time += seconds  # enters train_time at the next step's all-reduce
+        else:
+            self.train_time += seconds
+
     def progress(self) -> float:
         return progress(self.iteration, self.cfg.iterations, self.train_time, self.cfg.time_budget)
 
@@ -241,7 +294,13 @@ class Trainer:
         return sh_degree_at(p, self.cfg.sh_degree, self.cfg.sh_grow_every)
 
     def _pick_batch(self) -> list[int]:
-        first = self.sampler.next(1)[0]
+        """This rank's images of the step. Every rank draws every rank's picks in rank order
+        from the shared sampler (so the sampler stays the same everywhere) and keeps its own."""
+        firsts = self.sampler.next(self.world.size)
+        batches = [self._batch_around(first) for first in firsts]
+        return batches[self.world.rank]
+
+    def _batch_around(self, first: int) -> list[int]:
         want = self.cfg.batch_cameras
         if want <= 1:
             return [first]
@@ -289,11 +348,17 @@ class Trainer:
         self.renderer.before_backward(info)
         loss.backward()
         grads, counts = screen_space_grads(info, world, width, height)
+        train_psnr = psnr(image.detach(), gt).mean() if want_psnr else loss.new_full((), float("nan"))
+        parts = torch.stack([loss, l1, dssim, mask_l1, reg_offset, reg_scale, reg_dyn, train_psnr]).detach()
+        if self.world.distributed:
+            grads, counts, parts = self._all_reduce_step(grads, counts, parts)
         self.strategy.accumulate(grads, counts)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.iteration += 1
         report = self.strategy.step(self.gaussians, self.optimizer, self.iteration, p) if density else None
+        if report is not None and self.world.distributed:
+            self._check_count()
         if report is not None and report["reset"]:
             self.last_reset = self.iteration
         if report is not None:
@@ -303,8 +368,72 @@ class Trainer:
                 report,
                 self.gaussians.num_gaussians,
             )
-        train_psnr = psnr(image.detach(), gt).mean() if want_psnr else loss.new_full((), float("nan"))
-        return torch.stack([loss, l1, dssim, mask_l1, reg_offset, reg_scale, reg_dyn, train_psnr]).detach()
+        return parts
+
+    def _all_reduce_step(
+        self, grads: torch.Tensor, counts: torch.Tensor, parts: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One all-reduce for the step (training/distributed.py): parameter gradients (averaged),
+        densification statistics (summed), loss parts (averaged), and two control numbers (rank
+        0's clock, any rank's stop request). A parameter without a gradient on this rank sends
+        zeros and gets the others' mean: the update is the same everywhere."""
+        self._apply_control()  # the previous step's control numbers (no wait for this one's)
+        params = self._trainable()
+        device = grads.device
+        pieces = [p.grad.reshape(-1) if p.grad is not None else p.new_zeros(p.numel()) for p in params]
+        clock = self.pending_time if self.world.is_main else 0.0
+        control = torch.tensor([clock, 1.0 if self.stop.requested else 0.0], device=device)
+        self.inflight_time, self.pending_time = clock, 0.0
+        flat = torch.cat([*pieces, grads, counts.to(grads.dtype), parts.to(device), control])
+        self.world.all_reduce_sum(flat)
+        at = 0
+        inv = 1.0 / self.world.size
+        for p, piece in zip(params, pieces, strict=True):
+            n = piece.numel()
+            p.grad = flat[at : at + n].view_as(p).mul_(inv)
+            at += n
+        num = grads.numel()
+        grads, counts = flat[at : at + num], flat[at + num : at + 2 * num]
+        at += 2 * num
+        parts = flat[at : at + parts.numel()] * inv
+        at += parts.numel()
+        # Read back at the next step, so the host does not wait for this step's GPU work.
+        host = torch.empty(2, pin_memory=device.type == "cuda")
+        host.copy_(flat[at:], non_blocking=True)
+        done = torch.cuda.Event() if device.type == "cuda" else None
+        if done is not None:
+            done.record()
+        self.control = (host, done)
+        return grads, counts, parts
+
+    def _apply_control(self) -> None:
+        """Apply the last all-reduce's control numbers (on every rank at the same step)."""
+        if self.control is None:
+            return
+        host, done = self.control
+        if done is not None:
+            done.synchronize()
+        clock, stop = host.tolist()
+        self.train_time += clock
+        self.inflight_time = 0.0
+        if stop > 0:
+            self.stop_agreed = True
+        self.control = None
+
+    def _check_count(self) -> None:
+        """After density control: every rank must hold the same number of Gaussians (else the
+        next all-reduce would mix buffers of different lengths)."""
+        n = float(self.gaussians.num_gaussians)
+        both = torch.tensor([n, -n], dtype=torch.float64, device=self.device)
+        self.world.all_reduce_max(both)
+        if float(both[0]) != n or float(-both[1]) != n:
+            from training.errors import DistributedError
+
+            raise DistributedError(
+                f"the training processes disagree after density control ({int(n)} Gaussians on rank "
+                f"{self.world.rank}, {int(-both[1])}..{int(both[0])} over all); this is a bug",
+                "run with one GPU and report it",
+            )
 
     # ------------------------------------------------------------------------------------------
     # The loop
@@ -329,11 +458,14 @@ class Trainer:
             timesteps=len(self.tracking.timesteps),
             resolution=list(self.train.sizes[0]),
             dynamics_rank=cfg.dynamics_rank,
+            processes=self.world.size,
             out=str(self.out),
             config=cfg.to_dict(),
         )
-        self._note_lpips()
+        if self.world.is_main:
+            self._note_lpips()
         bar = ProgressBar(cfg.iterations)
+        bar.enabled = bar.enabled and self.world.is_main
         window_start = time.perf_counter()
         window_iters = 0
         sums: torch.Tensor | None = None
@@ -343,9 +475,14 @@ class Trainer:
         while not self.finished():
             if self.stop_after is not None and self.iteration >= self.stop_after:
                 self.stop.request("SIGTERM")
-            if self.stop.requested:
+                self.stop_agreed = True  # every rank reaches the same iteration
+            if self.stop_agreed if self.world.distributed else self.stop.requested:
                 path = self.write_checkpoint()
                 raise Interrupted(self.stop.signal_name or "signal", str(path))
+            if self.fail_at is not None and self.iteration >= self.fail_at:
+                from training.errors import DatasetError
+
+                raise DatasetError(f"test failure on rank {self.world.rank} at iteration {self.iteration}")
             t0 = time.perf_counter()
             log_now = (self.iteration + 1) % cfg.log_every == 0 or self.iteration + 1 >= cfg.iterations
             parts = self.step(want_psnr=log_now)
@@ -355,7 +492,7 @@ class Trainer:
                 self.iteration % cfg.log_every == 0 or (cfg.time_budget > 0 and self.iteration % 10 == 0)
             ):
                 torch.cuda.synchronize(self.device)
-            self.train_time += time.perf_counter() - t0
+            self.add_time(time.perf_counter() - t0)
 
             if self.iteration % cfg.log_every == 0 or self.finished():
                 now = time.perf_counter()
@@ -366,7 +503,7 @@ class Trainer:
                 losses["psnr"] = float(parts[-1])  # the window's last batch
                 self._progress_event(losses, rate, bar)
                 sums, window_iters, window_start = None, 0, now
-            if cfg.preview_every and self.iteration % cfg.preview_every == 0:
+            if cfg.preview_every and self.iteration % cfg.preview_every == 0 and self.world.is_main:
                 self.preview()
             if cfg.checkpoint_every and self.iteration % cfg.checkpoint_every == 0 and not self.finished():
                 self.write_checkpoint()
@@ -379,7 +516,8 @@ class Trainer:
                 and not recovering
             ):
                 last_eval = self.train_time
-                self.evaluate_held_out()
+                if self.world.is_main:  # the others wait in the next step's all-reduce
+                    self.evaluate_held_out()
                 window_start = time.perf_counter()  # evaluation time is not training speed
         bar.close()
         return self.finish()
@@ -388,7 +526,7 @@ class Trainer:
         cfg = self.cfg
         remaining = (cfg.iterations - self.iteration) / max(rate, 1e-9)
         if cfg.time_budget > 0:
-            remaining = min(remaining, max(0.0, cfg.time_budget - self.train_time))
+            remaining = min(remaining, max(0.0, cfg.time_budget - self.elapsed))
         train_psnr = losses.pop("psnr", float("nan"))
         self.events.emit(
             "progress",
@@ -400,7 +538,8 @@ class Trainer:
             gaussians=self.gaussians.num_gaussians,
             sh_degree=self.sh_degree(),
             its_per_s=rate,
-            elapsed=self.train_time,
+            images_per_s=rate * self.world.size * cfg.batch_cameras,
+            elapsed=self.elapsed,
             eta=remaining,
             progress=self.progress(),
         )
@@ -468,7 +607,7 @@ class Trainer:
         return score_images(renders, truths)
 
     def evaluate_held_out(self) -> dict[str, Any]:
-        record: dict[str, Any] = {"iteration": self.iteration, "elapsed": self.train_time}
+        record: dict[str, Any] = {"iteration": self.iteration, "elapsed": self.elapsed}
         for split in ("val", "test"):
             scores = self.evaluate_split(split)
             if scores is None:
@@ -478,7 +617,7 @@ class Trainer:
                 for db in MILESTONES_DB:
                     key = f"val_psnr_{int(db)}"
                     if scores["psnr"] >= db and key not in self.milestones:
-                        self.milestones[key] = self.train_time
+                        self.milestones[key] = self.elapsed
         self.history.append(record)
         self.events.emit("eval", **record, milestones=self.milestones)
         return record
@@ -501,7 +640,7 @@ class Trainer:
         return path
 
     def final_metrics(self) -> dict[str, Any]:
-        metrics: dict[str, Any] = {"iterations": self.iteration, "train_time": self.train_time}
+        metrics: dict[str, Any] = {"iterations": self.iteration, "train_time": self.elapsed}
         final = self.evaluate_held_out() if (self.dataset.split("val") or self.dataset.split("test")) else {}
         for split in ("val", "test"):
             if split in final:
@@ -533,17 +672,22 @@ class Trainer:
     def finish(self) -> dict[str, Any]:
         from training.export import write_tracking
 
-        metrics = self.final_metrics()
+        main = self.world.is_main  # evaluates and writes; compaction is trained on every rank
+        self._apply_control()
+        metrics = self.final_metrics() if main else {}
         if self.cfg.export_max_mb > 0:
             report = self.compact_to_size(self.cfg.export_max_mb, self.cfg.compact_steps)
-            if report is not None:
+            if report is not None and main:
                 before = {k: metrics[k] for k in ("val_psnr", "test_psnr", "gaussians") if k in metrics}
                 metrics = self.final_metrics()
                 metrics["before_compaction"] = before
                 metrics["compaction"] = report
-        avatar = self.export(self.out / AVATAR_NAME, metrics)
-        tracking = write_tracking(self.out / TRACKING_NAME, self.tracking)
+        if main:
+            avatar = self.export(self.out / AVATAR_NAME, metrics)
+            tracking = write_tracking(self.out / TRACKING_NAME, self.tracking)
         checkpoint = self.write_checkpoint()
+        if not main:
+            return metrics
         self.events.emit(
             "done",
             avatar=str(avatar),

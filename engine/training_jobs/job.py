@@ -224,7 +224,10 @@ class TrainingJob:
         self.changes.add("checkpoint")
 
     def _on_error(self, e: TrainerEvent) -> None:
-        self.error_event = e
+        # Several processes: the rank that failed first says why; the others then only report
+        # that they lost it (kind "distributed"), which must not hide the cause.
+        if self.error_event is None or self.error_event.get("kind") == "distributed":
+            self.error_event = e
 
     def _record_history(self, iteration: int, loss: float | None, psnr: float | None) -> None:
         self.history.append((iteration, _nan(loss), _nan(psnr)))
@@ -234,6 +237,12 @@ class TrainingJob:
     # ---------------------------------------------------------------------------------- endings
     def _finish(self, code: int) -> None:
         assert self.process is not None
+        # Under torchrun the process is the launcher, which exits 1 whenever a trainer process
+        # failed or stopped: the trainer's own code is in its last word on stdout.
+        said = self.stopped_event or self.error_event
+        own = said.get("exit_code") if said is not None else None
+        if code > 0 and isinstance(own, int) and own > 0:
+            code = own
         self.exit_code = code
         self.stderr_tail = self.process.stderr_tail()
         outcome = describe_exit(

@@ -22,6 +22,7 @@ EXIT_DATASET = 5
 EXIT_RIG_MODEL = 6
 EXIT_AVATAR_FILE = 7
 EXIT_CHECKPOINT = 8
+EXIT_DISTRIBUTED = 9  # several GPUs: the processes could not meet, or one of them failed
 EXIT_INTERRUPTED = 75  # SIGTERM/SIGINT: checkpoint written, --resume continues
 EXIT_HARD_STOP = 130  # a second signal: stopped at once, no new checkpoint
 
@@ -53,6 +54,11 @@ _MEANINGS: dict[int, tuple[str, str, str]] = {
         "checkpoint",
         "Cannot resume from the checkpoint",
         "resume with the settings it was made with, or start a new training",
+    ),
+    EXIT_DISTRIBUTED: (
+        "distributed",
+        "Training on several GPUs failed",
+        "see the trainer log; Resume on one GPU continues from the last checkpoint",
     ),
 }
 

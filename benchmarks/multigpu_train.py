@@ -139,7 +139,7 @@ def main() -> int:
     target = args.psnr_target
     if target is None and all(b is not None for b in best):
         target = round(min(b for b in best if b is not None) - 0.5, 2)
-    base = runs[0]
+    base = min(runs, key=lambda r: r["gpus"])  # speed-ups are against the fewest GPUs
     rows = []
     for run in runs:
         m = run["metrics"] or {}
@@ -163,12 +163,13 @@ def main() -> int:
             }
         )
     resume = None
-    if args.resume_check and runs[-1]["gpus"] > 1 and runs[-1]["exit_code"] == 0:
-        last = out / f"g{runs[-1]['gpus']}"
-        iterations = (runs[-1]["metrics"] or {}).get("iterations", 0) + args.resume_check
+    widest = max(runs, key=lambda r: r["gpus"])
+    if args.resume_check and widest["gpus"] > 1 and widest["exit_code"] == 0:
+        last = out / f"g{widest['gpus']}"
+        iterations = (widest["metrics"] or {}).get("iterations", 0) + args.resume_check
         cmd = fit_command(args, 1, last) + ["--resume", "--iterations", str(iterations), "--time-budget", "0"]
         print(
-            f"== resume the {runs[-1]['gpus']}-GPU checkpoint on 1 GPU to {iterations} iterations", flush=True
+            f"== resume the {widest['gpus']}-GPU checkpoint on 1 GPU to {iterations} iterations", flush=True
         )
         code, events, wall = run_trainer(cmd, out / "resume1", timeout=600)
         start = next((e for e in events if e["event"] == "start"), {})

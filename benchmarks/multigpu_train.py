@@ -103,6 +103,16 @@ def time_to(history: list[dict[str, Any]], target: float) -> float | None:
     return None
 
 
+def db_ladder(runs: list[dict[str, Any]], best: list[float | None]) -> list[int]:
+    """Whole-dB held-out PSNR levels above every run's first evaluation that every run reached."""
+    firsts = [r["history"][0]["val"]["psnr"] for r in runs if r["history"] and r["history"][0]["val"]]
+    firsts = [f for f in firsts if f is not None]
+    if not firsts or any(b is None for b in best):
+        return []
+    top = min(b for b in best if b is not None)
+    return list(range(int(max(firsts)) + 1, int(top) + 1))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -139,6 +149,8 @@ def main() -> int:
     target = args.psnr_target
     if target is None and all(b is not None for b in best):
         target = round(min(b for b in best if b is not None) - 0.5, 2)
+    # Times to a ladder of whole-dB targets as well (every one that all runs reached).
+    ladder = db_ladder(runs, best)
     base = min(runs, key=lambda r: r["gpus"])  # speed-ups are against the fewest GPUs
     rows = []
     for run in runs:
@@ -152,6 +164,7 @@ def main() -> int:
                 if run["images_per_s"] and base["images_per_s"]
                 else None,
                 "seconds_to_target": time_to(run["history"], target) if target is not None else None,
+                "seconds_to_db": {str(db): time_to(run["history"], db) for db in ladder},
                 "val_psnr": m.get("val_psnr"),
                 "val_ssim": m.get("val_ssim"),
                 "test_psnr": m.get("test_psnr"),
@@ -210,6 +223,9 @@ def main() -> int:
                 it=r["iterations"],
             )
         )
+    for db in ladder:
+        times = ", ".join(f"{r['gpus']} GPU(s) {_f(r['seconds_to_db'][str(db)], 0)} s" for r in rows)
+        print(f"time to {db} dB (val): {times}")
     if resume is not None:
         print(f"resume on 1 GPU: {resume}")
     return 0 if all(run["exit_code"] == 0 for run in runs) else 1

@@ -15,6 +15,7 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".amass",
     ".retarget",
     ".reenact",
+    ".arkit",
     ".animate",
     ".render_sequence",
     ".ply_io",
@@ -29,6 +30,7 @@ IMPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.apply_params", "Rig Parameters (.npz)"),
     ("gavatar.import_amass", "AMASS Motion (.npz)"),
     ("gavatar.reenact", "FLAME Sequence (reenactment)"),
+    ("gavatar.import_arkit", "ARKit Curves (.csv, .json)"),
     ("gavatar.import_ply", "Gaussian Splats (.ply)"),
     ("gavatar.import_avatar", "Gaussian Avatar (.gavatar)"),
 ]

@@ -21,6 +21,7 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".avatar_io",
     ".train",
     ".trainer_setup",
+    ".interop",
 )
 
 # (operator bl_idname, menu label), shown under File > Import / Export > Gaussian Avatar.
@@ -31,6 +32,7 @@ IMPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.reenact", "FLAME Sequence (reenactment)"),
     ("gavatar.import_ply", "Gaussian Splats (.ply)"),
     ("gavatar.import_avatar", "Gaussian Avatar (.gavatar)"),
+    ("gavatar.import_gaussianavatars", "GaussianAvatars Result (folder)"),
 ]
 EXPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.export_params", "Rig Parameters (.npz)"),

@@ -22,6 +22,7 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".avatar_io",
     ".train",
     ".trainer_setup",
+    ".interop",
 )
 
 # (operator bl_idname, menu label), shown under File > Import / Export > Gaussian Avatar.
@@ -33,6 +34,7 @@ IMPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.import_arkit", "ARKit Curves (.csv, .json)"),
     ("gavatar.import_ply", "Gaussian Splats (.ply)"),
     ("gavatar.import_avatar", "Gaussian Avatar (.gavatar)"),
+    ("gavatar.import_gaussianavatars", "GaussianAvatars Result (folder)"),
 ]
 EXPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.export_params", "Rig Parameters (.npz)"),

@@ -15,12 +15,14 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".amass",
     ".retarget",
     ".reenact",
+    ".arkit",
     ".animate",
     ".render_sequence",
     ".ply_io",
     ".avatar_io",
     ".train",
     ".trainer_setup",
+    ".interop",
 )
 
 # (operator bl_idname, menu label), shown under File > Import / Export > Gaussian Avatar.
@@ -29,8 +31,10 @@ IMPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.apply_params", "Rig Parameters (.npz)"),
     ("gavatar.import_amass", "AMASS Motion (.npz)"),
     ("gavatar.reenact", "FLAME Sequence (reenactment)"),
+    ("gavatar.import_arkit", "ARKit Curves (.csv, .json)"),
     ("gavatar.import_ply", "Gaussian Splats (.ply)"),
     ("gavatar.import_avatar", "Gaussian Avatar (.gavatar)"),
+    ("gavatar.import_gaussianavatars", "GaussianAvatars Result (folder)"),
 ]
 EXPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.export_params", "Rig Parameters (.npz)"),

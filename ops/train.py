@@ -379,6 +379,9 @@ class GAVATAR_OT_train(Operator):
         if problem:
             raise ValueError(f"{problem} (Preferences > Add-ons > Gaussian Avatar: Set up Trainer)")
         device = self._device(context)
+        problem = launch.gpu_problem(self.gpus, device, detected_gpus() if self.gpus > 1 else 1)
+        if problem:
+            raise ValueError(problem)
         if device == "cuda" and known_without_cuda(python):
             raise ValueError(
                 "The trainer Python has no CUDA device (found by Check Trainer): choose Device CPU for a "

@@ -17,6 +17,7 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".reenact",
     ".animate",
     ".render_sequence",
+    ".render_farm",
     ".ply_io",
     ".avatar_io",
     ".train",
@@ -36,6 +37,7 @@ EXPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.export_params", "Rig Parameters (.npz)"),
     ("gavatar.export_ply", "Gaussian Splats (.ply)"),
     ("gavatar.export_avatar", "Gaussian Avatar (.gavatar)"),
+    ("gavatar.export_flamenco_job", "Flamenco Render Job (.json)"),
 ]
 
 

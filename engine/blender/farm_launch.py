@@ -103,16 +103,18 @@ def available_engines() -> set[str]:
     return found
 
 
-def save_temp_copy(folder: str, scene: Scene) -> str:
-    """Writes the open file, as it is now, to folder; the open file keeps its path and state."""
-    name = Path(bpy.data.filepath).stem if bpy.data.filepath else "untitled"
-    target = os.path.join(folder, f"{name}.farm.blend")
+def save_copy(target: str) -> str:
+    """Writes the open file, as it is now, to target; the open file keeps its path and state."""
     # copy=True: the session keeps its own file path and unsaved state; relative_remap keeps
     # relative paths (images, caches) pointing at the same files from the new folder.
     bpy.ops.wm.save_as_mainfile(filepath=target, copy=True, check_existing=False, relative_remap=True)
     if not os.path.isfile(target):
         raise FarmSetupError(f"Could not write the copy of the scene for the workers to '{target}'.")
     return target
+
+
+def file_stem() -> str:
+    return Path(bpy.data.filepath).stem if bpy.data.filepath else "untitled"
 
 
 def blender_binary(explicit: str) -> str:
@@ -145,7 +147,7 @@ def start_local_render(
         raise FarmSetupError(f"Cannot write renders to '{output}': {exc.strerror or exc}.") from None
     temp_dir = tempfile.mkdtemp(prefix="gavatar-farm-")
     try:
-        blend = save_temp_copy(temp_dir, scene)
+        blend = save_copy(os.path.join(temp_dir, f"{file_stem()}.farm.blend"))
         blender = blender_binary(request.blender)
     except (FarmSetupError, RuntimeError) as exc:
         shutil.rmtree(temp_dir, ignore_errors=True)

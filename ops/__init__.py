@@ -15,6 +15,7 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".amass",
     ".retarget",
     ".reenact",
+    ".arkit",
     ".animate",
     ".render_sequence",
     ".render_farm",
@@ -22,6 +23,7 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".avatar_io",
     ".train",
     ".trainer_setup",
+    ".interop",
 )
 
 # (operator bl_idname, menu label), shown under File > Import / Export > Gaussian Avatar.
@@ -30,8 +32,10 @@ IMPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.apply_params", "Rig Parameters (.npz)"),
     ("gavatar.import_amass", "AMASS Motion (.npz)"),
     ("gavatar.reenact", "FLAME Sequence (reenactment)"),
+    ("gavatar.import_arkit", "ARKit Curves (.csv, .json)"),
     ("gavatar.import_ply", "Gaussian Splats (.ply)"),
     ("gavatar.import_avatar", "Gaussian Avatar (.gavatar)"),
+    ("gavatar.import_gaussianavatars", "GaussianAvatars Result (folder)"),
 ]
 EXPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.export_params", "Rig Parameters (.npz)"),

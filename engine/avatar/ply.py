@@ -258,14 +258,28 @@ def read_ply(
     messages) into float32 arrays. Raises ``PlyError`` with one clear sentence when it is not a
     readable Gaussian PLY (missing properties, wrong f_rest count, truncated data, NaN/inf values
     unless ``allow_nonfinite``, unsupported layout)."""
+    return read_ply_with_extras(source, (), allow_nonfinite=allow_nonfinite, name=name)[0]
+
+
+def read_ply_with_extras(
+    source: str | os.PathLike[str] | IO[bytes],
+    extras: tuple[str, ...],
+    *,
+    allow_nonfinite: bool = False,
+    name: str | None = None,
+) -> tuple[GaussianSet, dict[str, np.ndarray]]:
+    """``read_ply`` plus extra per-Gaussian vertex properties by name (float64 arrays), such as the
+    ``binding_0`` face index GaussianAvatars stores; a missing extra is a ``PlyError``."""
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         with _open(path) as handle:
-            return _read_ply_handle(handle, path, allow_nonfinite)
-    return _read_ply_handle(source, Path(name or "<stream>"), allow_nonfinite)
+            return _read_ply_handle(handle, path, allow_nonfinite, extras)
+    return _read_ply_handle(source, Path(name or "<stream>"), allow_nonfinite, extras)
 
 
-def _read_ply_handle(handle: IO[bytes], path: Path, allow_nonfinite: bool) -> GaussianSet:
+def _read_ply_handle(
+    handle: IO[bytes], path: Path, allow_nonfinite: bool, extras: tuple[str, ...] = ()
+) -> tuple[GaussianSet, dict[str, np.ndarray]]:
     header = _parse_header(handle, path)
     vertex, degree, columns = _vertex_layout(header, path)
     if header.format == "ascii":
@@ -299,7 +313,14 @@ def _read_ply_handle(handle: IO[bytes], path: Path, allow_nonfinite: bool) -> Ga
         problem = gaussians.nonfinite_report()
         if problem:
             raise PlyError(f"{path} has {problem}")
-    return gaussians
+    extra_values: dict[str, np.ndarray] = {}
+    for extra in extras:
+        if extra not in columns:
+            raise PlyError(f"{path} has no vertex property '{extra}'")
+        extra_values[extra] = np.array(matrix[:, columns[extra]], dtype=np.float64)
+        if not allow_nonfinite and not np.isfinite(extra_values[extra]).all():
+            raise PlyError(f"{path} has NaN or infinite values in '{extra}'")
+    return gaussians, extra_values
 
 
 def ply_property_names(sh_degree: int, *, normals: bool = True) -> list[str]:
@@ -314,21 +335,38 @@ def ply_property_names(sh_degree: int, *, normals: bool = True) -> list[str]:
     )
 
 
-def ply_bytes_header(num_gaussians: int, sh_degree: int, *, comment: str | None = None) -> bytes:
+def ply_bytes_header(
+    num_gaussians: int, sh_degree: int, *, comment: str | None = None, extra_names: tuple[str, ...] = ()
+) -> bytes:
     lines = ["ply", "format binary_little_endian 1.0"]
     if comment:
         lines += [f"comment {line}" for line in comment.splitlines()]
     lines.append(f"element vertex {num_gaussians}")
-    lines += [f"property float {name}" for name in ply_property_names(sh_degree)]
+    lines += [f"property float {name}" for name in [*ply_property_names(sh_degree), *extra_names]]
     lines.append("end_header")
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
-def write_ply_to(handle: IO[bytes], gaussians: GaussianSet, *, comment: str | None = None) -> None:
-    """Write the PLY bytes to an open binary handle (used inside other atomic writers)."""
+def write_ply_to(
+    handle: IO[bytes],
+    gaussians: GaussianSet,
+    *,
+    comment: str | None = None,
+    extras: dict[str, np.ndarray] | None = None,
+) -> None:
+    """Write the PLY bytes to an open binary handle (used inside other atomic writers). ``extras``:
+    more per-Gaussian float properties appended after the standard ones (name -> (N,) values)."""
     n = len(gaussians)
     k = gaussians.sh.shape[1]
-    names = ply_property_names(gaussians.sh_degree)
+    extras = extras or {}
+    for extra, values in extras.items():
+        if (
+            np.shape(values) != (n,)
+            or extra in ply_property_names(gaussians.sh_degree)
+            or not extra.isidentifier()
+        ):
+            raise PlyError(f"extra PLY property '{extra}' must be a new name with one value per Gaussian")
+    names = ply_property_names(gaussians.sh_degree) + list(extras)
     matrix = np.zeros((n, len(names)), dtype="<f4")  # normals stay 0, as graphdeco writes them
     matrix[:, 0:3] = gaussians.means
     matrix[:, 6:9] = gaussians.sh[:, 0, :]
@@ -339,7 +377,9 @@ def write_ply_to(handle: IO[bytes], gaussians: GaussianSet, *, comment: str | No
     matrix[:, col] = gaussians.opacity_logits
     matrix[:, col + 1 : col + 4] = gaussians.log_scales
     matrix[:, col + 4 : col + 8] = gaussians.quats
-    handle.write(ply_bytes_header(n, gaussians.sh_degree, comment=comment))
+    for i, values in enumerate(extras.values()):
+        matrix[:, col + 8 + i] = values
+    handle.write(ply_bytes_header(n, gaussians.sh_degree, comment=comment, extra_names=tuple(extras)))
     handle.write(matrix.data.cast("B"))  # the buffer itself, no copy
 
 
@@ -349,6 +389,7 @@ def write_ply(
     *,
     comment: str | None = None,
     allow_nonfinite: bool = False,
+    extras: dict[str, np.ndarray] | None = None,
 ) -> None:
     """Write a binary little-endian 3DGS PLY atomically (temporary file, then rename)."""
     if not allow_nonfinite:
@@ -356,4 +397,4 @@ def write_ply(
         if problem:
             raise PlyError(f"refusing to write {path}: {problem}")
     with atomic_write(path) as handle:
-        write_ply_to(handle, gaussians, comment=comment)
+        write_ply_to(handle, gaussians, comment=comment, extras=extras)

@@ -137,11 +137,11 @@ def splat_arrays(avatar: Avatar) -> SplatArrays:
     )
 
 
-def _snapshot() -> dict[str, set[Any]]:
+def snapshot_data() -> dict[str, set[Any]]:
     return {kind: set(getattr(bpy.data, kind)) for kind in _CREATED_KINDS}
 
 
-def _remove_created(before: dict[str, set[Any]]) -> None:
+def remove_created(before: dict[str, set[Any]]) -> None:
     for kind in _CREATED_KINDS:
         store = getattr(bpy.data, kind)
         for block in set(store) - before[kind]:
@@ -163,17 +163,35 @@ def import_avatar(
 
     Raises AvatarImportError / AvatarFileError with one sentence; nothing is left behind then.
     """
-    label = Path(filepath).name
     avatar = avatar_file.read_avatar(filepath)
+    return import_loaded_avatar(
+        context, avatar, Path(filepath).name, rig=rig, model=model, model_path=model_path, name=name,
+        object_name=name or Path(filepath).stem,
+    )  # fmt: skip
+
+
+def import_loaded_avatar(
+    context: Context,
+    avatar: Avatar,
+    label: str,
+    *,
+    rig: RigParts | None = None,
+    model: RigModel | None = None,
+    model_path: str = "",
+    name: str | None = None,
+    object_name: str | None = None,
+) -> ImportedAvatar:
+    """``import_avatar`` of an Avatar already in memory: label names it in messages, name the new
+    rig (None: the model's default), object_name the splat object (None: name, else label)."""
     if rig is not None:
         check_fits(avatar, rig, label)
     else:
-        model_file = ""
+        model_file = model_path if model is not None else ""  # where a given model came from
         if model is None:
             model, model_file = load_model_for(avatar, model_path, context)
         _check_model(avatar, model, label)
     arrays = splat_arrays(avatar)
-    before = _snapshot()
+    before = snapshot_data()
     try:
         notes: list[str] = []
         if rig is None:
@@ -185,7 +203,7 @@ def import_avatar(
         collection = rig.collection or context.scene.collection
         rig_header = _rig_header(avatar)
         obj = splat_data.create_splat_object(
-            name or Path(filepath).stem,
+            object_name or name or label,
             arrays,
             collection=collection,
             driver=rig.mesh,
@@ -196,7 +214,7 @@ def import_avatar(
         background = avatar.background
         splat_data.settings(obj).background = background
     except BaseException:
-        _remove_created(before)
+        remove_created(before)
         raise
     return ImportedAvatar(rig=rig, splats=obj, notes=notes)
 

@@ -112,6 +112,10 @@ class GAVATAR_OT_render_distributed(_FrameRange, Operator):
             engine="" if self.engine == "SCENE" else self.engine,
             blender=self.blender_path,
         )
+        busy = [a for a in farm_runtime.active() if a.farm.output == absolute_output(scene)]
+        if busy:
+            self.report({"ERROR"}, f"A distributed render into '{busy[0].farm.output}' is already running")
+            return {"CANCELLED"}
         try:
             started = start_local_render(scene, request, _addon_module())
         except (FarmSetupError, FrameSpecError) as exc:

@@ -133,6 +133,8 @@ def test_background_render_with_timer_and_cancel(addon: str, clean_scene: None, 
 
     assert bpy.ops.gavatar.render_distributed(workers=2, overwrite=True) == {"FINISHED"}
     [entry] = runtime.active()
+    with pytest.raises(RuntimeError, match="already running"):  # one render per output path at a time
+        bpy.ops.gavatar.render_distributed(workers=2, overwrite=True)
     runtime._timer()  # the workers start
     processes = [c.process for c in entry.farm.run.running]
     assert len(processes) == 2

@@ -22,6 +22,7 @@ MODULE_NAMES: tuple[str, ...] = (
     ".engine.blender.rig.auto_rest",
     ".engine.blender.animate.properties",
     ".engine.blender.animate.arkit_map",
+    ".engine.blender.range_guard",
     ".engine.blender.render_engine",
     ".engine.blender.dataset_handlers",
     ".ops",
@@ -32,6 +33,7 @@ MODULE_NAMES: tuple[str, ...] = (
     ".addon.animate_panel",
     ".addon.arkit_panel",
     ".addon.splat_panel",
+    ".addon.range_guard_panel",
 )
 
 

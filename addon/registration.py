@@ -17,6 +17,7 @@ MODULE_NAMES: tuple[str, ...] = (
     ".addon.properties",
     ".addon.training_props",
     ".addon.training_runtime",
+    ".addon.farm_runtime",
     ".engine.blender.rig.properties",
     ".engine.blender.rig.auto_rest",
     ".engine.blender.animate.properties",

@@ -18,6 +18,7 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".arkit",
     ".animate",
     ".render_sequence",
+    ".render_farm",
     ".ply_io",
     ".avatar_io",
     ".train",
@@ -40,6 +41,7 @@ EXPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.export_params", "Rig Parameters (.npz)"),
     ("gavatar.export_ply", "Gaussian Splats (.ply)"),
     ("gavatar.export_avatar", "Gaussian Avatar (.gavatar)"),
+    ("gavatar.export_flamenco_job", "Flamenco Render Job (.json)"),
 ]
 
 

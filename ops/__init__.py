@@ -38,6 +38,7 @@ EXPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.export_params", "Rig Parameters (.npz)"),
     ("gavatar.export_ply", "Gaussian Splats (.ply)"),
     ("gavatar.export_avatar", "Gaussian Avatar (.gavatar)"),
+    ("gavatar.export_ply_sequence", "Gaussian PLY Sequence (folder)"),
 ]
 
 

@@ -20,6 +20,7 @@ MODULE_NAMES: tuple[str, ...] = (
     ".engine.blender.rig.properties",
     ".engine.blender.rig.auto_rest",
     ".engine.blender.animate.properties",
+    ".engine.blender.animate.arkit_map",
     ".engine.blender.render_engine",
     ".engine.blender.dataset_handlers",
     ".ops",
@@ -28,6 +29,7 @@ MODULE_NAMES: tuple[str, ...] = (
     ".addon.training_panel",
     ".addon.rig_panel",
     ".addon.animate_panel",
+    ".addon.arkit_panel",
     ".addon.splat_panel",
 )
 

@@ -71,3 +71,30 @@ def test_one_stage_alone_needs_the_earlier_ones(tmp_path: Path) -> None:
     calls.clear()
     run_stages(_ctx(tmp_path), _stages(calls, tmp_path, knob), only="second", force=True)
     assert calls == ["second"]
+
+
+def test_contact_sheet_and_preview_gif_from_frames(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from scripts.demo.contact_sheet import make_contact_sheet, make_preview_gif
+
+    frames = []
+    for i in range(30):  # a red square moving right over transparency, like a rendered sequence
+        image = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+        image.paste((255, 0, 0, 255), (i, 20, i + 20, 40))
+        frames.append(tmp_path / f"frame_{i:04d}.png")
+        image.save(frames[-1])
+    sheet = make_contact_sheet(frames, tmp_path / "sheet.png", columns=2, rows=2, tile=32)
+    with Image.open(sheet) as image:
+        assert image.size == (64, 64)
+        assert image.getpixel((0, 31)) == (255, 255, 255)  # transparency composited on white
+    gif = make_preview_gif(frames, tmp_path / "preview.gif", size=32, count=6)
+    with Image.open(gif) as image:
+        assert image.n_frames == 6 and image.size == (32, 32)
+        firsts = []
+        for k in range(image.n_frames):
+            image.seek(k)
+            rgb = image.convert("RGB")
+            firsts.append(next(x for x in range(32) if rgb.getpixel((x, 15))[1] < 128))
+    assert firsts == sorted(firsts) and firsts[-1] > firsts[0]  # the square moves right
+    assert not list(tmp_path.glob("*.tmp.*"))

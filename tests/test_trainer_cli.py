@@ -183,6 +183,13 @@ def test_error_exit_codes(head, tmp_path, capsys, monkeypatch):
         assert code == expected, (argv, events)
         assert events[-1]["event"] == "error" and events[-1]["exit_code"] == int(expected)
         assert events[-1]["message"]
+    # --out naming a file (or a folder under a file): a usage error that names it, nothing written.
+    a_file = tmp_path / "taken.txt"
+    a_file.write_text("keep me")
+    for out in (a_file, a_file / "sub"):
+        code, events = run_cli(fit_args(head, out), capsys)
+        assert code == ExitCode.USAGE and "is a file" in events[-1]["message"], events[-1]
+    assert a_file.read_text() == "keep me"
     if not torch.cuda.is_available():
         code, events = run_cli(fit_args(head, tmp_path / "out")[: -len(TINY)] + ["--device", "cuda"], capsys)
         assert code == ExitCode.NO_CUDA and "CUDA" in events[-1]["message"]

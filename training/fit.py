@@ -6,6 +6,8 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 from training.config import PRESETS, TrainConfig
@@ -81,8 +83,25 @@ def _validate(cfg: TrainConfig) -> None:
         problems.append("--batch-cameras must be positive")
     if cfg.dynamics_rank < 0:
         problems.append("--dynamics-rank must be 0 (static) or more")
+    out_problem = _output_folder_problem(Path(cfg.out))
+    if out_problem:
+        problems.append(out_problem)
     if problems:
         raise UsageError("; ".join(problems))
+
+
+def _output_folder_problem(out: Path) -> str | None:
+    """Why ``--out`` cannot be the output folder, checked before any heavy work starts."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file, not a folder: give a folder for the avatar, checkpoint and previews"
+    ancestor = out
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"--out {out}: {ancestor} is a file, so the folder cannot be made"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"--out {out}: {ancestor} is not writable"
+    return None
 
 
 class UsageError(TrainerError):

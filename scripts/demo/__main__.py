@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     size = args.size if args.size != "auto" else ("full" if device == "cuda" else "small")
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    log(f"{args.subject} avatar on {device.upper()}, {size} synthetic dataset, output in {out}")
+    data = f"your dataset {args.data}" if args.data else f"the {size} synthetic dataset"
+    trained = f"the avatar {args.avatar}" if args.avatar else f"training on {device.upper()}"
+    log(f"{args.subject} avatar: {trained}, {data}, output in {out}")
     ctx = DemoContext(
         root=ROOT,
         out=out,
@@ -114,6 +116,7 @@ def write_summary(ctx: DemoContext, total: float) -> None:
         ("frames", str(Path(blender["frames"][0]).parent) if blender.get("frames") else None),
         ("video", package.get("video")),
         ("contact sheet", package.get("contact_sheet")),
+        ("preview GIF", package.get("preview")),
         ("Blender file", blender.get("blend")),
         ("metrics", str(ctx.out / "metrics.json")),
     ]:

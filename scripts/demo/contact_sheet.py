@@ -29,3 +29,25 @@ def make_contact_sheet(
     sheet.save(tmp)
     os.replace(tmp, out)
     return out
+
+
+def make_preview_gif(frames: list[Path], out: Path, size: int = 192, count: int = 24, fps: int = 12) -> Path:
+    """A small looping GIF of the sequence (every k-th frame) for READMEs and chat; kept under ~0.5 MB."""
+    if not frames:
+        raise ValueError("no frames to put in a preview")
+    count = min(len(frames), count)
+    picks = [frames[round(i * (len(frames) - 1) / max(count - 1, 1))] for i in range(count)]
+    images = []
+    for path in picks:
+        with Image.open(path) as image:
+            rgba = image.convert("RGBA")
+        rgba.thumbnail((size, size))
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        # One adaptive palette per frame: faces need more than the web palette's skin tones.
+        images.append(Image.alpha_composite(background, rgba).convert("RGB").quantize(colors=128))
+    tmp = out.with_suffix(".tmp.gif")
+    images[0].save(
+        tmp, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0, optimize=True
+    )
+    os.replace(tmp, out)
+    return out

@@ -252,14 +252,15 @@ def _blender_run(ctx: DemoContext) -> dict[str, Any]:
 
 # ---- package ---------------------------------------------------------------------------------
 def _package_settings(ctx: DemoContext) -> dict[str, Any]:
-    return {"frames": ctx.results["blender"]["frames"], "version": 1}
+    return {"frames": ctx.results["blender"]["frames"], "version": 2}
 
 
 def _package_run(ctx: DemoContext) -> dict[str, Any]:
-    from .contact_sheet import make_contact_sheet
+    from .contact_sheet import make_contact_sheet, make_preview_gif
 
     frames = [Path(p) for p in ctx.results["blender"]["frames"]]
     sheet = make_contact_sheet(frames, ctx.out / "contact_sheet.png")
+    gif = make_preview_gif(frames, ctx.out / "preview.gif")
     video = ctx.out / "demo.mp4"
     run_command(
         ctx,
@@ -275,7 +276,12 @@ def _package_run(ctx: DemoContext) -> dict[str, Any]:
         ],
         what="the video encoder",
     )
-    return {"contact_sheet": str(sheet), "video": str(video), "outputs": [str(sheet), str(video)]}
+    return {
+        "contact_sheet": str(sheet),
+        "preview": str(gif),
+        "video": str(video),
+        "outputs": [str(sheet), str(gif), str(video)],
+    }
 
 
 STAGES: list[Stage] = [

@@ -18,6 +18,7 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".arkit",
     ".animate",
     ".render_sequence",
+    ".render_farm",
     ".ply_io",
     ".avatar_io",
     ".train",
@@ -43,6 +44,7 @@ EXPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.export_avatar", "Gaussian Avatar (.gavatar)"),
     ("gavatar.export_ply_sequence", "Gaussian PLY Sequence (folder)"),
     ("gavatar.export_gltf_avatar", "Avatar glTF + Sidecar (.glb)"),
+    ("gavatar.export_flamenco_job", "Flamenco Render Job (.json)"),
 ]
 
 

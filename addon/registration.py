@@ -17,10 +17,12 @@ MODULE_NAMES: tuple[str, ...] = (
     ".addon.properties",
     ".addon.training_props",
     ".addon.training_runtime",
+    ".addon.farm_runtime",
     ".engine.blender.rig.properties",
     ".engine.blender.rig.auto_rest",
     ".engine.blender.animate.properties",
     ".engine.blender.animate.arkit_map",
+    ".engine.blender.range_guard",
     ".engine.blender.render_engine",
     ".engine.blender.dataset_handlers",
     ".ops",
@@ -31,6 +33,7 @@ MODULE_NAMES: tuple[str, ...] = (
     ".addon.animate_panel",
     ".addon.arkit_panel",
     ".addon.splat_panel",
+    ".addon.range_guard_panel",
 )
 
 

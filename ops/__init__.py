@@ -16,8 +16,10 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".retarget",
     ".reenact",
     ".arkit",
+    ".range_guard",
     ".animate",
     ".render_sequence",
+    ".render_farm",
     ".ply_io",
     ".avatar_io",
     ".train",
@@ -35,11 +37,15 @@ IMPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.import_ply", "Gaussian Splats (.ply)"),
     ("gavatar.import_avatar", "Gaussian Avatar (.gavatar)"),
     ("gavatar.import_gaussianavatars", "GaussianAvatars Result (folder)"),
+    ("gavatar.import_gltf_avatar", "Avatar glTF + Sidecar (.glb)"),
 ]
 EXPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.export_params", "Rig Parameters (.npz)"),
     ("gavatar.export_ply", "Gaussian Splats (.ply)"),
     ("gavatar.export_avatar", "Gaussian Avatar (.gavatar)"),
+    ("gavatar.export_ply_sequence", "Gaussian PLY Sequence (folder)"),
+    ("gavatar.export_gltf_avatar", "Avatar glTF + Sidecar (.glb)"),
+    ("gavatar.export_flamenco_job", "Flamenco Render Job (.json)"),
 ]
 
 

@@ -92,7 +92,8 @@ def test_round_trip(tmp_path: Path, dynamics: bool) -> None:
     back = read_avatar(path)
     assert_same_avatar(avatar, back)
     h = back.header
-    assert (h["format"], h["version"], h["num_gaussians"], h["sh_degree"]) == ("gaussian-avatar", 1, 120, 2)
+    sizes = (h["format"], h["version"], h["num_gaussians"], h["sh_degree"])
+    assert sizes == ("gaussian-avatar", FORMAT_VERSION, 120, 2)
     assert h["trainer"] == {"name": "test", "iterations": 7} and h["metrics"] == {"psnr": 31.5}
     assert h["identity"] == {"shape": [300], "static_offset": [len(avatar.identity["static_offset"]), 3]}
     assert h["dynamics"] == ({"rank": 3, "num_expression": 4, "num_pose_features": 6} if dynamics else None)
@@ -261,7 +262,8 @@ def expect(path: Path, *fragments: str, **kw) -> None:
 
 def test_newer_and_invalid_versions_are_refused(written) -> None:
     path, _ = written
-    cases = [(2, "version 2, newer than this version reads (1)")]
+    newer = FORMAT_VERSION + 1
+    cases = [(newer, f"version {newer}, newer than this version reads ({FORMAT_VERSION})")]
     cases += [(bad, "invalid format version") for bad in ("1", 0, True)]
     for version, fragment in cases:
         header = header_of(path)

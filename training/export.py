@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.avatar.range_stats import compute_stats
 from training import __version__
 from training.model.tracking import TrackedSequence
 from training.posing import world_gaussians
@@ -56,6 +57,8 @@ def avatar_contents(trainer: Any, metrics: dict[str, Any]) -> dict[str, Any]:
         },
         "metrics": metrics,
         "background": list(trainer.background),
+        # The training range of the driving values, for the add-on's range guard.
+        "range_statistics": training_range(trainer.tracking.refined_arrays()),
     }
     if gs.has_dynamics:
         contents["dynamics"] = {
@@ -65,6 +68,11 @@ def avatar_contents(trainer: Any, metrics: dict[str, Any]) -> dict[str, Any]:
             "num_pose_features": trainer.poser.num_pose_features,
         }
     return contents
+
+
+def training_range(tracking: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Per-coefficient statistics of the training frames' refined expression and pose."""
+    return compute_stats(tracking["expression"], tracking["pose"]).to_header()
 
 
 def write_avatar(path: Path, trainer: Any, metrics: dict[str, Any]) -> Path:

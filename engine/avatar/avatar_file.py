@@ -35,9 +35,11 @@ from .atomic import atomic_write
 from .binding import DYN_CHANNELS, Binding, BindingError, Dynamics
 from .gaussians import GaussianSet
 from .ply import PlyError, read_ply, write_ply_to
+from .range_stats import HEADER_KEY as RANGE_KEY
+from .range_stats import RangeStats, RangeStatsError
 
 FORMAT_NAME = "gaussian-avatar"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: optional header "range_statistics" (engine/avatar/range_stats.py)
 RIG_FAMILIES = ("FLAME", "SMPLX", "SMPLH")
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 _BINDING_FIELDS = ("parent_face", "offset", "rotation", "log_scale")
@@ -70,6 +72,13 @@ class Avatar:
     @property
     def rig_family(self) -> str:
         return str(self.header.get("rig", {}).get("family", ""))
+
+    @property
+    def range_stats(self) -> RangeStats | None:
+        """The training range of the driving values (version 2 files that carry it), else None:
+        older files and avatars from other sources have no range guard."""
+        data = self.header.get(RANGE_KEY)
+        return None if data is None else RangeStats.from_header(data)
 
     @property
     def background(self) -> tuple[float, float, float]:
@@ -148,6 +157,18 @@ def _validate(avatar: Avatar, label: str) -> None:
             raise AvatarFileError(f"{label} has dynamics for {len(d)} Gaussians but {g} Gaussians")
         if not (np.isfinite(d.basis).all() and np.isfinite(d.mix).all()):
             raise AvatarFileError(f"{label} has NaN or infinite values in its dynamics")
+    if avatar.header.get(RANGE_KEY) is not None:
+        try:
+            stats = RangeStats.from_header(avatar.header[RANGE_KEY])
+        except RangeStatsError as exc:
+            raise AvatarFileError(f"{label} has unusable {exc}") from None
+        if avatar.dynamics is not None:
+            try:
+                stats.features(avatar.dynamics.num_expression, avatar.dynamics.num_pose_features)
+            except RangeStatsError as exc:
+                raise AvatarFileError(
+                    f"{label} has range statistics that do not fit its dynamics: {exc}"
+                ) from None
     for name, value in avatar.identity.items():
         if not _NAME.match(name):
             raise AvatarFileError(f"{label} has an identity entry with an unusable name {name!r}")

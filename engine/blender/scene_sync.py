@@ -13,7 +13,7 @@ import bpy
 import numpy as np
 from bpy.types import Depsgraph, Object
 
-from . import gpu_arrays, mesh_pass, splat_data
+from . import gpu_arrays, mesh_pass, range_guard, splat_data
 from .driver_mesh import DriverMeshError
 from .frame import SplatDraw
 from .gpu_arrays import GpuLimitError
@@ -112,6 +112,7 @@ class SceneCache:
                 state = self._state(obj)
                 state.source.use_dynamics = bool(props.use_dynamics)
                 state.source.dynamics_influence = float(props.dynamics_influence)
+                state.source.guard = range_guard.state_of(original)
                 if deform and state.is_bound:
                     state.deform(depsgraph, deform_device)
                     if sort_device == "CPU" and deform_device == "GPU":

@@ -17,7 +17,7 @@ from bpy.types import Depsgraph, Object
 
 from ..avatar import binding as avatar_binding
 from ..avatar.gaussians import GaussianSet
-from . import binding_gpu, driver_mesh, splat_data
+from . import binding_gpu, driver_mesh, range_guard, splat_data
 from .splat_gpu import SplatGpuData, normalized, sigmoid
 
 Device = Literal["GPU", "CPU"]
@@ -37,6 +37,8 @@ class SplatSource:
         props = splat_data.settings(original)
         self.use_dynamics = bool(props.use_dynamics)
         self.dynamics_influence = float(props.dynamics_influence)
+        self.guard = range_guard.state_of(original)
+        self.guard_stats: np.ndarray | None = None  # training range of the features, when known
         self._cpu: tuple[avatar_binding.Binding, avatar_binding.Dynamics | None, GaussianSet] | None = None
         if not self.arrays.is_bound:
             return
@@ -51,6 +53,9 @@ class SplatSource:
             self.features = driver_mesh.FeatureReader(
                 self.driver, self.arrays.dyn_num_expression, self.arrays.dyn_num_pose_features
             )
+            self.guard_stats = range_guard.feature_stats(
+                original, self.arrays.dyn_num_expression, self.arrays.dyn_num_pose_features
+            )
 
     @property
     def is_bound(self) -> bool:
@@ -61,10 +66,12 @@ class SplatSource:
         return driver_mesh.evaluated_vertices(self.driver.evaluated_get(depsgraph), self.num_vertices)
 
     def dynamics_features(self, depsgraph: Depsgraph) -> np.ndarray | None:
-        """This frame's features [expression, pose] times the influence, or None without dynamics."""
+        """This frame's features [expression, pose] times the influence, through the range guard
+        when it is on, or None without dynamics."""
         if self.features is None or self.driver is None or not self.use_dynamics:
             return None
-        return self.features.read(self.driver, depsgraph) * self.dynamics_influence
+        features = self.features.read(self.driver, depsgraph) * self.dynamics_influence
+        return self.guard.apply(features, self.guard_stats)
 
     def dynamics_weights(self, features: np.ndarray | None) -> np.ndarray | None:
         """z = mix @ features (K,), or None."""

@@ -3,6 +3,7 @@ avatar saw in training, and the guard that brings them back (clamp or soft) for 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from bpy.types import Context, Object, Panel
@@ -44,8 +45,15 @@ def feature_label(obj: Object, index: int, num_expression: int) -> str:
     return naming.corrective_key(joint, *divmod(entry, 3))
 
 
-def frame_report(context: Context, obj: Object) -> tuple[range_stats.RangeReport, int] | None:
-    """This frame's distance from the training range (with the guard's margin), and E_dyn."""
+@dataclass
+class FrameRange:
+    report: range_stats.RangeReport
+    furthest: list[tuple[int, float, float, float]]  # (feature, value, low, high)
+    num_expression: int
+
+
+def frame_report(context: Context, obj: Object) -> FrameRange | None:
+    """This frame's distance from the training range (with the guard's margin)."""
     stats = range_guard.stats_of(obj)
     driver = splat_data.splat_driver(obj)
     if stats is None or driver is None:
@@ -58,7 +66,10 @@ def frame_report(context: Context, obj: Object) -> tuple[range_stats.RangeReport
     values = reader.read(driver, context.evaluated_depsgraph_get())
     if props.dynamics_rank:
         values = values * float(props.dynamics_influence)
-    return range_stats.report(values, rows, float(range_guard.guard_settings(obj).margin)), num_e
+    margin = float(range_guard.guard_settings(obj).margin)
+    return FrameRange(
+        range_stats.report(values, rows, margin), range_stats.furthest_outside(values, rows, margin), num_e
+    )
 
 
 class GAVATAR_PT_range_guard(Panel):
@@ -103,7 +114,7 @@ class GAVATAR_PT_range_guard(Panel):
             return
         if found is None:
             return
-        rep, num_e = found
+        rep, num_e = found.report, found.num_expression
         box = self.layout.box()
         text = f"{rep.outside} of {rep.count} values outside the range"
         if rep.outside == 0:
@@ -113,6 +124,10 @@ class GAVATAR_PT_range_guard(Panel):
         box.label(text=f"Largest z-score {rep.max_z:.1f} ({feature_label(obj, rep.worst, num_e)})")
         if rep.outside:
             box.label(text=f"Furthest {rep.max_excess:.0%} of the range past its edge")
+            column = box.column(align=True)
+            for index, value, low, high in found.furthest:
+                label = feature_label(obj, index, num_e)
+                column.label(text=f"{label}: {value:.3g} (range {low:.3g} .. {high:.3g})")
 
 
 register, unregister = class_registrar((GAVATAR_PT_range_guard,))

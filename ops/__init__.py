@@ -36,11 +36,14 @@ IMPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.import_ply", "Gaussian Splats (.ply)"),
     ("gavatar.import_avatar", "Gaussian Avatar (.gavatar)"),
     ("gavatar.import_gaussianavatars", "GaussianAvatars Result (folder)"),
+    ("gavatar.import_gltf_avatar", "Avatar glTF + Sidecar (.glb)"),
 ]
 EXPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.export_params", "Rig Parameters (.npz)"),
     ("gavatar.export_ply", "Gaussian Splats (.ply)"),
     ("gavatar.export_avatar", "Gaussian Avatar (.gavatar)"),
+    ("gavatar.export_ply_sequence", "Gaussian PLY Sequence (folder)"),
+    ("gavatar.export_gltf_avatar", "Avatar glTF + Sidecar (.glb)"),
     ("gavatar.export_flamenco_job", "Flamenco Render Job (.json)"),
 ]
 

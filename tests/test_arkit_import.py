@@ -180,3 +180,24 @@ def test_smplx_rig_takes_expressions_and_eyes(addon: str, clean_scene: None, tmp
         'pose.bones["left_eye_smplhf"].rotation_quaternion',
     } <= paths
     assert 'pose.bones["pelvis"].rotation_quaternion' not in paths
+
+
+def test_standin_flame_takes_all_52_by_name(
+    addon: str, clean_scene: None, standin_dir: Path, tmp_path: Path
+) -> None:
+    from engine.rig import loaders
+
+    model = loaders.load_model(standin_dir / "flame_standin.pkl", family="FLAME")
+    parts = _build(model, "Standin")
+    weights = smooth_weights(12, seed=9)
+    path = write_mediapipe_json(tmp_path / "mp.json", weights, fps=30.0)
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 30, 1.0
+    assert bpy.ops.gavatar.import_arkit(filepath=str(path), target=parts.armature.name) == {"FINISHED"}
+    keys = fcurve_paths(parts.mesh.data.shape_keys)
+    assert len([k for k in keys if k.startswith('key_blocks["Exp')]) == 52
+    scene.frame_set(6)
+    names = [item.name for item in parts.info.expression_names]
+    got = [_shape_value(parts, i) for i in range(52)]
+    expected = [weights[5, ARKIT_NAMES.index(n)] for n in names]
+    assert np.allclose(got, expected, atol=1e-5)

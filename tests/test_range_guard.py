@@ -130,8 +130,12 @@ def test_imported_avatar_carries_its_range_and_the_guard_acts_on_outliers_only(
 
     # The panel's numbers for this frame.
     panel = addon_module("addon.range_guard_panel")
-    rep, num_e = panel.frame_report(bpy.context, obj)
+    found = panel.frame_report(bpy.context, obj)
+    rep, num_e = found.report, found.num_expression
     assert rep.outside >= 2 and num_e == NUM_EXPRESSION
+    assert found.furthest and all(
+        panel.feature_label(obj, i, num_e).startswith("Pose.jaw.") for i, *_ in found.furthest
+    )
     assert panel.feature_label(obj, rep.worst, num_e).startswith("Pose.jaw.")
     assert panel.feature_label(obj, 0, num_e) == "Exp000"
 

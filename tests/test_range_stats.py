@@ -119,6 +119,9 @@ def test_report() -> None:
     assert rep.outside == 1 and rep.worst == 0 and rep.max_z == pytest.approx(6.0)
     assert rep.max_excess == pytest.approx(1.0, abs=1e-4)  # one range width past the edge
     assert range_stats.report(np.array([1.05, 0.0]), rows, margin=0.1).outside == 0
+    far = range_stats.furthest_outside(np.array([1.5, -5.0]), rows)
+    assert [i for i, *_ in far] == [1, 0] and far[0][1] == -5.0
+    assert range_stats.furthest_outside(np.array([0.5, 0.0]), rows) == []
 
 
 def test_avatar_file_version_2_carries_the_statistics(tmp_path: Path) -> None:

@@ -179,6 +179,18 @@ def report(values: np.ndarray, stats: np.ndarray, margin: float = 0.0) -> RangeR
     )
 
 
+def furthest_outside(
+    values: np.ndarray, stats: np.ndarray, margin: float = 0.0, limit: int = 5
+) -> list[tuple[int, float, float, float]]:
+    """Up to ``limit`` coefficients outside the range, furthest first (by excess over the range's
+    width): (index, value, low, high)."""
+    v = np.asarray(values, dtype=np.float64)
+    low, high = bounds(stats, margin)
+    excess = np.maximum(low - v, v - high) / np.maximum(high - low, STD_FLOOR)
+    order = [int(i) for i in np.argsort(-excess, kind="stable") if excess[i] > 0][:limit]
+    return [(i, float(v[i]), float(low[i]), float(high[i])) for i in order]
+
+
 def soft_clamp(values: np.ndarray, low: np.ndarray, high: np.ndarray, softness: float) -> np.ndarray:
     """Identity inside [low, high]; beyond an edge, edge + m tanh(excess / m): slope 1 at the edge,
     never more than m = softness * (high - low) past it (softness 0: a hard clamp)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-MODULES: tuple[str, ...] = (".import_gaussianavatars",)
+MODULES: tuple[str, ...] = (".import_gaussianavatars", ".export_ply_sequence", ".gltf_io")
 
 
 def _modules() -> list[ModuleType]:

@@ -126,7 +126,9 @@ def apply_clip(
     result = ArkitResult(warnings=list(clip.notes))
     table = None
     columns = np.zeros(0, dtype=np.int64)
-    if options.use_expression:
+    if options.use_expression and int(parts.info.num_expression) == 0:
+        result.warnings.append(f"'{parts.armature.name}' has no expression keys: expressions not applied")
+    elif options.use_expression:
         table, result.mapping, warnings = expression_table(parts, options.mapping)
         result.warnings += warnings
         present = [ARKIT_NAMES.index(n) for n in clip.names]

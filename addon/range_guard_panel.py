@@ -15,22 +15,6 @@ from ..engine.blender.rig.parts import find_rig
 from .classes import class_registrar
 
 
-def guarded_splat(context: Context) -> Object | None:
-    """The active splat object, else the first splat object bound to the active rig's mesh."""
-    obj = context.active_object
-    if obj is None:
-        return None
-    if splat_data.is_splat_object(obj):
-        return obj
-    parts = find_rig(obj)
-    if parts is None:
-        return None
-    for candidate in context.scene.objects:  # type: ignore[union-attr]
-        if splat_data.is_splat_object(candidate) and splat_data.splat_driver(candidate) == parts.mesh:
-            return candidate
-    return None
-
-
 def feature_label(obj: Object, index: int, num_expression: int) -> str:
     """Readable name of dynamics feature ``index`` (expression name, or pose corrective entry)."""
     driver = splat_data.splat_driver(obj)
@@ -83,7 +67,7 @@ class GAVATAR_PT_range_guard(Panel):
 
     def draw(self, context: Context) -> None:
         layout = self.layout
-        obj = guarded_splat(context)
+        obj = range_guard.guarded_splat(context)
         if obj is None:
             layout.label(text="Select an avatar (its splats or its rig)", icon="INFO")
             return
@@ -105,6 +89,9 @@ class GAVATAR_PT_range_guard(Panel):
         if guard.mode == "SOFT":
             column.prop(guard, "softness")
         column.prop(guard, "margin")
+        row = layout.row()
+        row.enabled = guard.mode != "OFF"
+        row.operator("gavatar.range_guard_bake", text="Bring Expression Keys into Range", icon="KEY_HLT")
 
     def _distance(self, context: Context, obj: Object) -> None:
         try:

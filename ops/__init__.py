@@ -16,6 +16,7 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".retarget",
     ".reenact",
     ".arkit",
+    ".range_guard",
     ".animate",
     ".render_sequence",
     ".render_farm",

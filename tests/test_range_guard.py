@@ -187,3 +187,37 @@ def test_guard_changes_the_f12_render_only_out_of_range(clean_scene: None, tmp_p
     value = psnr(outside_on, outside_off)
     print(f"guard on vs off, out of range: max pixel change {diff:.3f}, PSNR {value:.1f} dB")
     assert diff > 0.02
+
+
+def test_bake_brings_expression_keys_into_range(clean_scene: None) -> None:
+    parts, obj, _arrays, model = build_avatar(rank=4)
+    _set_stats(obj, _training_stats(model.num_expression, model.num_joints))
+    blocks = parts.mesh.data.shape_keys.key_blocks
+    animation = addon_module("engine.blender.rig.animation")
+    key_id = parts.mesh.data.shape_keys
+    action = animation.ensure_action(key_id, "Keys")
+    curve = animation.ensure_fcurve(key_id, action, 'key_blocks["Exp000"].value')
+    animation.set_keys(curve, np.array([1.0, 2.0, 3.0]), np.array([0.2, 4.0, -3.0]))
+    blocks["Exp001"].value = 2.5  # unkeyed, out of range
+    blocks["Exp002"].value = 0.1  # unkeyed, in range
+    bpy.context.view_layer.objects.active = parts.armature  # the rig finds its splats
+    bake = addon_module("engine.blender.range_guard_bake")
+    with pytest.raises(bake.GuardBakeError, match="Choose Clamp or Soft"):
+        bake.bake_expression_keys(obj, "OFF")
+    assert bpy.ops.gavatar.range_guard_bake() == {"FINISHED"}  # the guard is off: clamp
+    values = [p.co[1] for p in curve.keyframe_points]
+    assert values == pytest.approx([0.2, EXPR_RANGE, -EXPR_RANGE], abs=2e-5)
+    assert blocks["Exp001"].value == pytest.approx(EXPR_RANGE, abs=2e-5)
+    assert blocks["Exp002"].value == pytest.approx(0.1)
+    bpy.ops.ed.undo_push()
+    curve.keyframe_points[1].co[1] = 4.0
+    obj.gavatar_guard.mode = "SOFT"
+    assert bpy.ops.gavatar.range_guard_bake() == {"FINISHED"}
+    soft = curve.keyframe_points[1].co[1]
+    assert EXPR_RANGE < soft < EXPR_RANGE + 0.1 * 2 * EXPR_RANGE + 1e-4
+
+
+def test_bake_without_statistics_is_refused(clean_scene: None) -> None:
+    _parts, obj, _arrays, _model = build_avatar(rank=4)
+    with pytest.raises(RuntimeError, match="no training statistics"):
+        bpy.ops.gavatar.range_guard_bake(splats=obj.name)

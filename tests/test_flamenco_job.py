@@ -6,6 +6,7 @@ runs is run for real in tests/test_render_farm.py."""
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,16 @@ def test_job_type_declares_its_settings() -> None:
     assert expected <= set(keys)
     assert keys["frames"]["required"] and keys["render_output_path"]["required"]
     assert {s["type"] for s in job_type["settings"]} <= {"string", "int32", "bool", "float"}
+    for setting in job_type["settings"]:  # Flamenco's add-on evaluates these in Python
+        if "eval" in setting:
+            compile(setting["eval"], setting["key"], "eval")
+
+
+def test_the_extension_zip_ships_the_job_type(tmp_path: Path) -> None:
+    from scripts import extension_build
+
+    names = zipfile.ZipFile(extension_build.build(tmp_path)).namelist()
+    assert "engine/farm/gaussian_avatar_render.js" in names  # the export operator copies it out
 
 
 @pytest.mark.parametrize(

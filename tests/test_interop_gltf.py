@@ -29,6 +29,7 @@ def _snapshot(splat, driver, armature, joints) -> dict:
         ev = driver.evaluated_get(depsgraph)
         matrix = np.array(ev.matrix_world)
         verts = np.array([v.co for v in ev.data.vertices]) @ matrix[:3, :3].T + matrix[:3, 3]
+        verts = verts[addon_module("engine.blender.driver_mesh").triangles(driver.data)]  # triangle corners
         arm_world = np.array(armature.matrix_world)
         bones = {name: arm_world @ np.array(armature.pose.bones[name].matrix) for name in joints}
         out[frame] = (gaussians, verts, bones)
@@ -53,10 +54,25 @@ def animated(clean_scene: None):
     return parts, splat, arrays
 
 
+def _add_loose_vertex(mesh_obj) -> None:
+    """A vertex in no triangle (glTF drops it, so the imported mesh has other vertex indices)."""
+    import bmesh
+
+    mesh = mesh_obj.data
+    bm = bmesh.new()
+    bm.from_mesh(mesh)
+    bm.verts.new((0.0, 0.3, 0.0))
+    bm.to_mesh(mesh)
+    bm.free()
+    mesh.update()
+
+
 def test_round_trip_through_gltf_keeps_gaussians_and_pose(animated, tmp_path: Path) -> None:
     parts, splat, _arrays = animated
+    _add_loose_vertex(parts.mesh)
     joints = list(parts.joint_names)
     names = (splat.name, parts.mesh.name)
+    parts_vertices = list(range(len(parts.mesh.data.vertices)))
     before = _snapshot(splat, parts.mesh, parts.armature, joints)
     objects_before = sorted(o.name for o in bpy.data.objects)
     out = tmp_path / "head.glb"
@@ -76,6 +92,7 @@ def test_round_trip_through_gltf_keeps_gaussians_and_pose(animated, tmp_path: Pa
     driver2 = splat2.gavatar_splat.driver
     armature2 = addon_module("engine.blender.driver_mesh").driver_armature(driver2)
     assert driver2.name == names[1] and armature2 is not None
+    assert len(driver2.data.vertices) == len(parts_vertices) - 1  # the loose vertex is not in the glb
     assert sorted(o.type for o in bpy.data.objects) == ["ARMATURE", "MESH", "MESH"]  # rig mesh + splats
     assert (bpy.context.scene.frame_start, bpy.context.scene.frame_end) == (1, 5)
     after = _snapshot(splat2, driver2, armature2, joints)
@@ -123,13 +140,15 @@ def test_broken_pairs_import_nothing(animated, tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match=r"has no sidecar 'head\.gavatar'"):
         bpy.ops.gavatar.import_gltf_avatar(filepath=str(out))
     assert counts() == before
-    # A sidecar of another mesh (its triangles in another order): refused after the glTF import,
-    # and everything the importer made is removed again.
+    # A sidecar whose Gaussians sit on other triangles than the glTF's: refused after the glTF
+    # import, and everything the importer made is removed again.
     avatar_file = addon_module("engine.avatar.avatar_file")
+    binding = addon_module("engine.avatar.binding")
     avatar = avatar_file.read_avatar(moved)
-    avatar.header["gltf"]["faces_sha256"] = "0" * 64
+    b = avatar.binding
+    avatar.binding = binding.Binding(np.roll(b.parent_face, 1), b.offset, b.rotation, b.log_scale)
     avatar_file.write_avatar(sidecar, avatar)
-    with pytest.raises(RuntimeError, match="not the ones the Gaussians are bound to"):
+    with pytest.raises(RuntimeError, match="does not carry the Gaussians as exported"):
         bpy.ops.gavatar.import_gltf_avatar(filepath=str(out))
     assert counts() == before
     # A plain .gavatar without the glTF section.

@@ -122,14 +122,15 @@ def test_a_worker_given_a_broken_blend_fails_with_the_reason(addon: str, tmp_pat
 
 def test_background_render_with_timer_and_cancel(addon: str, clean_scene: None, tmp_path: Path) -> None:
     runtime = addon_module("addon.farm_runtime")
-    save_avatar_scene(tmp_path / "shot.blend", tmp_path / "out" / "f_####", frames=4)
-    assert bpy.ops.gavatar.render_distributed(workers=2) == {"FINISHED"}  # returns at once
+    save_avatar_scene(tmp_path / "shot.blend", tmp_path / "out" / "f_####", frames=8)
+    assert bpy.ops.gavatar.render_distributed(workers=2, frame_step=2) == {"FINISHED"}  # returns at once
     [entry] = runtime.active()
+    assert [c.frames for c in entry.farm.run.chunks] == [[1, 3], [5, 7]]
     deadline = time.monotonic() + 120
     while runtime.active() and time.monotonic() < deadline:
         runtime._timer()  # what bpy.app.timers calls in a running Blender
         time.sleep(0.1)
-    assert entry.farm.run.frames_done == 4 and sorted(_frames(tmp_path / "out")) == [1, 2, 3, 4]
+    assert entry.farm.run.frames_done == 4 and sorted(_frames(tmp_path / "out")) == [1, 3, 5, 7]
 
     assert bpy.ops.gavatar.render_distributed(workers=2, overwrite=True) == {"FINISHED"}
     [entry] = runtime.active()

@@ -36,7 +36,7 @@ const JOB_TYPE = {
             type: "string",
             subtype: "file_path",
             required: true,
-            eval: "__import__('os').path.abspath(bpy.path.abspath(C.scene.render.filepath))",
+            eval: "str(abspath(C.scene.render.filepath))",
             description: "Output path as the render nodes see it; '#' stands for the frame number",
         },
         { key: "scene", type: "string", eval: "C.scene.name", description: "Scene to render" },

@@ -1,8 +1,9 @@
 """A glTF + sidecar pair (written by gltf_export.py) back into Blender: Blender's glTF importer
 rebuilds the armature, the driver mesh with its shape keys and the animation; the sidecar's
-Gaussians are bound to that mesh again, after checking it is the same mesh (vertex and triangle
-counts, the triangles' order by checksum). The armature learns the rig's control joints so the
-avatar's dynamics read the same pose features. Nothing is left behind when a check fails.
+Gaussians are bound to that mesh again, after checking it carries them as exported (its triangles,
+in order, place the binding on the sidecar's rest Gaussians; vertex indices may differ, since glTF
+drops loose vertices and splits vertices along hard edges). The armature learns the rig's control
+joints so the avatar's dynamics read the same pose features. Nothing is left behind when a check fails.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bpy
+import numpy as np
 from bpy.types import Context, Object
 
 from ...avatar import avatar_file
+from ...avatar.avatar_file import Avatar
+from ...avatar.binding import bind, face_frames
 from ...interop.errors import InteropError
 from ...interop.gltf_sidecar import GltfLink, faces_checksum, sidecar_path
 from .. import avatar_import, splat_data
@@ -37,27 +41,37 @@ def _new_objects(before: set[Object]) -> list[Object]:
 
 
 def _find_mesh(created: list[Object], link: GltfLink) -> Object:
-    """The imported driver mesh: the skinned mesh of the sidecar's size, the node name preferred."""
-    meshes = [o for o in created if o.type == "MESH" and len(o.data.vertices) == link.num_vertices]  # type: ignore[union-attr]
+    """The imported driver mesh: a mesh of the sidecar's triangle count, the node name preferred.
+    Its vertex count may differ (glTF drops loose vertices and splits vertices along hard edges)."""
+    meshes = [o for o in created if o.type == "MESH" and len(o.data.polygons) == link.num_faces]  # type: ignore[union-attr]
     meshes.sort(key=lambda o: (not o.name.startswith(link.mesh_node), o.name))
     if not meshes:
         raise InteropError(
-            f"the glTF holds no mesh of {link.num_vertices} vertices (the driver mesh '{link.mesh_node}')"
+            f"the glTF holds no mesh of {link.num_faces} triangles (the driver mesh '{link.mesh_node}')"
         )
     return meshes[0]
 
 
-def _check_mesh(mesh_obj: Object, link: GltfLink, label: str) -> None:
+def _check_mesh(mesh_obj: Object, avatar: Avatar, link: GltfLink, label: str) -> None:
+    """The Gaussians bound to the imported mesh at rest must be the sidecar's rest Gaussians: the
+    same triangles in the same order with the same corner order, whatever became of the vertices."""
     mesh = mesh_obj.data
     assert isinstance(mesh, bpy.types.Mesh)
     try:
         faces = triangles(mesh)
     except DriverMeshError as exc:
         raise InteropError(f"{label}: {exc}") from None
-    if len(faces) != link.num_faces or faces_checksum(faces) != link.faces_sha256:
+    same_indices = faces_checksum(faces) == link.faces_sha256
+    rest = avatar_import.rest_vertices(mesh_obj)
+    means = bind(face_frames(rest, faces), avatar.binding).means
+    expected = np.asarray(avatar.gaussians.means, dtype=np.float64)
+    extent = float(np.ptp(expected, axis=0).max()) if len(expected) else 1.0
+    error = float(np.abs(means - expected).max()) if len(expected) else 0.0
+    if error > 1e-5 * max(extent, 1e-3):
+        order = "the same triangles" if same_indices else "other triangles, or in another order"
         raise InteropError(
-            f"{label}: the imported mesh's triangles are not the ones the Gaussians are bound to "
-            f"({len(faces)} triangles, {link.num_faces} expected, or in another order)"
+            f"{label}: the imported mesh does not carry the Gaussians as exported ({order}; rest "
+            f"positions differ by up to {error:.3g}); the glTF or its sidecar was changed"
         )
 
 
@@ -120,7 +134,7 @@ def import_gltf_avatar(context: Context, filepath: str | Path) -> GltfImportResu
             raise InteropError(f"Blender's glTF importer did not finish ({result})")
         created = _new_objects(before_objects)
         mesh_obj = _find_mesh(created, link)
-        _check_mesh(mesh_obj, link, path.name)
+        _check_mesh(mesh_obj, avatar, link, path.name)
         armature = driver_armature(mesh_obj)
         if armature is None:
             raise InteropError(f"{path.name}: the imported driver mesh is not skinned to an armature")

@@ -284,7 +284,7 @@ def test_trainer_failures_map_to_actionable_messages(prefs, head, runtime, tmp_p
     assert bpy.ops.gavatar.train(from_job=record.job_id, device="cpu", preset="QUICK") == {"FINISHED"}
     retry = jobs()[1]
     argv = json.loads(retry.argv_json)
-    assert retry.device == "cpu" and argv[argv.index("--backend") + 1] == "reference"
+    assert retry.device == "cpu" and argv[argv.index("--backend") + 1] == "pairs"
     assert retry.dataset_collection == record.dataset_collection and retry.name.endswith("(CPU)")
 
 

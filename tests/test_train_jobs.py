@@ -97,7 +97,7 @@ def test_presets_become_trainer_options_and_explicit_values_win():
         "--resolution-scale 0.5" in joined and "--max-gaussians 30000" in joined and "--backend" not in joined
     )
     cpu = fit_command("/py", TrainSettings.from_preset("QUICK", device="cpu", **common))
-    assert "--backend reference" in " ".join(cpu) and "--preset tiny" in " ".join(cpu)
+    assert "--backend pairs" in " ".join(cpu) and "--preset tiny" in " ".join(cpu)
     best = TrainSettings.from_preset(
         "BEST", device="cuda", overrides={"iterations": 500, "max_gaussians": 9}, **common
     )

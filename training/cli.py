@@ -33,7 +33,7 @@ def _fit_parser(sub: Any) -> None:
     p.add_argument("--iterations", type=int, default=None)
     p.add_argument("--time-budget", type=float, default=None, help="seconds of training (0: none)")
     p.add_argument("--device", choices=["cuda", "cpu"], default=None)
-    p.add_argument("--backend", choices=["auto", "gsplat", "inria", "reference"], default=None)
+    p.add_argument("--backend", choices=["auto", "gsplat", "inria", "reference", "pairs"], default=None)
     p.add_argument("--resolution-scale", type=float, default=None, help="resize images by this factor")
     p.add_argument("--max-gaussians", type=int, default=None, help="cap on the Gaussian count")
     p.add_argument("--init-gaussians", type=int, default=None, help="initial count (0: three per face)")
@@ -63,7 +63,7 @@ def _eval_parser(sub: Any) -> None:
     p.add_argument("--model", default=None, help="rig model file (default: the one recorded at training)")
     p.add_argument("--tracking", default=None, help="refined tracking (tracking.npz from fit) to use")
     p.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
-    p.add_argument("--backend", choices=["auto", "gsplat", "inria", "reference"], default="auto")
+    p.add_argument("--backend", choices=["auto", "gsplat", "inria", "reference", "pairs"], default="auto")
     p.add_argument("--resolution-scale", type=float, default=1.0)
     p.add_argument("--max-images", type=int, default=0, help="evaluate at most this many images (0: all)")
     p.add_argument("--save-images", default=None, help="folder for rendered PNGs")
@@ -83,7 +83,7 @@ def _render_parser(sub: Any) -> None:
     p.add_argument("--out", required=True, help="output folder for PNGs")
     p.add_argument("--model", default=None)
     p.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
-    p.add_argument("--backend", choices=["auto", "gsplat", "inria", "reference"], default="auto")
+    p.add_argument("--backend", choices=["auto", "gsplat", "inria", "reference", "pairs"], default="auto")
     p.add_argument("--background", default=None, help="r,g,b in [0,1] (default: the avatar's)")
 
 

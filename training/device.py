@@ -23,14 +23,14 @@ def resolve_device(name: str) -> torch.device:
 
 
 def resolve_backend(name: str, device: torch.device) -> str:
-    """auto: gsplat on CUDA (when importable), the pure-torch reference rasterizer on the CPU."""
+    """auto: gsplat on CUDA (when importable), the pure-torch pairs rasterizer on the CPU."""
     from training.render import RasterizerError
     from training.render import resolve_backend as resolve
 
     try:
         return resolve(name, device)
     except RasterizerError as exc:
-        hint = "use --backend reference with --device cpu"
+        hint = "use --backend pairs (or reference) with --device cpu"
         if device.type == "cuda":
             hint = "use --backend gsplat (pip install gsplat==1.5.3)"
         raise NoCudaError(str(exc), hint) from None

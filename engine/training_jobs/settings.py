@@ -46,7 +46,7 @@ PRESETS: dict[str, PresetValues] = {
     ),
 }  # fmt: skip
 
-# On the CPU the pure-torch reference rasterizer makes only tiny runs practical.
+# On the CPU the pure-torch (pairs) rasterizer makes only tiny runs practical.
 CPU_PRESETS: dict[str, PresetValues] = {
     "QUICK": PresetValues("Quick Preview", "A tiny CPU run", "tiny", 100, 0.0, 0.25, 3_000, 20, 50),
     "STANDARD": PresetValues("Standard", "A small CPU run", "tiny", 400, 0.0, 0.25, 6_000, 50, 100),
@@ -145,7 +145,7 @@ def fit_command(python: str, settings: TrainSettings, *, resume: bool = False) -
     argv += ["--data", s.data_dir, "--rig", s.rig.lower(), "--model", s.model_path, "--out", s.output_dir]
     argv += ["--device", s.device, "--preset", s.trainer_preset]
     if s.device == "cpu":
-        argv += ["--backend", "reference"]
+        argv += ["--backend", "pairs"]
     if s.iterations > 0:
         argv += ["--iterations", str(s.iterations)]
     if s.time_budget > 0:

@@ -25,6 +25,7 @@ coordinates (docs/DESIGN.md); internally 0.5 is added to cx, cy and pixel (i, j)
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -269,10 +270,13 @@ def rasterize_reference(
     with_depth: bool = True,
     tile_size: int = 16,
     block: int = 4096,
+    to_pixels: Callable[..., tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, dict[str, Any]]:
     """C cameras at once (viewmats (C,4,4), Ks (C,3,3)): colours (C,H,W,D), alphas (C,H,W,1),
     expected depth (C,H,W,1) (sum w z / sum w, 0 where nothing was drawn) or None, and meta.
-    ``colors``: (N,D) values, or (N,K,3) SH coefficients when ``sh_degree`` is given."""
+    ``colors``: (N,D) values, or (N,K,3) SH coefficients when ``sh_degree`` is given.
+    ``to_pixels`` replaces the tile compositor (same arguments, ``tile_size`` and ``block`` unused):
+    the CPU backend passes pairs.rasterize_to_pixels_pairs."""
     proj = project(
         means, quats, scales, opacities, viewmats, Ks, width, height,
         near_plane=near_plane, far_plane=far_plane, eps2d=eps2d, antialiased=antialiased,
@@ -290,11 +294,14 @@ def rasterize_reference(
             feats = torch.cat([feats, proj["depths"][cam, :, None]], dim=-1)
             if bg is not None:
                 bg = torch.cat([bg.to(feats.dtype), bg.new_zeros(1).to(feats.dtype)])
-        img, alpha = rasterize_to_pixels(
+        args = (
             proj["means2d"][cam], proj["conics"][cam], proj["opacities"][cam], feats,
             proj["depths"][cam], proj["radii"][cam], width, height,
-            background=bg, tile_size=tile_size, block=block,
         )  # fmt: skip
+        if to_pixels is None:
+            img, alpha = rasterize_to_pixels(*args, background=bg, tile_size=tile_size, block=block)
+        else:
+            img, alpha = to_pixels(*args, background=bg)
         if with_depth:
             depth_images.append(img[..., -1:] / alpha.clamp_min(1e-10))
             img = img[..., :-1]

@@ -63,6 +63,11 @@ class GAVATAR_OT_import_arkit(Operator):
     )
     use_expression: BoolProperty(name="Expressions", default=True)  # type: ignore[valid-type]
     use_head: BoolProperty(name="Head Rotation", description="HeadYaw/Pitch/Roll onto the neck", default=True)  # type: ignore[valid-type]
+    head_relative: BoolProperty(  # type: ignore[valid-type]
+        name="Head Relative to Start",
+        description="Head rotation relative to the clip's first frame (when the capture's camera was not "
+        "straight in front of the face)",
+    )
     use_eyes: BoolProperty(  # type: ignore[valid-type]
         name="Eye Rotation", description="Left/RightEyeYaw/Pitch/Roll onto the eyes", default=True
     )
@@ -99,6 +104,7 @@ class GAVATAR_OT_import_arkit(Operator):
             strength=self.strength,
             use_expression=self.use_expression,
             use_head=self.use_head,
+            head_relative=self.head_relative,
             use_eyes=self.use_eyes,
             new_action=self.new_action,
             set_scene_range=self.set_scene_range,

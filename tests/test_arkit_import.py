@@ -12,6 +12,7 @@ import pytest
 
 from engine.motion import arkit_mapping
 from engine.motion.arkit import ARKIT_NAMES
+from engine.rig.lbs import axis_angle_to_matrix
 from tests.animate_fixtures import data_counts, evaluated_mesh_world, fcurve_paths, module
 from tests.arkit_files import smooth_weights, write_live_link_csv, write_mediapipe_json
 from tests.blender_rig_models import make_model
@@ -56,6 +57,14 @@ def test_live_link_csv_by_name_with_head_and_eyes(addon: str, clean_scene: None,
         assert np.allclose(pose[3], arkit_mapping.euler_to_axis_angle(rot[2 * k, 3:6]), atol=1e-4)
         assert np.allclose(pose[4], arkit_mapping.euler_to_axis_angle(rot[2 * k, 6:9]), atol=1e-4)
         assert np.allclose(pose[0], 0.0, atol=1e-6)  # the root stays
+    # Relative to the first frame: the head starts straight.
+    assert bpy.ops.gavatar.import_arkit(filepath=str(path), frame_start=5, head_relative=True) == {"FINISHED"}
+    first = axis_angle_to_matrix(arkit_mapping.euler_to_axis_angle(rot[0, 0:3]))
+    for k in (0, 20):
+        scene.frame_set(5 + k)
+        neck = axis_angle_to_matrix(pose_io.read_pose(parts)["pose"][1])
+        expected = first.T @ axis_angle_to_matrix(arkit_mapping.euler_to_axis_angle(rot[2 * k, 0:3]))
+        assert np.allclose(neck, expected, atol=1e-4)
     # Expressions only, from a MediaPipe file, into the same actions.
     json_path = write_mediapipe_json(tmp_path / "mp.json", weights[:10], fps=30.0)
     assert bpy.ops.gavatar.import_arkit(filepath=str(json_path), use_head=False, new_action=False) == {

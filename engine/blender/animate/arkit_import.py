@@ -53,6 +53,7 @@ class ArkitOptions:
     strength: float = 1.0  # scales the weights
     use_expression: bool = True
     use_head: bool = True
+    head_relative: bool = False  # the head rotation relative to the clip's first frame (phone not straight)
     use_eyes: bool = True
     new_action: bool = True
     set_scene_range: bool = True
@@ -180,6 +181,12 @@ def apply_clip(
             mats = np.stack(
                 [rotations.axis_angle_to_matrix(frames_data.rotations[p]) for p in rotation_parts], axis=1
             )
+            if options.head_relative and "head" in rotation_parts:
+                k = rotation_parts.index("head")
+                first = rotations.axis_angle_to_matrix(
+                    arkit_mapping.euler_to_axis_angle(clip.rotations["head"][0])
+                )
+                mats[:, k] = first.T @ mats[:, k]
             quats = rig_pose.local_quaternions(parts, names, mats)
             rig_pose.key_rotations(parts.armature, action, names, frames, quats)
             result.joints = names

@@ -142,3 +142,26 @@ def test_imported_result_renders_like_the_same_gaussians_in_our_format(folder, m
     value_theirs = render.psnr(image, reference_theirs)
     print(f"... vs reference render of their convention on the posed mesh: PSNR {value_theirs:.2f} dB")
     assert value_theirs >= 30.0
+
+
+def test_motion_resampled_to_the_scene_rate_or_left_out(folder, model_file) -> None:
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 50, 1.0
+    result = bpy.ops.gavatar.import_gaussianavatars(
+        directory=str(folder.folder),
+        model_path=str(model_file),
+        fps_mode="SCENE",
+        source_fps=25.0,
+        frame_start=10,
+    )
+    assert result == {"FINISHED"}
+    assert scene.render.fps == 50 and (scene.frame_start, scene.frame_end) == (
+        10,
+        18,
+    )  # 5 frames at 25 -> 9 at 50
+    bpy.ops.wm.read_homefile(use_empty=True)
+    before = len(bpy.data.actions)
+    assert bpy.ops.gavatar.import_gaussianavatars(
+        directory=str(folder.folder), model_path=str(model_file), use_motion=False
+    ) == {"FINISHED"}
+    assert len(bpy.data.actions) == before  # an avatar at rest, nothing keyed

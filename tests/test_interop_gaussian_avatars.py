@@ -139,6 +139,7 @@ def _rewrite(folder: ga_fixtures.GaFolder, **changes) -> None:
         ("no_binding", "no vertex property 'binding_0'"),
         ("binding_out_of_range", "bound to face"),
         ("binding_fraction", "whole numbers"),
+        ("binding_huge", "whole numbers"),
         ("nan_ply", "NaN"),
         ("nan_params", "NaN or infinite values in 'expr'"),
         ("missing_key", "lacks jaw_pose"),
@@ -162,9 +163,11 @@ def test_bad_folders_are_refused_with_a_clear_message(tmp_path, model, breakage,
         (folder.folder / "flame_param.npz").unlink()
     elif breakage == "no_binding":
         write_ply(ply, gaussians)
-    elif breakage in ("binding_out_of_range", "binding_fraction"):
+    elif breakage in ("binding_out_of_range", "binding_fraction", "binding_huge"):
         faces = faces.copy()
-        faces[5] = len(model.faces) + 168 if breakage == "binding_out_of_range" else 2.5
+        faces[5] = {"binding_out_of_range": len(model.faces) + 168, "binding_fraction": 2.5}.get(
+            breakage, 1e30
+        )
         write_ply(ply, gaussians, extras={"binding_0": faces})
     elif breakage == "nan_ply":
         gaussians.means[3, 1] = np.nan

@@ -160,6 +160,8 @@ def test_broken_pairs_import_nothing(animated, tmp_path: Path) -> None:
 
 
 def test_export_refuses_what_it_cannot_write(animated, tmp_path: Path) -> None:
+    parts, _splat, _arrays = animated
+    bpy.context.view_layer.objects.active = parts.armature  # the rig's armature finds its avatar too
     with pytest.raises(RuntimeError, match=r"one binary \.glb"):
         bpy.ops.gavatar.export_gltf_avatar(filepath=str(tmp_path / "head.gltf"))
     with pytest.raises(RuntimeError, match=r"frame range 4\.\.2 is empty"):

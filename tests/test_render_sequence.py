@@ -107,3 +107,17 @@ def test_bad_requests(addon: str, clean_scene: None, tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(RuntimeError, match="Cannot write renders"):
         bpy.ops.gavatar.render_sequence(frame_start=1, frame_end=1, filepath=str(blocker / "sub" / "f_"))
+
+
+def test_gaussian_avatar_engine_by_name(addon: str, clean_scene: None, tmp_path: Path) -> None:
+    """engine='GAVATAR' finds the add-on's engine (the RNA enum read statically lists only Eevee)."""
+    _scene(tmp_path)
+    scene = bpy.context.scene
+    engine_before = scene.render.engine
+    out = tmp_path / "gavatar" / "f_"
+    ok = bpy.ops.gavatar.render_sequence(
+        frame_start=1, frame_end=1, filepath=str(out), file_format="PNG", engine="GAVATAR"
+    )
+    assert ok == {"FINISHED"}
+    assert (tmp_path / "gavatar" / "f_0001.png").stat().st_size > 0
+    assert scene.render.engine == engine_before  # the override is put back

@@ -20,6 +20,7 @@ from ..farm.commands import WorkerArgs, blender_command, bpy_command
 from ..farm.frames import format_frames, frame_list
 from ..farm.plan import RenderPlan, plan_render
 from ..farm.runner import FarmRun
+from .render_engines import available_engines
 
 
 class FarmSetupError(ValueError):
@@ -88,19 +89,6 @@ def check_scene(scene: Scene, engine: str) -> None:
         )
     if engine and engine not in available_engines():
         raise FarmSetupError(f"There is no render engine '{engine}'.")
-
-
-def available_engines() -> set[str]:
-    """Blender's built-in engines and the registered add-on ones (the RNA enum's static items
-    hold only the first built-in one)."""
-    found = {"BLENDER_EEVEE", "BLENDER_EEVEE_NEXT", "BLENDER_WORKBENCH", "CYCLES"}
-    stack = list(bpy.types.RenderEngine.__subclasses__())
-    while stack:
-        cls = stack.pop()
-        stack.extend(cls.__subclasses__())
-        if getattr(cls, "bl_idname", ""):
-            found.add(cls.bl_idname)
-    return found
 
 
 def save_copy(target: str) -> str:

@@ -146,8 +146,11 @@ def read_result(folder: str | Path) -> GaussianAvatarsResult:
     except PlyError as exc:
         raise InteropError(str(exc)) from None
     raw_faces = extras[BINDING_PROPERTY]
-    if np.any(raw_faces != np.round(raw_faces)) or np.any(raw_faces < 0):
-        bad = int(np.argmax((raw_faces != np.round(raw_faces)) | (raw_faces < 0)))
+    if len(raw_faces) == 0:
+        raise InteropError(f"'{ply_path.name}' holds no Gaussians")
+    wrong = (raw_faces != np.round(raw_faces)) | (raw_faces < 0) | (raw_faces >= 2**31)
+    if np.any(wrong):
+        bad = int(np.argmax(wrong))
         raise InteropError(
             f"'{ply_path.name}' has '{BINDING_PROPERTY}' {raw_faces[bad]} at Gaussian #{bad}: "
             "face indices are whole numbers from 0"

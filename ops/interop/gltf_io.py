@@ -12,13 +12,26 @@ from ...engine.avatar.avatar_file import AvatarFileError
 from ...engine.avatar.binding import BindingError
 from ...engine.blender import splat_data
 from ...engine.blender.avatar_import import AvatarImportError
-from ...engine.blender.driver_mesh import DriverMeshError
+from ...engine.blender.driver_mesh import DriverMeshError, driver_armature
 from ...engine.blender.interop import gltf_export, gltf_import
 from ...engine.blender.splat_data import SplatDataError
 from ...engine.interop.errors import InteropError
 from ..ply_io import default_export_path, open_file_browser
 
 _ERRORS = (InteropError, AvatarFileError, AvatarImportError, SplatDataError, BindingError, DriverMeshError)
+
+
+def _avatar_of_active(context: Context) -> bpy.types.Object | None:
+    """The active splat object, or the one bound to the active driver mesh or its armature."""
+    obj = context.active_object
+    if obj is None or splat_data.is_splat_object(obj):
+        return obj
+    for candidate in context.scene.objects:
+        if splat_data.is_splat_object(candidate):
+            driver = splat_data.splat_driver(candidate)
+            if driver is not None and (driver == obj or driver_armature(driver) == obj):
+                return candidate
+    return None
 
 
 class GAVATAR_OT_export_gltf_avatar(Operator):
@@ -40,9 +53,11 @@ class GAVATAR_OT_export_gltf_avatar(Operator):
         return open_file_browser(self, context)
 
     def execute(self, context: Context) -> OperatorResult:
-        obj = context.active_object
+        obj = _avatar_of_active(context)
         if obj is None or not splat_data.is_splat_object(obj):
-            self.report({"ERROR"}, "Make an avatar's splat object the active object")
+            self.report(
+                {"ERROR"}, "Make an avatar (its splat object, driver mesh or armature) the active object"
+            )
             return {"CANCELLED"}
         if not self.filepath:
             self.report({"ERROR"}, "Choose where to write the .glb")

@@ -17,6 +17,7 @@ from typing import Any
 import bpy
 from bpy.types import Context, Scene
 
+from ..render_engines import available_engines
 from .errors import AnimateError
 
 FORMATS = ("SCENE", "PNG", "OPEN_EXR_MULTILAYER", "FFMPEG")
@@ -109,7 +110,7 @@ def render_frames(
         raise AnimateError("The frame step must be at least 1.")
     if scene.camera is None:
         raise AnimateError("The scene has no camera to render from.")
-    if request.engine and request.engine not in _engines():
+    if request.engine and request.engine not in available_engines():
         raise AnimateError(f"There is no render engine '{request.engine}'.")
     frames = list(range(request.frame_start, request.frame_end + 1, request.frame_step))
     result = SequenceResult()
@@ -156,11 +157,6 @@ def render_frames(
         scene.frame_set(current)
     result.seconds = time.perf_counter() - started
     return result
-
-
-def _engines() -> set[str]:
-    items = bpy.types.RenderSettings.bl_rna.properties["engine"].enum_items  # type: ignore[attr-defined]
-    return {item.identifier for item in items}
 
 
 def _check_output(filepath: str) -> None:

@@ -165,3 +165,24 @@ def test_motion_resampled_to_the_scene_rate_or_left_out(folder, model_file) -> N
         directory=str(folder.folder), model_path=str(model_file), use_motion=False
     ) == {"FINISHED"}
     assert len(bpy.data.actions) == before  # an avatar at rest, nothing keyed
+
+
+def test_flame_sized_result_with_teeth_past_face_9976(clean_scene, tmp_path) -> None:
+    """FLAME's sizes: 9976 faces, static offsets of V + 120 rows, teeth faces 9976..10143."""
+    model = sphere_head_model(rings=59, segments=86)  # 5074 vertices, 9976 triangles
+    assert len(model.faces) == 9976
+    model_file = ga_fixtures.write_flame_model(tmp_path, model)
+    model = loaders.load_model(model_file, family="FLAME")
+    folder = ga_fixtures.write_ga_folder(tmp_path / "full", model, count=1000, teeth_count=20, frames=3)
+    assert folder.params["static_offset"].shape == (1, model.num_vertices + 120, 3)
+    assert folder.parent_face.max() >= 9976
+    assert bpy.ops.gavatar.import_gaussianavatars(
+        directory=str(folder.folder), model_path=str(model_file)
+    ) == {"FINISHED"}
+    obj = _splat()
+    assert len(obj.data.vertices) == 1000
+    runtime = addon_module("engine.blender.splat_runtime")
+    for t in range(3):
+        bpy.context.scene.frame_set(1 + t)
+        got = runtime.posed_gaussians(obj, bpy.context.evaluated_depsgraph_get())
+        assert np.abs(got.means - _expected(model, folder, t).means).max() < 1e-5

@@ -16,7 +16,7 @@ from .progress import StageBar, log
 RIG = {"head": "flame", "body": "smplx"}
 FAMILY = {"head": "FLAME", "body": "SMPLX"}
 
-# Training settings per device: the CPU reference rasterizer only manages a short, small run.
+# Training settings per device: the pure-torch CPU rasterizer only manages a short, small run.
 TRAIN_SETTINGS = {
     # The trainer's own H100 benchmark setting; the compact export keeps Blender's drawing light.
     "cuda": ["--preset", "fast", "--time-budget", "600", "--export-max-mb", "15"],
@@ -128,7 +128,7 @@ def _train_run(ctx: DemoContext) -> dict[str, Any]:
     out = ctx.out / "train"
     if ctx.device == "cpu":
         log(
-            "train: no CUDA here, so the CPU reference rasterizer trains a short, small run; "
+            "train: no CUDA here, so the pure-torch CPU rasterizer trains a short, small run; "
             "expect a soft avatar (quality needs a GPU: see the README's figures)"
         )
     args = [

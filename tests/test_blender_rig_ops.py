@@ -238,7 +238,8 @@ def test_static_offset_from_flame_params(addon: str, clean_scene: None, model_fi
     }
     frame = {k: v[None] for k, v in frame.items()}  # GaussianAvatars stores (1, n) per-frame arrays
     frame["shape"] = rng.normal(size=model.num_shape).astype(np.float32)
-    frame["static_offset"] = rng.normal(scale=0.002, size=(1, model.num_vertices + 7, 3)).astype(np.float32)
+    # GaussianAvatars' FLAME carries 120 teeth vertices after the model's: their offsets are cut.
+    frame["static_offset"] = rng.normal(scale=0.002, size=(1, model.num_vertices + 120, 3)).astype(np.float32)
     path = rig_params.write_params_file(tmp_path / "00000.npz", frame)
     bpy.ops.gavatar.apply_params(filepath=str(path))
     mapped = rig_params.params_from_dict(model, frame)

@@ -87,15 +87,16 @@ def test_flame_sequence_round_trip_and_vertices(flame) -> None:
     np.testing.assert_allclose(back["jaw_pose"], d["jaw_pose"], atol=1e-6)
 
 
-def test_flame_teeth_offsets_cut_and_short_offsets_refused(flame) -> None:
+def test_flame_teeth_offsets_cut_and_other_meshes_refused(flame) -> None:
     rng = np.random.default_rng(3)
     d = _flame_frame(rng, frames=1)
     d["static_offset"] = np.zeros((1, 60 + 120, 3))
     rp = params.params_from_dict(flame, d)
     assert rp.vertex_offsets.shape == (1, 60, 3) and "120 beyond" in rp.warnings[0]
-    d["static_offset"] = np.zeros((1, 50, 3))
-    with pytest.raises(ParamsError, match="offsets for 50 vertices but the model has 60"):
-        params.params_from_dict(flame, d)
+    for count in (50, 61, 60 + 119, 5023 + 120):  # short, or long but not by the teeth: another mesh
+        d["static_offset"] = np.zeros((1, count, 3))
+        with pytest.raises(ParamsError, match=f"offsets for {count} vertices but the model has 60"):
+            params.params_from_dict(flame, d)
 
 
 def test_smplx_animatable_gaussians_sequence(smplx_model) -> None:

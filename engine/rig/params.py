@@ -318,12 +318,16 @@ def params_from_dict(model: RigModel, params: Mapping[str, Any], family: str | N
     )
 
 
+TEETH_VERTICES = 120  # GaussianAvatars' FLAME appends this many teeth vertices after FLAME's own
+
+
 def _flame_offsets(
     model: RigModel, values: Mapping[str, Any], frames: _Collector, warnings: list[str]
 ) -> np.ndarray | None:
     """static_offset (1,V,3) plus per-frame dynamic_offset (T,V,3) -> (T or 1, V, 3).
 
-    GaussianAvatars' FLAME appends teeth vertices after FLAME's own: extra trailing vertices are cut.
+    GaussianAvatars' FLAME appends 120 teeth vertices after FLAME's own: those are cut. Any other
+    count is another mesh (say a real FLAME tracking given to the stand-in) and is refused.
     """
     nv = model.num_vertices
     total: np.ndarray | None = None
@@ -335,17 +339,18 @@ def _flame_offsets(
             arr = arr[None]
         if arr.ndim != 3 or arr.shape[2] != 3:
             raise ParamsError(f"Parameter '{key}' has shape {arr.shape}; expected (1, V, 3) or (T, V, 3).")
-        if arr.shape[1] < nv:
-            raise ParamsError(
-                f"Parameter '{key}' has offsets for {arr.shape[1]} vertices but the model has {nv}; "
-                "it was tracked with another FLAME mesh."
-            )
-        if arr.shape[1] > nv:
+        if arr.shape[1] == nv + TEETH_VERTICES:
             warnings.append(
                 f"'{key}' covers {arr.shape[1]} vertices; "
-                f"the {arr.shape[1] - nv} beyond the model's were cut."
+                f"the {TEETH_VERTICES} beyond the model's (GaussianAvatars' teeth) were cut."
             )
             arr = arr[:, :nv]
+        elif arr.shape[1] != nv:
+            raise ParamsError(
+                f"Parameter '{key}' has offsets for {arr.shape[1]} vertices but the model has {nv} "
+                f"(or {nv + TEETH_VERTICES} with GaussianAvatars' teeth); "
+                "it was tracked with another FLAME mesh."
+            )
         if key == "static_offset":
             if arr.shape[0] != 1:
                 raise ParamsError(

@@ -21,7 +21,7 @@ import math
 import torch
 from torch.utils.checkpoint import checkpoint
 
-from training.render.reference import ALPHA_MAX, ALPHA_MIN, T_MIN
+from training.render.reference import ALPHA_MAX, ALPHA_MIN, T_MIN, box_cells
 
 MAX_PAIRS = 4_000_000  # pairs held at once (about 0.5 GB with gradients); larger images go in bands
 
@@ -58,9 +58,7 @@ def _band_pairs(
     counts = nx * ny
     keep = counts > 0
     ids, x0, ya, nx, counts, rank = ids[keep], x0[keep], ya[keep], nx[keep], counts[keep], depth_rank[keep]
-    owner = torch.repeat_interleave(torch.arange(ids.numel()), counts)
-    local = torch.arange(owner.numel()) - (torch.cumsum(counts, 0) - counts)[owner]
-    pixel = (ya[owner] + local // nx[owner]) * width + x0[owner] + local % nx[owner]
+    owner, pixel = box_cells(x0, ya, nx, counts, width)
     order = torch.argsort(pixel * ranks + rank[owner])
     return pixel[order], ids[owner[order]]
 
@@ -80,23 +78,24 @@ def _composite_pairs(
     power = 0.5 * (conics[:, 0] * dx * dx + conics[:, 2] * dy * dy) + conics[:, 1] * dx * dy
     alpha = torch.clamp(opacities * torch.exp(-power), max=ALPHA_MAX)
     alpha = torch.where((power >= 0) & (alpha >= ALPHA_MIN), alpha, torch.zeros_like(alpha))
-    # A pixel's pairs are one contiguous run: an exclusive running sum within each run.
+    # A pixel's pairs are one contiguous run: log transmittance before each pair is an exclusive
+    # running sum of log(1 - alpha) within its run.
     starts = torch.ones_like(pixel, dtype=torch.bool)
     starts[1:] = pixel[1:] != pixel[:-1]
     run_start = torch.cummax(torch.where(starts, torch.arange(pixel.numel()), 0), 0).values
 
-    def log_transmittance_before(a: torch.Tensor) -> torch.Tensor:
-        log_keep = torch.log1p(-a.double())
-        inclusive = torch.cumsum(log_keep, 0)
-        return inclusive - log_keep - (inclusive - log_keep)[run_start]
+    def exclusive_run_sum(values: torch.Tensor) -> torch.Tensor:
+        exclusive = torch.cumsum(values, 0) - values
+        return exclusive - exclusive[run_start]
 
     with torch.no_grad():
-        after = log_transmittance_before(alpha) + torch.log1p(-alpha.double())
-        alpha_kept = alpha * (after > math.log(T_MIN)).to(alpha.dtype)  # a prefix of each run
-    alpha = alpha * (alpha_kept > 0).to(alpha.dtype)
-    weight = alpha * torch.exp(log_transmittance_before(alpha)).to(alpha.dtype)
+        log_keep = torch.log1p(-alpha.double())
+        kept = exclusive_run_sum(log_keep) + log_keep > math.log(T_MIN)  # a prefix of each run
+    alpha = alpha * kept.to(alpha.dtype)
+    log_keep = torch.log1p(-alpha.double())
+    weight = alpha * torch.exp(exclusive_run_sum(log_keep)).to(alpha.dtype)
     acc = features.new_zeros(num_pixels, features.shape[1]).index_add(0, pixel, weight[:, None] * features)
-    log_final = torch.zeros(num_pixels, dtype=torch.float64).index_add(0, pixel, torch.log1p(-alpha.double()))
+    log_final = torch.zeros(num_pixels, dtype=torch.float64).index_add(0, pixel, log_keep)
     return acc, torch.exp(log_final).to(features.dtype)
 
 

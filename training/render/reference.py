@@ -115,6 +115,17 @@ def project(
     return {"means2d": means2d, "conics": conics, "depths": depth, "radii": radii, "opacities": opac}
 
 
+def box_cells(
+    x0: torch.Tensor, y0: torch.Tensor, nx: torch.Tensor, counts: torch.Tensor, stride: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every cell of B boxes on a grid (box b: columns x0[b] .. x0[b] + nx[b], counts[b] cells in
+    row-major order from row y0[b]): (box index, cell id y * stride + x), boxes in order."""
+    owner = torch.repeat_interleave(torch.arange(counts.numel(), device=counts.device), counts)
+    local = torch.arange(owner.numel(), device=counts.device) - (torch.cumsum(counts, 0) - counts)[owner]
+    cell = (y0[owner] + local // nx[owner]) * stride + x0[owner] + local % nx[owner]
+    return owner, cell
+
+
 def _tile_intersections(
     means2d: torch.Tensor,
     radii: torch.Tensor,
@@ -140,10 +151,7 @@ def _tile_intersections(
     counts = nx * ny
     keep = counts > 0
     ids, x0, y0, nx, counts = ids[keep], x0[keep], y0[keep], nx[keep], counts[keep]
-    owner = torch.repeat_interleave(torch.arange(ids.numel(), device=ids.device), counts)
-    start = torch.cumsum(counts, 0) - counts
-    local = torch.arange(owner.numel(), device=ids.device) - start[owner]
-    tile = (y0[owner] + local // nx[owner]) * tiles_x + x0[owner] + local % nx[owner]
+    owner, tile = box_cells(x0, y0, nx, counts, tiles_x)
     depth_rank = torch.empty_like(ids)
     depth_rank[torch.sort(depths[ids].detach(), stable=True).indices] = torch.arange(
         ids.numel(), device=ids.device

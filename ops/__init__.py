@@ -24,7 +24,9 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".avatar_io",
     ".train",
     ".trainer_setup",
-    ".interop",
+    ".interop.import_gaussianavatars",
+    ".interop.export_ply_sequence",
+    ".interop.gltf_io",
 )
 
 # (operator bl_idname, menu label), shown under File > Import / Export > Gaussian Avatar.

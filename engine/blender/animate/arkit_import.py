@@ -152,10 +152,7 @@ def apply_clip(
     if not columns.size and not rotation_parts:
         raise AnimateError("Nothing to apply: the clip has none of the chosen parts.")
 
-    old_fps = (scene.render.fps, scene.render.fps_base)
-    old_range = (scene.frame_start, scene.frame_end)
-    swaps: list[rig_pose.ActionSwap] = []
-    try:
+    with rig_pose.undone_on_failure(scene) as swaps:
         source_fps = clip.fps or scene_fps(scene)
         if options.fps_mode == "SOURCE":
             set_scene_fps(scene, source_fps)
@@ -193,12 +190,6 @@ def apply_clip(
         if options.set_scene_range:
             scene.frame_start, scene.frame_end = options.frame_start, options.frame_start + count - 1
         scene.frame_set(scene.frame_current)
-    except BaseException:
-        for swap in reversed(swaps):
-            swap.undo()
-        scene.render.fps, scene.render.fps_base = old_fps
-        scene.frame_start, scene.frame_end = old_range
-        raise
     result.seconds = time.perf_counter() - started
     return result
 

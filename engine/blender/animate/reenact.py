@@ -126,10 +126,7 @@ def apply_sequence(
     if not present:
         raise AnimateError("Nothing to apply: none of the chosen parameters are in the sequence.")
 
-    old_fps = (scene.render.fps, scene.render.fps_base)
-    old_range = (scene.frame_start, scene.frame_end)
-    swaps: list[rig_pose.ActionSwap] = []
-    try:
+    with rig_pose.undone_on_failure(scene) as swaps:
         source_fps = sequence.fps or options.source_fps
         if options.fps_mode == "SOURCE":
             set_scene_fps(scene, source_fps)
@@ -180,12 +177,6 @@ def apply_sequence(
         if options.set_scene_range:
             scene.frame_start, scene.frame_end = options.frame_start, options.frame_start + count - 1
         scene.frame_set(scene.frame_current)
-    except BaseException:
-        for swap in reversed(swaps):
-            swap.undo()
-        scene.render.fps, scene.render.fps_base = old_fps
-        scene.frame_start, scene.frame_end = old_range
-        raise
     result.keyed = present
     result.seconds = time.perf_counter() - started
     return result

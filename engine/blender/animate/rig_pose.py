@@ -6,12 +6,13 @@ parent, about the joint) is the bone's local rotation B_j^T R B_j (engine.rig.bo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import bpy
 import numpy as np
-from bpy.types import Action, Depsgraph, Object
+from bpy.types import Action, Depsgraph, Object, Scene
 
 from ... import rotations
 from ...rig import bone_frames
@@ -102,3 +103,20 @@ def use_new_action(owner: bpy.types.ID, name: str) -> ActionSwap:
         previous.use_fake_user = True  # the user's old animation must survive saving the file
     anim.action = swap.created
     return swap
+
+
+@contextmanager
+def undone_on_failure(scene: Scene) -> Iterator[list[ActionSwap]]:
+    """Yields a list for the ActionSwaps the body makes; if the body raises, they are undone and
+    the scene's frame rate and range are put back before the exception goes on."""
+    old_fps = (scene.render.fps, scene.render.fps_base)
+    old_range = (scene.frame_start, scene.frame_end)
+    swaps: list[ActionSwap] = []
+    try:
+        yield swaps
+    except BaseException:
+        for swap in reversed(swaps):
+            swap.undo()
+        scene.render.fps, scene.render.fps_base = old_fps
+        scene.frame_start, scene.frame_end = old_range
+        raise

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.trainer_fixtures import write_head_dataset, write_head_model
+from tests.trainer_fixtures import tiny_head
 from training.cli import main
 from training.errors import ExitCode
 
@@ -33,10 +33,7 @@ def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, l
 
 @pytest.fixture(scope="module")
 def head(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("head")
-    model = write_head_model(root / "model")
-    data = write_head_dataset(root / "data", model, size=16)
-    return model, data
+    return tiny_head(tmp_path_factory.mktemp("head"))
 
 
 def fit_args(head: tuple[Path, Path], out: Path, *extra: str) -> list[str]:

@@ -23,37 +23,25 @@ import torch.multiprocessing as mp
 from engine.training_jobs import launch
 from engine.training_jobs.job import FAILED, FINISHED, STOPPED, TrainingJob
 from engine.training_jobs.settings import trainer_environment
-from tests.trainer_fixtures import write_head_dataset, write_head_model
+from tests.test_trainer_cli import fit_args
+from tests.trainer_fixtures import tiny_head
 from training.cli import main
 from training.errors import ExitCode
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--device", "cpu", "--preset", "tiny", "--set", "max_gaussians=900"]
 
 
 @pytest.fixture(scope="module")
 def head(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("head")
-    model = write_head_model(root / "model")
-    data = write_head_dataset(root / "data", model, size=16)
-    return model, data
+    return tiny_head(tmp_path_factory.mktemp("head"))
+
+
+# The CLI tests' tiny fit, with room for the Gaussians the densifications under test make.
+MORE_GAUSSIANS = ("--set", "max_gaussians=900")
 
 
 def fit_argv(head: tuple[Path, Path], out: Path, *extra: str) -> list[str]:
-    model, data = head
-    return [
-        "fit",
-        "--data",
-        str(data),
-        "--rig",
-        "flame",
-        "--model",
-        str(model),
-        "--out",
-        str(out),
-        *TINY,
-        *extra,
-    ]
+    return fit_args(head, out, *MORE_GAUSSIANS, *extra)
 
 
 def free_port() -> int:

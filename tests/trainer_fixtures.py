@@ -271,3 +271,9 @@ def write_head_dataset(
         (root / f"transforms_{split}.json").write_text(json.dumps(top, indent=1))
     np.savez(root / "canonical_flame_param.npz", **{k: v[None] for k, v in all_params[0].items()})
     return root
+
+
+def tiny_head(root: Path) -> tuple[Path, Path]:
+    """(model, dataset) of the 16 px generated head the trainer's command-line tests train on."""
+    model = write_head_model(root / "model")
+    return model, write_head_dataset(root / "data", model, size=16)

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -153,6 +154,41 @@ def test_sigterm_writes_a_checkpoint_and_exits_75(head, tmp_path):
     assert lines[-1]["signal"] == "SIGTERM"
     state = torch.load(out / "checkpoint.pt", weights_only=True)
     assert state["iteration"] == lines[-2]["iteration"] >= 1
+
+
+def _catches_sigterm(pid: int) -> bool:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    return False
+
+
+def _torch_loaded(pid: int) -> bool:
+    return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_sigterm_while_torch_is_still_loading_is_a_clean_stop(head, tmp_path):
+    """The handlers are in place before the heavy imports: a stop asked for while loading exits 75
+    with a 'stopped' event, not a default-signal death with no word on stdout."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "training", *fit_args(head, tmp_path / "run", "--iterations", "10")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    before_torch = False
+    try:
+        while proc.poll() is None and not _catches_sigterm(proc.pid):
+            time.sleep(0.001)
+        before_torch = not _torch_loaded(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+    except FileNotFoundError:  # the process ended before it could be asked
+        pass
+    out, err = proc.communicate(timeout=120)
+    assert before_torch, "the SIGTERM handler came only after torch was loaded"
+    assert proc.returncode == ExitCode.INTERRUPTED, err
+    last = json.loads(out.splitlines()[-1])
+    assert last["event"] == "stopped" and last["signal"] == "SIGTERM"
+    assert "before training started" in last["checkpoint"]
+    assert not (tmp_path / "run" / "avatar.gavatar").exists()
 
 
 def test_error_exit_codes(head, tmp_path, capsys, monkeypatch):

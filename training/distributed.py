@@ -32,6 +32,7 @@ from datetime import timedelta
 import torch
 
 from training.errors import DistributedError, NoCudaError
+from training.launch import launched_ranks
 
 LOG = logging.getLogger("training")
 
@@ -39,24 +40,6 @@ LOG = logging.getLogger("training")
 # files while the others wait). torchrun ends the others at once when one rank dies; this bounds a
 # wait when the ranks were started some other way.
 TIMEOUT_S = float(os.environ.get("GAVATAR_DIST_TIMEOUT_S", "1800"))
-
-
-def launched_ranks() -> tuple[int, int, int]:
-    """(rank, world size, local rank) from the launcher's environment (torchrun sets all three)."""
-
-    def number(name: str, default: int) -> int:
-        text = os.environ.get(name, "")
-        try:
-            return int(text) if text else default
-        except ValueError:
-            raise DistributedError(f"{name}={text!r} is not a number") from None
-
-    size = number("WORLD_SIZE", 1)
-    rank = number("RANK", 0)
-    local = number("LOCAL_RANK", rank)
-    if size < 1 or not 0 <= rank < size:
-        raise DistributedError(f"RANK={rank} does not fit WORLD_SIZE={size}")
-    return rank, size, local
 
 
 @dataclass

@@ -121,9 +121,8 @@ class UsageError(TrainerError):
 
 
 def run_fit(args: argparse.Namespace, events: EventWriter) -> int:
-    from training.distributed import init_world, launched_ranks
     from training.errors import Interrupted
-    from training.trainer import Trainer
+    from training.launch import launched_ranks
 
     rank, size, _local = launched_ranks()
     events.for_rank(rank, size)
@@ -131,10 +130,15 @@ def run_fit(args: argparse.Namespace, events: EventWriter) -> int:
     cfg = config_from_args(args)
     # A launcher (torchrun) passes the user's interrupt on to its workers: with several processes
     # a signal within a few seconds of the first is the same request, not "stop at once".
+    # Installed before torch and the trainer are imported (seconds), so a stop asked for while
+    # loading is a clean exit too.
     stop = StopRequest(repeat_grace=3.0 if size > 1 else 0.0)
     stop.install()
     world = None
     try:
+        from training.distributed import init_world
+        from training.trainer import Trainer
+
         world = init_world(cfg.device)
         trainer = Trainer(cfg, events, stop, resume=args.resume, stop_after=args.stop_after, world=world)
         trainer.fail_at = _fail_at(getattr(args, "fail_after", None), world.rank)

@@ -9,10 +9,17 @@ backward) once and replays it with one launch. Posing depends on the Gaussian co
 degree, so it is recorded again after densification (every ``densify_every`` steps); the loss
 depends only on the image batch shape. On the CPU, or when a recording fails or disagrees with the
 eager result, the same functions run eagerly.
+
+Recording is guarded against the process's own garbage: ``make_graphed_callables`` leaves reference
+cycles (autograd functions closing over graphs and memory pools), so an old recording is freed by
+Python's cyclic collector whenever it happens to run - and when that is during the next capture,
+its CUDA frees invalidate it ("operation failed due to a previous error during capture"). So the
+collector runs just before a recording and is paused during it.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +34,7 @@ from training.posing import RigPoser, bind_world, dynamic_features
 LOG = logging.getLogger("training")
 
 PARAM_ORDER = (*PER_GAUSSIAN, "dyn_mix")
+MAX_RECORDING_FAILURES = 2
 POSE_OUTPUTS = ("means", "quats", "scales", "opacities", "sh", "reg_offset", "reg_scale", "reg_dynamics")
 
 
@@ -91,6 +99,7 @@ class StepFunctions:
         self._loss_cache: dict[tuple, Callable] = {}
         self._meshes: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self.recordings = 0
+        self.failures = 0
 
     # --- posing -------------------------------------------------------------------------------
     def _bind_eager(self, gaussians: GaussianSet, sh_degree: int) -> tuple[Callable, tuple[str, ...]]:
@@ -125,7 +134,7 @@ class StepFunctions:
             tuple(a.requires_grad for a in args), tuple(a.shape for a in args[:3]),
         )  # fmt: skip
         if key != self._pose_key:
-            self._pose_graphed = None  # free the old recording before making a new one
+            self._pose_graphed = None  # free the old recording (collected in _record) first
             # The parameters themselves are the recording's inputs (the optimizer updates them in
             # place, so replays read the new values without a copy); frame inputs are copied in.
             self._pose_graphed = self._record(fn, args, "posing", keep=range(3, len(args)))
@@ -154,6 +163,11 @@ class StepFunctions:
         """A CUDA-graph recording of ``fn`` checked against the eager result; None (eager from
         now on) if recording fails or the two disagree. Arguments at ``keep`` are used as the
         recording's own inputs (no copies); the others get static copies."""
+        gc.collect()  # old recordings' cycles are freed now, not in the middle of this capture
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             sample = tuple(
                 a if i in keep else a.detach().clone().requires_grad_(a.requires_grad)
@@ -175,9 +189,19 @@ class StepFunctions:
             self.recordings += 1
             return graphed
         except Exception as exc:
-            LOG.warning("CUDA graphs off (%s: %s: %s); running eagerly", what, type(exc).__name__, exc)
-            self.graphs = False
+            # One failed capture runs that shape eagerly and the next shape is tried again; a
+            # second failure turns recording off for the rest of the run.
+            self.failures += 1
+            if self.failures >= MAX_RECORDING_FAILURES:
+                LOG.warning("CUDA graphs off (%s: %s: %s); running eagerly", what, type(exc).__name__, exc)
+                self.graphs = False
+            else:
+                LOG.warning("CUDA graph recording failed (%s: %s: %s); eager until the next shape",
+                            what, type(exc).__name__, exc)  # fmt: skip
             return None
+        finally:
+            if collecting:
+                gc.enable()
 
 
 class GraphedPosing:

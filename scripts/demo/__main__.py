@@ -99,6 +99,7 @@ def write_summary(ctx: DemoContext, total: float) -> None:
         "training": {
             k: v for k, v in train.get("metrics", {}).items() if not k.startswith(("val_", "test_"))
         },
+        "held_out_curve": train.get("curve", []),  # (training seconds, PSNR) during training
         "stage_seconds": ctx.timings,
         "blender_seconds": blender.get("timings", {}),
         "render_seconds_per_frame": blender.get("per_frame_render_s"),

@@ -136,7 +136,7 @@ def plan(recipe: Recipe, model: RigModel) -> Plan:
     # Every camera frames the whole subject (for the head: down to the stand-in's shoulders), so
     # whatever the held-out camera sees was seen whole by training cameras too. (Version 1 framed
     # only the head and neck: the shoulders were cut off in most training views but not in the
-    # held-out one, and half its error was there.)
+    # held-out one, and half its squared error sat in the bottom quarter of its images.)
     rest = model.v_template
     lo, hi = rest.min(0), rest.max(0)
     centre = (lo + hi) / 2.0

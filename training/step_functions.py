@@ -160,9 +160,10 @@ class StepFunctions:
 
     # --- recording --------------------------------------------------------------------------------
     def _record(self, fn: Callable, args: tuple, what: str, keep: range | tuple = ()) -> Callable | None:
-        """A CUDA-graph recording of ``fn`` checked against the eager result; None (eager from
-        now on) if recording fails or the two disagree. Arguments at ``keep`` are used as the
-        recording's own inputs (no copies); the others get static copies."""
+        """A CUDA-graph recording of ``fn`` checked against the eager result; None (this shape
+        runs eagerly; after MAX_RECORDING_FAILURES, every shape) if recording fails or the two
+        disagree. Arguments at ``keep`` are used as the recording's own inputs (no copies); the
+        others get static copies."""
         gc.collect()  # old recordings' cycles are freed now, not in the middle of this capture
         if torch.cuda.is_available():
             torch.cuda.synchronize()

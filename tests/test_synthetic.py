@@ -73,6 +73,38 @@ def test_camera_rings_frame_the_subject() -> None:
     assert cams[val].center[1] > np.median(heights) and rel[2] > 0.5
 
 
+def test_camera_arc_is_frontal_and_holds_out_its_centre() -> None:
+    centre = np.array([0.0, 0.02, 0.01])
+    cams = layout.arc_cameras(16, 512, centre, 0.15, 1.0, (93.0, 32.0), 8.0, seed=0)
+    assert len({c.camera_id for c in cams}) == 16
+    rel = np.array([c.center - centre for c in cams])
+    azimuth = np.degrees(np.arctan2(rel[:, 0], rel[:, 2]))
+    elevation = np.degrees(np.arcsin(rel[:, 1] / np.linalg.norm(rel, axis=1)))
+    assert np.isclose(azimuth.min(), -46.5) and np.isclose(azimuth.max(), 46.5)  # all in front
+    assert np.allclose(sorted(set(np.round(elevation, 6))), [-8.0, 8.0, 24.0])  # three rows
+    for cam in cams:
+        u, v = cam.project(centre[None])[0]
+        assert abs(u - 255.5) < 5 and abs(v - 255.5) < 5
+    val = layout.central_camera(cams, centre, 8.0)
+    assert abs(azimuth[val]) < 1e-6 and np.isclose(elevation[val], 8.0)
+    # Its nearest training views are 16-25 degrees away, as on NeRSemble's rig.
+    unit = rel / np.linalg.norm(rel, axis=1, keepdims=True)
+    angles = np.degrees(np.arccos(np.clip(unit @ unit[val], -1, 1)))
+    assert 15.0 < np.sort(angles)[1] < 25.0
+    small = layout.arc_cameras(4, 128, centre, 0.15, 1.0, (93.0, 32.0), 8.0, seed=0)
+    assert len(small) == 4 and layout.central_camera(small, centre, 8.0) in (1, 2)
+
+
+def test_ring_cameras_are_unchanged_by_the_arc_refactor() -> None:
+    # Body datasets rendered before the arc layout existed must keep their cache (same recipe, same
+    # pixels): the first camera of the body ring, as computed by generator version 3.
+    cams = layout.ring_cameras(16, 512, np.zeros(3), 1.0, 3.4, (8.0, 28.0), seed=0)
+    assert np.allclose(cams[0].center, [0.0, 0.46009620352811337, 3.2737545959678607], atol=1e-12)
+    assert np.allclose(
+        cams[0].K, [[770.12909391, 0, 257.89335397], [0, 770.12909391, 255.3120545], [0, 0, 1]]
+    )
+
+
 def test_regions_are_weights() -> None:
     for masks in (regions.head_regions(fx.tiny_flame_model()), regions.body_regions(fx.tiny_smplx_model())):
         for name in regions.MASK_NAMES:

@@ -130,6 +130,7 @@ class Trainer:
             *rig_inputs(self.dataset, train_steps, self.rig_model),
             refine=refine,
             device=self.device,
+            zero_mean=cfg.refine_zero_mean,
         )
         self.num_dyn_expression = min(cfg.dynamics_expressions, self.rig_model.num_expression)
         num_features = self.num_dyn_expression + self.poser.num_pose_features

@@ -4,6 +4,10 @@ The tracked parameters of each timestep (expression, per-joint axis-angle pose, 
 fixed buffers; refinement adds small learnable deltas per timestep (expression and pose on by
 default). The deltas belong to the training run, never to the avatar: the avatar file's identity
 holds only the shape (and static offsets), and ``fit`` writes the refined tracking beside it.
+
+With ``zero_mean`` the deltas' mean over the timesteps is taken out. A shift shared by every
+training frame cannot be told apart from the avatar itself; left in, the Gaussians adapt to it and
+unseen frames, which only have their tracked values, pay for it (training/README.md).
 """
 
 from __future__ import annotations
@@ -34,8 +38,10 @@ class TrackedSequence(nn.Module):
         transl: np.ndarray,  # (T,3)
         refine: Sequence[str] = (),
         device: torch.device | str = "cpu",
+        zero_mean: bool = False,
     ) -> None:
         super().__init__()
+        self.zero_mean = zero_mean
         self.timesteps = [int(t) for t in timesteps]
         self.row = {t: i for i, t in enumerate(self.timesteps)}
         as_t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32, device=device)  # noqa: E731
@@ -55,8 +61,11 @@ class TrackedSequence(nn.Module):
         values = {"expression": self.expression[i], "pose": self.pose[i], "transl": self.transl[i]}
         if refined:
             for name, delta in self.deltas.items():
-                values[name] = values[name] + delta[i]
+                values[name] = values[name] + self._delta(delta)[i]
         return FrameInputs(**values)
+
+    def _delta(self, delta: torch.Tensor) -> torch.Tensor:
+        return delta - delta.mean(0) if self.zero_mean else delta
 
     def refined_arrays(self) -> dict[str, np.ndarray]:
         """Tracked values with the refinements applied, stacked over timesteps (for tracking.npz)."""
@@ -64,6 +73,6 @@ class TrackedSequence(nn.Module):
         for name in ("expression", "pose", "transl"):
             value = getattr(self, name)
             if name in self.deltas:
-                value = value + self.deltas[name]
+                value = value + self._delta(self.deltas[name])
             out[name] = value.detach().cpu().numpy()
         return out

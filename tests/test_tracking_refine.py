@@ -1,0 +1,48 @@
+"""Tracking refinement deltas (training/model/tracking.py): plain and zero-mean."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from training.model.tracking import TrackedSequence
+
+
+def _sequence(zero_mean: bool) -> TrackedSequence:
+    rng = np.random.default_rng(0)
+    seq = TrackedSequence(
+        [3, 5, 9],
+        rng.normal(size=(3, 4)),
+        rng.normal(size=(3, 2, 3)),
+        rng.normal(size=(3, 3)),
+        refine=("expression", "pose"),
+        zero_mean=zero_mean,
+    )
+    with torch.no_grad():
+        seq.deltas["expression"].copy_(torch.tensor([[1.0, 0, 0, 2], [3, 0, 0, 2], [5, 0, 1, 2]]))
+        seq.deltas["pose"].fill_(0.25)
+    return seq
+
+
+def test_plain_deltas_are_added_as_they_are() -> None:
+    seq = _sequence(zero_mean=False)
+    got = seq.inputs(5).expression - seq.expression[1]
+    assert torch.allclose(got, torch.tensor([3.0, 0, 0, 2]))
+    assert torch.allclose(seq.inputs(5, refined=False).expression, seq.expression[1])
+
+
+def test_zero_mean_deltas_drop_the_shift_shared_by_all_frames() -> None:
+    seq = _sequence(zero_mean=True)
+    applied = torch.stack([seq.inputs(t).expression - seq.expression[i] for i, t in enumerate([3, 5, 9])])
+    assert torch.allclose(applied.mean(0), torch.zeros(4), atol=1e-6)
+    assert torch.allclose(applied[:, 0], torch.tensor([-2.0, 0.0, 2.0]))
+    assert torch.allclose(applied[:, 3], torch.zeros(3))  # the same +2 on every frame is gone
+    # A pose delta shared by every frame has no effect at all.
+    assert torch.allclose(seq.inputs(9).pose, seq.pose[2])
+    # tracking.npz holds what the frames were trained with.
+    arrays = seq.refined_arrays()
+    assert np.allclose(arrays["expression"][0], seq.inputs(3).expression.detach().numpy())
+    # The gradient reaches the deltas of every frame (the mean couples them).
+    seq.inputs(3).expression.sum().backward()
+    grad = seq.deltas["expression"].grad
+    assert grad is not None and torch.allclose(grad[0], torch.full((4,), 2 / 3)) and (grad[1:] != 0).all()

@@ -147,10 +147,11 @@ def plan(recipe: Recipe, model: RigModel) -> Plan:
     if recipe.subject == "head":
         train, test = motion.head_performance(model, recipe.train_frames, recipe.test_frames, recipe.seed)
         half = 0.5 * float(np.max(hi - lo)) * 1.1
+        distance, rings = 1.0, (5.0, 32.0)
     else:
         train, test = motion.body_performance(model, recipe.train_frames, recipe.test_frames, recipe.seed)
         half = 0.5 * float(np.max(hi - lo)) * 1.02
-    distance, rings = (1.0, (5.0, 32.0)) if recipe.subject == "head" else (3.4, (8.0, 28.0))
+        distance, rings = 3.4, (8.0, 28.0)
     if recipe.layout == "arc":
         # Version 3 of the head: NeRSemble's frontal 93 x 32 degree arc. (Versions 1-2 put the 16
         # cameras all around, 45 degrees apart per ring; the held-out view was ~35 degrees from

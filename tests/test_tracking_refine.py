@@ -46,3 +46,36 @@ def test_zero_mean_deltas_drop_the_shift_shared_by_all_frames() -> None:
     seq.inputs(3).expression.sum().backward()
     grad = seq.deltas["expression"].grad
     assert grad is not None and torch.allclose(grad[0], torch.full((4,), 2 / 3)) and (grad[1:] != 0).all()
+
+
+def _tiny_trainer(tmp_path, *extra: str):
+    from tests.test_trainer_cli import fit_args
+    from tests.trainer_fixtures import tiny_head
+    from training.cli import build_parser
+    from training.fit import config_from_args
+    from training.protocol import EventWriter
+    from training.trainer import Trainer
+
+    head = tiny_head(tmp_path / "head")
+    args = build_parser().parse_args(fit_args(head, tmp_path / "out", *extra))
+    trainer = Trainer(config_from_args(args), EventWriter(open(tmp_path / "events.jsonl", "w")))
+    trainer.setup()
+    return trainer
+
+
+def _delta_grad_from_dynamics(trainer) -> torch.Tensor:
+    """Gradient reaching the expression deltas from the blendshapes alone (their regulariser)."""
+    with torch.no_grad():
+        for name in ("dyn_basis", "dyn_mix"):
+            trainer.gaussians.params[name].normal_()
+    timestep = trainer.tracking.timesteps[0]
+    outputs = trainer.functions.pose(trainer.gaussians, trainer.tracking.inputs(timestep), 1, timestep)
+    outputs[-1].backward()  # reg_dynamics: depends on the features, not on the mesh
+    grad = trainer.tracking.deltas["expression"].grad
+    return torch.zeros(1) if grad is None else grad
+
+
+def test_the_blendshapes_do_not_steer_the_refinement_unless_asked(tmp_path) -> None:
+    assert _delta_grad_from_dynamics(_tiny_trainer(tmp_path / "a")).abs().sum() == 0
+    steered = _tiny_trainer(tmp_path / "b", "--set", "refine_through_dynamics=true")
+    assert _delta_grad_from_dynamics(steered).abs().sum() > 0

@@ -126,7 +126,12 @@ class StepFunctions:
             if fixed:
                 self._meshes[timestep] = (vertices.detach(), pose_features.detach())
         fn, names = self._bind_eager(gaussians, sh_degree)
-        args = (vertices, pose_features, inputs.expression, *(gaussians.params[n] for n in names))
+        expression = inputs.expression
+        if not self.cfg.refine_through_dynamics:
+            # The blendshapes read the refined values but do not steer them: left free, appearance
+            # turns the per-frame deltas into per-frame codes that unseen frames lack.
+            expression, pose_features = expression.detach(), pose_features.detach()
+        args = (vertices, pose_features, expression, *(gaussians.params[n] for n in names))
         if not self.graphs:
             return fn(*args)
         key = (

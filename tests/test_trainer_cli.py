@@ -128,6 +128,18 @@ def test_resume_refuses_other_settings_and_missing_checkpoints(head, tmp_path, c
     assert code == ExitCode.CHECKPOINT and "other settings" in events[-1]["message"]
 
 
+def test_resume_accepts_a_checkpoint_that_predates_a_setting(head, tmp_path, capsys):
+    out = tmp_path / "run"
+    code, _ = run_cli(fit_args(head, out, "--iterations", "8", "--stop-after", "4"), capsys)
+    assert code == ExitCode.INTERRUPTED
+    path = out / "checkpoint.pt"
+    checkpoint = torch.load(path, weights_only=False)
+    del checkpoint["config"]["refine_through_dynamics"]  # as written before the setting existed
+    torch.save(checkpoint, path)
+    code, events = run_cli([*fit_args(head, out, "--iterations", "8"), "--resume"], capsys)
+    assert code == 0 and events[0]["resumed_from"] == 4
+
+
 def test_sigterm_writes_a_checkpoint_and_exits_75(head, tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")

@@ -207,7 +207,11 @@ class Trainer:
             "iterations", "time_budget", "log_every", "preview_every", "checkpoint_every", "out", "data",
             "model", "eval_every_seconds", "device", "backend", "cache_on_device", "max_cache_gb", "extra",
         }  # fmt: skip
-        changed = [k for k in mine if k not in free and saved.get(k) != mine[k]]
+        # A setting the checkpoint predates takes its current value (the message would name None).
+        newer = [k for k in mine if k not in saved]
+        if newer:
+            LOG.warning("the checkpoint predates %s; resuming with the current values", ", ".join(newer))
+        changed = [k for k in mine if k not in free and k in saved and saved[k] != mine[k]]
         if changed:
             detail = ", ".join(f"{k}: {saved.get(k)!r} -> {mine[k]!r}" for k in changed[:5])
             raise CheckpointError(

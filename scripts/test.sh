@@ -10,5 +10,5 @@ start=$SECONDS
 "$py" -m ruff check .
 "$py" -m ruff format --check .
 scripts/typecheck.sh
-"$py" -m pytest -n 2 "$@"
+"$py" -m pytest -n 2 --dist loadgroup "$@"
 echo "tests: done in $((SECONDS - start)) s" >&2

@@ -14,7 +14,6 @@ Prints the held-out camera (val) and unseen-expression (test) PSNR of both varia
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -24,17 +23,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from engine.training_jobs.events import parse_line  # noqa: E402
 from tests.trainer_fixtures import write_head_dataset, write_head_model  # noqa: E402
 
 VARIANTS = {"dynamic": [], "static": ["--dynamics-rank", "0"]}
 
 
 def done_metrics(events: Path) -> dict:
-    for line in reversed(events.read_text().splitlines()):
-        if line.startswith("{"):
-            event = json.loads(line)
-            if event.get("event") == "done":
-                return event["metrics"]
+    for event in map(parse_line, reversed(events.read_text().splitlines())):
+        if event is not None and event.kind == "done":
+            return event.get("metrics")
     raise RuntimeError(f"{events}: the fit did not finish (see the .err beside it)")
 
 

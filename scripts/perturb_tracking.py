@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     noise = TrackingNoise(**{k: getattr(args, k) for k in asdict(defaults)})
     try:
         count = perturb_dataset(args.data, args.out, noise)
-    except (ValueError, FileExistsError, OSError, KeyError) as e:
+    except (ValueError, OSError, KeyError) as e:  # FileExistsError is an OSError
         print(f"perturb_tracking: {e}", file=sys.stderr)
         return 2
     print(f"{args.out}: noise on {count} training timesteps ({noise})")

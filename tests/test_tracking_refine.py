@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import torch
 
@@ -58,7 +60,7 @@ def _tiny_trainer(tmp_path, *extra: str):
 
     head = tiny_head(tmp_path / "head")
     args = build_parser().parse_args(fit_args(head, tmp_path / "out", *extra))
-    trainer = Trainer(config_from_args(args), EventWriter(open(tmp_path / "events.jsonl", "w")))
+    trainer = Trainer(config_from_args(args), EventWriter(io.StringIO()))
     trainer.setup()
     return trainer
 

@@ -213,7 +213,7 @@ class Trainer:
             LOG.warning("the checkpoint predates %s; resuming with the current values", ", ".join(newer))
         changed = [k for k in mine if k not in free and k in saved and saved[k] != mine[k]]
         if changed:
-            detail = ", ".join(f"{k}: {saved.get(k)!r} -> {mine[k]!r}" for k in changed[:5])
+            detail = ", ".join(f"{k}: {saved[k]!r} -> {mine[k]!r}" for k in changed[:5])
             raise CheckpointError(
                 f"the checkpoint in {self.out} was made with other settings ({detail})",
                 "resume with the same options, or start again without --resume",

@@ -43,7 +43,9 @@ from engine.rig.model import RigModel
 
 # Bump a subject's version whenever a change here or in engine/blender/synthetic alters its pixels:
 # its cached datasets are then rendered again.
-GENERATOR_VERSIONS = {"head": 3, "body": 3}
+# Head version 4: the skin creases and pales with the expression (strain.py); 3 and earlier
+# changed with the expression only through the mesh, which a static binding follows by itself.
+GENERATOR_VERSIONS = {"head": 4, "body": 3}
 WHITE = (1.0, 1.0, 1.0)
 ARC_SPAN = (93.0, 32.0)  # degrees (horizontal, vertical) of NeRSemble's camera arc
 ARC_ELEVATION = 8.0  # the arc's centre row looks slightly down at the face
@@ -257,7 +259,7 @@ def generate(recipe: Recipe, model: RigModel, out: Path, *, force: bool = False,
     resume = _prepare_folder(out, recipe, force)
     import bpy
 
-    from engine.blender.synthetic import regions, scene
+    from engine.blender.synthetic import regions, scene, strain
     from engine.blender.synthetic.materials import Appearance
 
     started = time.time()
@@ -272,6 +274,9 @@ def generate(recipe: Recipe, model: RigModel, out: Path, *, force: bool = False,
     subject = scene.add_subject(
         sc, rest, model.faces, rest, masks, look, masks["eye_left"], masks["eye_right"]
     )
+    # The head's skin creases with the expression; the body keeps its version-3 look.
+    edges = strain.mesh_edges(model.faces) if recipe.subject == "head" else None
+    skin = strain.skin_weight(masks) if edges is not None else None
     size = float(np.max(rest.max(0) - rest.min(0)))
     scene.add_lights(sc, (rest.min(0) + rest.max(0)) / 2.0, size)
     cam_objects = scene.add_cameras(sc, work.cameras)
@@ -288,6 +293,8 @@ def generate(recipe: Recipe, model: RigModel, out: Path, *, force: bool = False,
     for i, rec in enumerate(todo):
         if rec.timestep != current_t:
             verts = posed(model, recipe.subject, work.params[rec.timestep])
+            if edges is not None and skin is not None:
+                scene.set_strain(subject, *strain.skin_strain(rest, verts, edges, skin))
             verts = scene.hair_shell(verts, model.faces, masks["hair"], recipe.hair_thickness)
             scene.set_vertices(subject, verts)
             current_t = rec.timestep

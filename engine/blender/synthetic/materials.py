@@ -16,6 +16,9 @@ import bpy
 import numpy as np
 
 Colour = tuple[float, float, float]
+# Per-vertex skin compression and stretch (strain.py), set each timestep: creases and pallor that
+# follow the expression.
+STRAIN_NAMES = ("compress", "stretch")
 
 SKIN_TONES: tuple[Colour, ...] = (
     (0.78, 0.57, 0.46), (0.64, 0.44, 0.33), (0.86, 0.66, 0.55), (0.45, 0.30, 0.21), (0.70, 0.50, 0.36),
@@ -176,6 +179,24 @@ def build_material(
     skin = g.mix((g.math("MULTIPLY", (pore_fac, 0), 0.2), 0), (skin, "Result"), darker)
     freckle_fac = g.math("MULTIPLY", (g.math("GREATER_THAN", (mid_c, "Blue"), 0.68), 0), 0.3)
     skin = g.mix((freckle_fac, 0), (skin, "Result"), srgb_to_linear((0.45, 0.27, 0.17)))
+
+    # Expression-dependent skin: squeezed skin folds into darker, redder crease lines over a light
+    # flush; stretched skin pales. Creases run across the face (bands along the model's Y), their
+    # spacing broken up by distortion so they read as folds, not stripes.
+    compress, stretch = g.attribute(STRAIN_NAMES[0]), g.attribute(STRAIN_NAMES[1])
+    folds = _texture(
+        g, rest_v, "ShaderNodeTexWave", 50.0, wave_type="BANDS", bands_direction="Y", Distortion=6.0
+    )
+    crease_line = g.math("POWER", (folds, "Fac"), 2.5)
+    crease_fac = g.math(
+        "MULTIPLY", (compress, "Fac"), g.math("ADD", 0.4, g.math("MULTIPLY", (crease_line, 0), 0.6))
+    )
+    crease = srgb_to_linear((look.skin[0] * 0.62, look.skin[1] * 0.42, look.skin[2] * 0.42))
+    skin = g.mix((crease_fac, 0), (skin, "Result"), crease)
+    pale = srgb_to_linear(
+        tuple(min(c * 1.12 + 0.04, 1.0) for c in (look.skin[0] * 0.95, look.skin[1], look.skin[2]))
+    )
+    skin = g.mix(g.math("MULTIPLY", (stretch, "Fac"), 0.7), (skin, "Result"), pale)
 
     # Lips, eyelid shadow, brows (strokes over skin).
     lip_dark = srgb_to_linear(tuple(c * 0.85 for c in look.lips))

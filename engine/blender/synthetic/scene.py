@@ -18,7 +18,7 @@ import numpy as np
 
 from ...datasets.camera import Camera
 from .. import dataset_cameras
-from .materials import Appearance, build_material
+from .materials import STRAIN_NAMES, Appearance, build_material
 from .regions import MASK_NAMES, vertex_normals
 
 
@@ -92,6 +92,8 @@ def add_subject(
     for name in MASK_NAMES:
         a = mesh.attributes.new(name, "FLOAT", "POINT")
         a.data.foreach_set("value", np.asarray(masks[name], dtype=np.float32))  # type: ignore[attr-defined]
+    for name in STRAIN_NAMES:  # zero until set_strain: no creases at rest (and never on the body)
+        mesh.attributes.new(name, "FLOAT", "POINT")
     mesh.materials.append(build_material("Subject", look, np.asarray(eye_left), np.asarray(eye_right)))
     obj = bpy.data.objects.new("Subject", mesh)
     obj.rotation_euler = (math.pi / 2, 0.0, 0.0)  # model Y-up -> Blender Z-up, as the rigs do
@@ -103,6 +105,15 @@ def set_vertices(obj: bpy.types.Object, vertices: np.ndarray) -> None:
     mesh = obj.data
     assert isinstance(mesh, bpy.types.Mesh)
     mesh.vertices.foreach_set("co", np.asarray(vertices, dtype=np.float32).reshape(-1))
+    mesh.update()
+
+
+def set_strain(obj: bpy.types.Object, compress: np.ndarray, stretch: np.ndarray) -> None:
+    """The per-vertex skin compression and stretch (strain.py) that the material shades."""
+    mesh = obj.data
+    assert isinstance(mesh, bpy.types.Mesh)
+    for name, values in zip(STRAIN_NAMES, (compress, stretch), strict=True):
+        mesh.attributes[name].data.foreach_set("value", np.asarray(values, dtype=np.float32))  # type: ignore[attr-defined]
     mesh.update()
 
 

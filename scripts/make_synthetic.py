@@ -9,10 +9,10 @@ A head (FLAME stand-in) goes through a scripted tour of expressions with jaw, ne
 motion; a body (SMPL-X stand-in) through poses. Both wear procedural skin, brows, lips, eyes,
 hair and (body) clothes; the head's skin creases, flushes and pales with the expression. They are
 lit by three area lights and rendered with Cycles (the head from NeRSemble's frontal arc, the body
-from two rings of cameras). One camera is held out (val: novel view) and the last timesteps show new combinations of
-expressions / poses (test). Everything that decides the pixels is in the recipe, written to
-``recipe.json`` in the dataset; the same recipe on the same Blender version gives the same
-dataset. A finished dataset whose recipe matches is reused (``--force`` renders again); an
+from two rings of cameras). One camera is held out (val: novel view) and the last timesteps show
+new combinations of expressions / poses (test). Everything that decides the pixels is in the
+recipe, written to ``recipe.json`` in the dataset; the same recipe on the same Blender version
+gives the same dataset. A finished dataset whose recipe matches is reused (``--force`` renders again); an
 interrupted one resumes where it stopped.
 """
 

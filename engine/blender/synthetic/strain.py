@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .regions import _smoothstep
+
 # log length ratio where shading starts and where it saturates
 COMPRESS_RANGE = (0.05, 0.35)
 STRETCH_RANGE = (0.05, 0.40)
@@ -26,12 +28,9 @@ def mesh_edges(faces: np.ndarray) -> np.ndarray:
     return np.unique(np.sort(e, axis=1), axis=0)
 
 
-def _smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
-    t = np.clip((x - edge0) / (edge1 - edge0), 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
-
-
 def _neighbour_mean(values: np.ndarray, edges: np.ndarray, rounds: int) -> np.ndarray:
+    """Average each vertex with its edge neighbours, ``rounds`` times (each neighbour counted once,
+    unlike regions' face-based smoothing, which counts shared edges twice)."""
     v = values.astype(np.float64)
     for _ in range(rounds):
         acc = v.copy()

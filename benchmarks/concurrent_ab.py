@@ -1,0 +1,174 @@
+"""Train several trainer variants at the same time on one machine and score them alike: the A/Bs of
+issue 5 (dynamic vs static, refinement settings, clean vs noisy tracking) as one command.
+
+    python benchmarks/concurrent_ab.py --data HEAD --model PATH --out DIR \\
+        --variant dynamic= --variant "static=--dynamics-rank 0" --seeds 0,1,2 \\
+        --common "--preset fast --time-budget 390 --device cuda" \\
+        [--variant "noisy_dynamic=" --data-for noisy_dynamic=NOISY_HEAD]
+
+Every variant x seed runs ``python -m training fit`` with the common arguments, its own and
+``--seed S``, all at once: they share the GPU, so each reaches fewer iterations than it would alone.
+Compare them with each other, not with runs made alone. Then ``python -m training eval`` scores every
+avatar on --data (its exact tracking, also for variants trained on other data such as a
+``scripts.perturb_tracking`` copy) on val (held-out cameras) and test (held-out frames). Prints a
+table and per-variant means; writes OUT/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import mean
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.dynamics_signal import done_metrics  # noqa: E402
+
+SPLITS = ("val", "test")
+
+
+@dataclass(frozen=True)
+class Run:
+    variant: str
+    seed: int
+    data: Path
+    args: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.variant}_s{self.seed}"
+
+
+def parse_pairs(items: list[str], what: str) -> dict[str, str]:
+    """["name=value", ...] -> {name: value}; the name must be a plain word."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.replace("_", "").replace("-", "").isalnum():
+            raise SystemExit(f"error: {what} {item!r}: expected NAME=VALUE with a plain NAME")
+        if name in out:
+            raise SystemExit(f"error: {what} {name!r} given twice")
+        out[name] = value
+    return out
+
+
+def plan_runs(variants: dict[str, str], data_for: dict[str, str], seeds: list[int], data: Path) -> list[Run]:
+    unknown = sorted(set(data_for) - set(variants))
+    if unknown:
+        raise SystemExit(f"error: --data-for names variants that are not given: {', '.join(unknown)}")
+    return [
+        Run(name, seed, Path(data_for.get(name, data)), tuple(shlex.split(extra)))
+        for name, extra in variants.items()
+        for seed in seeds
+    ]
+
+
+def last_json(text: str) -> dict:
+    lines = [line for line in text.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError("no JSON line on stdout")
+    return json.loads(lines[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, required=True, help="dataset the avatars are scored on")
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--rig", default="flame")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=ARGS", required=True)
+    parser.add_argument(
+        "--data-for", action="append", default=[], metavar="NAME=DIR", help="train NAME on DIR"
+    )
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds, each variant runs once per seed")
+    parser.add_argument("--common", default="--preset fast --device cuda", help="arguments every fit gets")
+    parser.add_argument("--eval-device", default=None, help="device of the scoring (default: from --common)")
+    parser.add_argument("--max-images", type=int, default=64, help="images scored per split (0: all)")
+    args = parser.parse_args(argv)
+
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    runs = plan_runs(
+        parse_pairs(args.variant, "--variant"), parse_pairs(args.data_for, "--data-for"), seeds, args.data
+    )
+    common = shlex.split(args.common)
+    device = args.eval_device or (common[common.index("--device") + 1] if "--device" in common else "cuda")
+    args.out.mkdir(parents=True, exist_ok=True)
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    )
+    model = ["--model", str(args.model)]
+
+    start = time.perf_counter()
+    procs = {}
+    for run in runs:
+        cmd = [sys.executable, "-m", "training", "fit", "--data", str(run.data), "--rig", args.rig, *model,
+               "--out", str(args.out / run.name), *common, *run.args, "--seed", str(run.seed)]  # fmt: skip
+        with (
+            (args.out / f"{run.name}.jsonl").open("w") as stdout,
+            (args.out / f"{run.name}.err").open("w") as err,
+        ):
+            procs[run.name] = subprocess.Popen(cmd, stdout=stdout, stderr=err, env=env, cwd=ROOT)
+    codes = {name: proc.wait() for name, proc in procs.items()}
+    trained_s = time.perf_counter() - start
+
+    results = []
+    for run in runs:
+        row: dict = {
+            "variant": run.variant,
+            "seed": run.seed,
+            "data": str(run.data),
+            "exit_code": codes[run.name],
+        }
+        try:
+            metrics = done_metrics(args.out / f"{run.name}.jsonl")
+        except RuntimeError as exc:
+            row["error"] = str(exc)
+            results.append(row)
+            continue
+        row["iterations"], row["gaussians"] = metrics.get("iterations"), metrics.get("gaussians")
+        row["training"] = {s: metrics.get(f"{s}_psnr") for s in SPLITS}
+        avatar = args.out / run.name / "avatar.gavatar"
+        for split in SPLITS:
+            cmd = [sys.executable, "-m", "training", "eval", "--avatar", str(avatar), "--data",
+                   str(args.data), *model, "--device", device, "--split", split,
+                   "--max-images", str(args.max_images)]  # fmt: skip
+            done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+            row[split] = last_json(done.stdout)["psnr"] if done.returncode == 0 else None
+        results.append(row)
+    (args.out / "results.json").write_text(
+        json.dumps({"trained_seconds": trained_s, "runs": results}, indent=1)
+    )
+
+    print(f"{len(runs)} fits at once: {trained_s:.0f} s. PSNR (dB) scored on {args.data} (val = held-out "
+          f"cameras, test = held-out frames); 'training' = the fit's own last evaluation.")  # fmt: skip
+    print(f"{'run':24s} {'iterations':>10s} {'val':>7s} {'test':>7s}   training val / test")
+    for row in results:
+        name = f"{row['variant']}_s{row['seed']}"
+        if "error" in row:
+            print(f"{name:24s} failed (exit {row['exit_code']}): {row['error']}")
+            continue
+        val, test = (f"{row[s]:.2f}" if row[s] is not None else "-" for s in SPLITS)
+        tv, tt = (f"{row['training'][s]:.2f}" if row["training"][s] is not None else "-" for s in SPLITS)
+        print(f"{name:24s} {row['iterations']:>10} {val:>7s} {test:>7s}   {tv} / {tt}")
+    for variant in dict.fromkeys(r["variant"] for r in results):
+        scored = [
+            r for r in results if r["variant"] == variant and r.get("val") is not None and r.get("test")
+        ]
+        if scored:
+            print(f"mean {variant:19s} {'':>10s} {mean(r['val'] for r in scored):7.2f} "
+                  f"{mean(r['test'] for r in scored):7.2f}   ({len(scored)} seeds)")  # fmt: skip
+    return 0 if all(c == 0 for c in codes.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

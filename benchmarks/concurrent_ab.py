@@ -30,7 +30,7 @@ from statistics import mean
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.dynamics_signal import done_metrics  # noqa: E402
+from engine.training_jobs.events import TrainerEvent, parse_line  # noqa: E402
 
 SPLITS = ("val", "test")
 
@@ -45,6 +45,11 @@ class Run:
     @property
     def name(self) -> str:
         return f"{self.variant}_s{self.seed}"
+
+
+def fit_args(run: Run, rig: str, model: list[str], out: Path, common: list[str]) -> list[str]:
+    return ["--data", str(run.data), "--rig", rig, *model, "--out", str(out / run.name), *common, *run.args,
+            "--seed", str(run.seed)]  # fmt: skip
 
 
 def parse_pairs(items: list[str], what: str) -> dict[str, str]:
@@ -71,11 +76,30 @@ def plan_runs(variants: dict[str, str], data_for: dict[str, str], seeds: list[in
     ]
 
 
-def last_json(text: str) -> dict:
-    lines = [line for line in text.splitlines() if line.startswith("{")]
-    if not lines:
-        raise RuntimeError("no JSON line on stdout")
-    return json.loads(lines[-1])
+def last_event(text: str, kind: str) -> TrainerEvent | None:
+    """The last event of ``kind`` in the trainer's protocol output (``fit`` or ``eval`` stdout)."""
+    for event in map(parse_line, reversed(text.splitlines())):
+        if event is not None and event.kind == kind:
+            return event
+    return None
+
+
+def done_metrics(events: Path) -> dict:
+    done = last_event(events.read_text(), "done")
+    if done is None:
+        raise RuntimeError(f"{events}: the fit did not finish (see the .err beside it)")
+    return done.get("metrics")
+
+
+def fit_at_once(fits: dict[str, list[str]], out: Path, env: dict[str, str]) -> dict[str, int]:
+    """Start ``python -m training fit ARGS`` for every name at the same time, its protocol in
+    OUT/NAME.jsonl and its log in OUT/NAME.err; wait for all. Returns each one's exit code."""
+    procs = {}
+    for name, fit_args in fits.items():
+        cmd = [sys.executable, "-m", "training", "fit", *fit_args]
+        with (out / f"{name}.jsonl").open("w") as stdout, (out / f"{name}.err").open("w") as err:
+            procs[name] = subprocess.Popen(cmd, stdout=stdout, stderr=err, env=env, cwd=ROOT)
+    return {name: proc.wait() for name, proc in procs.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,16 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     model = ["--model", str(args.model)]
 
     start = time.perf_counter()
-    procs = {}
-    for run in runs:
-        cmd = [sys.executable, "-m", "training", "fit", "--data", str(run.data), "--rig", args.rig, *model,
-               "--out", str(args.out / run.name), *common, *run.args, "--seed", str(run.seed)]  # fmt: skip
-        with (
-            (args.out / f"{run.name}.jsonl").open("w") as stdout,
-            (args.out / f"{run.name}.err").open("w") as err,
-        ):
-            procs[run.name] = subprocess.Popen(cmd, stdout=stdout, stderr=err, env=env, cwd=ROOT)
-    codes = {name: proc.wait() for name, proc in procs.items()}
+    fits = {run.name: fit_args(run, args.rig, model, args.out, common) for run in runs}
+    codes = fit_at_once(fits, args.out, env)
     trained_s = time.perf_counter() - start
 
     results = []
@@ -143,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
                    str(args.data), *model, "--device", device, "--split", split,
                    "--max-images", str(args.max_images)]  # fmt: skip
             done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
-            row[split] = last_json(done.stdout)["psnr"] if done.returncode == 0 else None
+            scored = last_event(done.stdout, "eval") if done.returncode == 0 else None
+            if done.returncode == 0 and scored is None:
+                raise RuntimeError(f"{avatar}: eval --split {split} printed no result")
+            row[split] = scored.get("psnr") if scored is not None else None
         results.append(row)
     (args.out / "results.json").write_text(
         json.dumps({"trained_seconds": trained_s, "runs": results}, indent=1)
@@ -161,9 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         tv, tt = (f"{row['training'][s]:.2f}" if row["training"][s] is not None else "-" for s in SPLITS)
         print(f"{name:24s} {row['iterations']:>10} {val:>7s} {test:>7s}   {tv} / {tt}")
     for variant in dict.fromkeys(r["variant"] for r in results):
-        scored = [
-            r for r in results if r["variant"] == variant and r.get("val") is not None and r.get("test")
-        ]
+        scored = [r for r in results if r["variant"] == variant and all(r.get(s) is not None for s in SPLITS)]
         if scored:
             print(f"mean {variant:19s} {'':>10s} {mean(r['val'] for r in scored):7.2f} "
                   f"{mean(r['test'] for r in scored):7.2f}   ({len(scored)} seeds)")  # fmt: skip

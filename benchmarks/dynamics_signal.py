@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,17 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.training_jobs.events import parse_line  # noqa: E402
+from benchmarks.concurrent_ab import done_metrics, fit_at_once  # noqa: E402
 from tests.trainer_fixtures import write_head_dataset, write_head_model  # noqa: E402
 
 VARIANTS = {"dynamic": [], "static": ["--dynamics-rank", "0"]}
-
-
-def done_metrics(events: Path) -> dict:
-    for event in map(parse_line, reversed(events.read_text().splitlines())):
-        if event is not None and event.kind == "done":
-            return event.get("metrics")
-    raise RuntimeError(f"{events}: the fit did not finish (see the .err beside it)")
 
 
 def main() -> int:
@@ -59,20 +51,17 @@ def main() -> int:
             val_camera=args.cameras // 2, test_timesteps=test,
         )  # fmt: skip
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-    runs = {}
     start = time.perf_counter()
-    for name, extra in VARIANTS.items():
-        out = args.out / f"out_{name}"
-        cmd = [
-            sys.executable, "-m", "training", "fit", "--data", str(data), "--rig", "flame",
-            "--model", str(model), "--out", str(out), "--device", args.device, "--preset", args.preset,
-            "--iterations", str(args.iterations), "--checkpoint-every", "0", *extra,
-        ]  # fmt: skip
-        with (args.out / f"{name}.jsonl").open("w") as stdout, (args.out / f"{name}.err").open("w") as stderr:
-            runs[name] = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, env=env, cwd=ROOT)
-    for name, proc in runs.items():
-        if proc.wait() != 0:
-            print(f"{name}: fit failed with exit code {proc.returncode} (see {args.out / (name + '.err')})")
+    common = [
+        "--data", str(data), "--rig", "flame", "--model", str(model), "--device", args.device,
+        "--preset", args.preset, "--iterations", str(args.iterations), "--checkpoint-every", "0",
+    ]  # fmt: skip
+    fits = {
+        name: [*common, "--out", str(args.out / f"out_{name}"), *extra] for name, extra in VARIANTS.items()
+    }
+    for name, code in fit_at_once(fits, args.out, env).items():
+        if code != 0:
+            print(f"{name}: fit failed with exit code {code} (see {args.out / (name + '.err')})")
             return 1
     print(f"{args.iterations} iterations each, both at once, {time.perf_counter() - start:.0f} s")
     print("variant   held-out camera   unseen expressions   (PSNR dB / SSIM)")

@@ -276,8 +276,8 @@ def generate(recipe: Recipe, model: RigModel, out: Path, *, force: bool = False,
         sc, rest, model.faces, rest, masks, look, masks["eye_left"], masks["eye_right"]
     )
     # The head's skin creases with the expression; the body keeps its version-3 look.
-    edges = strain.mesh_edges(model.faces) if recipe.subject == "head" else None
-    skin = strain.skin_weight(masks) if edges is not None else None
+    head = recipe.subject == "head"
+    creases = (strain.mesh_edges(model.faces), strain.skin_weight(masks)) if head else None
     size = float(np.max(rest.max(0) - rest.min(0)))
     scene.add_lights(sc, (rest.min(0) + rest.max(0)) / 2.0, size)
     cam_objects = scene.add_cameras(sc, work.cameras)
@@ -294,8 +294,8 @@ def generate(recipe: Recipe, model: RigModel, out: Path, *, force: bool = False,
     for i, rec in enumerate(todo):
         if rec.timestep != current_t:
             verts = posed(model, recipe.subject, work.params[rec.timestep])
-            if edges is not None and skin is not None:
-                scene.set_strain(subject, *strain.skin_strain(rest, verts, edges, skin))
+            if creases is not None:
+                scene.set_strain(subject, *strain.skin_strain(rest, verts, *creases))
             verts = scene.hair_shell(verts, model.faces, masks["hair"], recipe.hair_thickness)
             scene.set_vertices(subject, verts)
             current_t = rec.timestep

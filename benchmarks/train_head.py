@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.render_speed import describe, profile_frames, render_speed  # noqa: E402
 from training.config import PRESETS, TrainConfig  # noqa: E402
 from training.fit import _coerce  # noqa: E402
 from training.protocol import EventWriter, setup_logging  # noqa: E402
@@ -165,183 +165,8 @@ def train_variant(name: str, args: argparse.Namespace, overrides: dict[str, Any]
 
 
 @torch.no_grad()
-def render_speed(avatar_path: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Frames per second of rig LBS + binding + dynamics + gsplat at the dataset's resolution."""
-    from training.avatar_io import avatar_rig, load_avatar
-    from training.data.scene import load_dataset, split_data
-    from training.model.gaussians import GaussianSet
-    from training.model.tracking import TrackedSequence
-    from training.posing import RigPoser, WorldGaussians
-    from training.rendering import Renderer, render_avatar
-    from training.rigs import identity_inputs, rig_inputs
-    from training.step_functions import GraphedPosing
-
-    device = torch.device("cuda")
-    avatar = load_avatar(avatar_path, device)
-    rig_model = avatar_rig(avatar, args.model)
-    dataset = load_dataset(args.data, args.rig, rig_model=rig_model)
-    view = split_data(dataset, "val" if dataset.split("val") else "train", 1.0, device, avatar.background,
-                      load_images=False)  # fmt: skip
-    steps = sorted(dataset.rig_params)[: args.render_frames]
-    tracking = TrackedSequence(steps, *rig_inputs(dataset, steps, rig_model), device=device)
-    poser = RigPoser(rig_model, *identity_inputs(rig_model, avatar.identity), device)
-    renderer = Renderer("gsplat", avatar.background, device)
-    width, height = view.sizes[0]
-    frames = [tracking.inputs(t, refined=False) for t in steps]
-
-    def tiled(target: int) -> GaussianSet:
-        state = avatar.gaussians.export_state()
-        reps = math.ceil(target / state["offset"].shape[0])
-        gen = torch.Generator(device=device).manual_seed(0)
-        out = {}
-        for k, v in state.items():
-            if k == "dyn_mix":
-                out[k] = v
-                continue
-            out[k] = v.repeat((reps,) + (1,) * (v.dim() - 1))[:target]
-        out["offset"] = out["offset"] + 0.05 * torch.randn(out["offset"].shape, device=device, generator=gen)
-        gs = GaussianSet.from_state(out, avatar.gaussians.num_faces, device)
-        gs.requires_grad_(False)
-        return gs
-
-    def measure(gaussians: GaussianSet, repeats: int, graphed: bool = False) -> float:
-        posing = (
-            GraphedPosing(poser, gaussians, avatar.num_dyn_expression, avatar.sh_degree) if graphed else None
-        )
-
-        def one(i: int) -> None:
-            if posing is None:
-                render_avatar(
-                    poser, gaussians, avatar.num_dyn_expression, renderer, frames[i % len(frames)],
-                    view.viewmats[:1], view.ks[:1], width, height, avatar.sh_degree,
-                )  # fmt: skip
-                return
-            out = posing(frames[i % len(frames)])
-            world = WorldGaussians(*out[:5], avatar.sh_degree, None)
-            renderer.render(world, view.viewmats[:1], view.ks[:1], width, height)
-
-        for i in range(20):
-            one(i)
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        for i in range(repeats):
-            one(i)
-        torch.cuda.synchronize()
-        return repeats / (time.perf_counter() - start)
-
-    result = {"resolution": [width, height], "trained_gaussians": avatar.gaussians.num_gaussians}
-    big = tiled(100_000)
-    result["fps_trained_eager"] = measure(avatar.gaussians, args.render_repeats)
-    result["fps_100k_eager"] = measure(big, args.render_repeats)
-    result["fps_trained"] = measure(avatar.gaussians, args.render_repeats, graphed=True)
-    result["fps_100k"] = measure(big, args.render_repeats, graphed=True)
-    # Agreement of the graphed and eager frame (same inputs): max abs pixel difference.
-    posing = GraphedPosing(poser, big, avatar.num_dyn_expression, avatar.sh_degree)
-    world = WorldGaussians(*posing(frames[0])[:5], avatar.sh_degree, None)
-    a = renderer.render(world, view.viewmats[:1], view.ks[:1], width, height)[0]
-    b = render_avatar(
-        poser, big, avatar.num_dyn_expression, renderer, frames[0], view.viewmats[:1], view.ks[:1],
-        width, height, avatar.sh_degree,
-    )[1]  # fmt: skip
-    result["graphed_vs_eager_max_abs"] = float((a - b).abs().max())
-
-    # Batches of frames: B frames posed at once (the rig and the binding take a leading frame
-    # axis) and rasterized in one gsplat call with a leading batch axis. The project's rasterize()
-    # front takes one set of Gaussians, so this calls gsplat directly with the same conventions
-    # (OpenCV camera, +0.5 on the principal point for gsplat's pixel-corner sampling).
-    from gsplat import rasterization
-
-    from training.posing import bind_world
-    from training.rig_torch import axis_angle_to_matrix
-
-    def batched(gaussians: GaussianSet, batch: int, repeats: int) -> tuple[float, float]:
-        expr = torch.stack([f.expression for f in frames])
-        pose = torch.stack([f.pose for f in frames])
-        transl = torch.stack([f.transl for f in frames])
-        ks = view.ks[:1].clone()
-        ks[:, 0, 2] += 0.5
-        ks[:, 1, 2] += 0.5
-        bg = renderer.background.expand(batch, 1, 3)
-
-        def chunk(start: int) -> torch.Tensor:
-            idx = torch.arange(start, start + batch, device=device) % len(frames)
-            out = poser.rig(
-                betas=poser.betas, expression=expr[idx], pose=pose[idx], transl=transl[idx],
-                vertex_offsets=poser.vertex_offsets,
-            )  # fmt: skip
-            eye = torch.eye(3, device=device)
-            pose_features = (axis_angle_to_matrix(pose[idx][:, 1:]) - eye).reshape(batch, -1)
-            features = None
-            if gaussians.has_dynamics:
-                features = torch.cat([expr[idx][:, : avatar.num_dyn_expression], pose_features], dim=-1)
-            world = bind_world(gaussians.params, gaussians.parent_face, out.vertices, poser.faces, features,
-                               avatar.sh_degree)  # fmt: skip
-            images, alphas, _ = rasterization(
-                world.means, world.quats, world.scales, world.opacities, world.sh,
-                view.viewmats[:1].expand(batch, 1, 4, 4), ks.expand(batch, 1, 3, 3), width, height,
-                sh_degree=avatar.sh_degree,
-            )  # fmt: skip
-            return images[:, 0] + (1 - alphas[:, 0]) * bg[:, 0, None, None, :]
-
-        with torch.no_grad():
-            first = chunk(0)[0]
-            single = render_avatar(
-                poser, gaussians, avatar.num_dyn_expression, renderer, frames[0], view.viewmats[:1],
-                view.ks[:1], width, height, avatar.sh_degree,
-            )[1][0]  # fmt: skip
-            for i in range(3):
-                chunk(i * batch)
-            torch.cuda.synchronize()
-            start = time.perf_counter()
-            for i in range(repeats):
-                chunk(i * batch)
-            torch.cuda.synchronize()
-        return repeats * batch / (time.perf_counter() - start), float((first - single).abs().max())
-
-    for b in (8, 32):
-        fps, diff = batched(big, b, max(5, args.render_repeats // b))
-        result[f"fps_100k_batch{b}"] = fps
-        result[f"batch{b}_vs_single_max_abs"] = diff
-    return result
-
-
-def profile_render(avatar_path: str, args: argparse.Namespace, path: Path) -> None:
-    """torch.profiler over single-frame renders (graphed posing): where a frame's time goes."""
-    from torch.profiler import ProfilerActivity, profile
-
-    from training.avatar_io import avatar_rig, load_avatar
-    from training.data.scene import load_dataset, split_data
-    from training.model.tracking import TrackedSequence
-    from training.posing import RigPoser, WorldGaussians
-    from training.rendering import Renderer
-    from training.rigs import identity_inputs, rig_inputs
-    from training.step_functions import GraphedPosing
-
-    device = torch.device("cuda")
-    avatar = load_avatar(avatar_path, device)
-    rig_model = avatar_rig(avatar, args.model)
-    dataset = load_dataset(args.data, args.rig, rig_model=rig_model)
-    view = split_data(dataset, "train", 1.0, device, avatar.background, load_images=False, limit=1)
-    steps = sorted(dataset.rig_params)[:4]
-    tracking = TrackedSequence(steps, *rig_inputs(dataset, steps, rig_model), device=device)
-    poser = RigPoser(rig_model, *identity_inputs(rig_model, avatar.identity), device)
-    renderer = Renderer("gsplat", avatar.background, device)
-    posing = GraphedPosing(poser, avatar.gaussians, avatar.num_dyn_expression, avatar.sh_degree)
-    w, h = view.sizes[0]
-
-    def one(i: int) -> None:
-        out = posing(tracking.inputs(steps[i % 4], refined=False))
-        renderer.render(WorldGaussians(*out[:5], avatar.sh_degree, None), view.viewmats, view.ks, w, h)
-
-    with torch.no_grad():
-        for i in range(10):
-            one(i)
-        torch.cuda.synchronize()
-        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
-            for i in range(50):
-                one(i)
-            torch.cuda.synchronize()
-    path.write_text(prof.key_averages().table(sort_by="cpu_time_total", row_limit=45))
+def measure_render(avatar_path: str, args: argparse.Namespace) -> dict[str, Any]:
+    return render_speed(avatar_path, args.data, args.model, args.rig, args.render_frames, args.render_repeats)
 
 
 def summary(results: dict[str, Any]) -> str:
@@ -385,16 +210,7 @@ def summary(results: dict[str, Any]) -> str:
     row("compact val PSNR", lambda v: v["small_avatar"]["val_psnr"])
     row("compact test PSNR", lambda v: v["small_avatar"]["test_psnr"])
     if results.get("render"):
-        r = results["render"]
-        lines += [
-            "",
-            f"Render speed at {r['resolution'][0]}x{r['resolution'][1]} with rig deformation (one frame "
-            f"at a time, posing as a CUDA graph): {r['fps_trained']:.0f} fps ({r['trained_gaussians']} "
-            f"Gaussians), {r['fps_100k']:.0f} fps (100k Gaussians); eager posing: "
-            f"{r['fps_trained_eager']:.0f} / {r['fps_100k_eager']:.0f} fps. Batches of frames "
-            f"(100k Gaussians): {r.get('fps_100k_batch8', 0):.0f} fps (8 a call), "
-            f"{r.get('fps_100k_batch32', 0):.0f} fps (32 a call).",
-        ]
+        lines += ["", describe(results["render"])]
     return "\n".join(lines) + "\n"
 
 
@@ -440,8 +256,8 @@ def main() -> int:
         for part in args.merge.split(","):
             results["variants"] += json.loads(Path(part).read_text())["variants"]
     if args.render_only:
-        results["render"] = render_speed(args.render_only, args)
-        profile_render(args.render_only, args, out / "render_profile.txt")
+        results["render"] = measure_render(args.render_only, args)
+        profile_frames(args.render_only, args.data, args.model, args.rig, out / "render_profile.txt")
     elif not args.merge:
         overrides = parse_overrides(args.set)
         for name in args.variants.split(","):
@@ -451,7 +267,7 @@ def main() -> int:
             results["variants"].append(train_variant(name, args, extra))
             (out / "results.json").write_text(json.dumps(results, indent=1))
         if not args.skip_render:
-            results["render"] = render_speed(results["variants"][0]["avatar"], args)
+            results["render"] = measure_render(results["variants"][0]["avatar"], args)
     (out / "results.json").write_text(json.dumps(results, indent=1))
     (out / "summary.md").write_text(summary(results))
     print(summary(results))

@@ -79,6 +79,50 @@ def read_params(path: str) -> dict[str, np.ndarray]:
 
 
 @torch.no_grad()
+class FrameRenderer:
+    """One frame for one camera -> (H,W,3) image. With gsplat, a CUDA graph per image size
+    (training/render/frame_graph.py); elsewhere, or if a recording fails, the eager path."""
+
+    def __init__(self, poser: RigPoser, avatar: Any, renderer: Renderer, backend: str) -> None:
+        self.poser, self.avatar, self.renderer = poser, avatar, renderer
+        self.graphed = backend == "gsplat"
+        self.by_size: dict[tuple[int, int], Any] = {}
+
+    def __call__(
+        self,
+        inputs: FrameInputs,
+        viewmat: torch.Tensor,
+        K: torch.Tensor,  # noqa: N803
+        width: int,
+        height: int,
+    ) -> torch.Tensor:
+        frames = self._graphed(width, height) if self.graphed else None
+        if frames is not None:
+            return frames(inputs, viewmat, K)[0]
+        avatar = self.avatar
+        _, image, _, _ = render_avatar(
+            self.poser, avatar.gaussians, avatar.num_dyn_expression, self.renderer, inputs, viewmat[None],
+            K[None], width, height, avatar.sh_degree,
+        )  # fmt: skip
+        return image[0]
+
+    def _graphed(self, width: int, height: int) -> Any:
+        from training.render.frame_graph import GraphedFrames
+
+        key = (int(width), int(height))
+        if key not in self.by_size:
+            avatar = self.avatar
+            try:
+                self.by_size[key] = GraphedFrames(
+                    self.poser, avatar.gaussians, avatar.num_dyn_expression, avatar.sh_degree, width, height,
+                    self.renderer.background.tolist(),
+                )  # fmt: skip
+            except RuntimeError as exc:  # a failed recording: render this size eagerly
+                LOG.warning("CUDA graph off for %dx%d frames (%s); rendering eagerly", width, height, exc)
+                self.by_size[key] = None
+        return self.by_size[key]
+
+
 def run_render(args: argparse.Namespace, events: EventWriter) -> int:
     from engine.rig.errors import ParamsError
     from engine.rig.params import params_from_dict
@@ -102,6 +146,7 @@ def run_render(args: argparse.Namespace, events: EventWriter) -> int:
             raise TrainerError(f"--background {args.background!r}: expected r,g,b") from None
     poser = RigPoser(rig_model, *identity_inputs(rig_model, avatar.identity), device)
     renderer = Renderer(backend, background, device)
+    frame_renderer = FrameRenderer(poser, avatar, renderer, backend)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     as_t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32, device=device)  # noqa: E731
@@ -112,13 +157,11 @@ def run_render(args: argparse.Namespace, events: EventWriter) -> int:
             expression=as_t(params.expression[t]), pose=as_t(params.pose[t]), transl=as_t(params.transl[t])
         )
         for c, cam in enumerate(cameras):
-            _, image, _, _ = render_avatar(
-                poser, avatar.gaussians, avatar.num_dyn_expression, renderer, inputs,
-                as_t(cam["world_to_camera"])[None], as_t(cam["K"])[None], cam["width"], cam["height"],
-                avatar.sh_degree,
-            )  # fmt: skip
+            image = frame_renderer(
+                inputs, as_t(cam["world_to_camera"]), as_t(cam["K"]), cam["width"], cam["height"]
+            )
             name = f"{t:05d}.png" if len(cameras) == 1 else f"{t:05d}_{c:02d}.png"
-            path = save_png(out / name, image[0])
+            path = save_png(out / name, image)
             events.emit("frame", path=str(path), frame=t, camera=c)
             count += 1
     seconds = time.perf_counter() - start

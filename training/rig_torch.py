@@ -89,6 +89,13 @@ class TorchRig(torch.nn.Module):
         buf("joint_regressor", model.joint_regressor)
         buf("weights", model.weights)
         self.register_buffer("faces", torch.as_tensor(model.faces.astype(np.int64), device=device))
+        # A buffer, not a tensor made per call: copying a Python list to the GPU cannot be recorded
+        # in a CUDA graph, and the renderer records the whole frame (training/render/frame_graph.py).
+        self.register_buffer(
+            "homogeneous_row",
+            torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=dtype, device=device),
+            persistent=False,
+        )
 
     @property
     def dtype(self) -> torch.dtype:
@@ -143,7 +150,7 @@ class TorchRig(torch.nn.Module):
             [rest_joints[:, :1], rest_joints[:, 1:] - rest_joints[:, self.parents[1:]]], dim=1
         )
         local = torch.cat([rotations, offsets[..., None]], dim=-1)  # (B,J,3,4)
-        bottom = like.new_tensor([0.0, 0.0, 0.0, 1.0]).expand(batch, nj, 1, 4)
+        bottom = self.homogeneous_row.expand(batch, nj, 1, 4)
         local = torch.cat([local, bottom], dim=-2)
         chain = [local[:, 0]]
         for j in range(1, nj):

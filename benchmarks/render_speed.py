@@ -105,8 +105,14 @@ def eager_frames(s: RenderSetup, gaussians: Any) -> Callable[[int], torch.Tensor
     return eager
 
 
-def frame_functions(s: RenderSetup, gaussians: Any) -> dict[str, Callable[[int], torch.Tensor]]:
-    """Each way of rendering frame i -> its (H,W,3) image."""
+COMPILE_SECONDS: dict[int, float] = {}
+
+
+def frame_functions(
+    s: RenderSetup, gaussians: Any, compiled: bool = False
+) -> dict[str, Callable[[int], torch.Tensor]]:
+    """Each way of rendering frame i -> its (H,W,3) image (``compiled``: also the frame graph with
+    torch.compile'd posing)."""
     from training.posing import WorldGaussians
     from training.render.frame_graph import GraphedFrames
     from training.step_functions import GraphedPosing
@@ -127,7 +133,16 @@ def frame_functions(s: RenderSetup, gaussians: Any) -> dict[str, Callable[[int],
     def frame_graph(i: int) -> torch.Tensor:
         return graphed(s.frames[i % len(s.frames)], s.viewmat, s.K)[0]
 
-    return {"eager": eager_frames(s, gaussians), "posing_graph": posing_graph, "frame_graph": frame_graph}
+    ways = {"eager": eager_frames(s, gaussians), "posing_graph": posing_graph, "frame_graph": frame_graph}
+    if compiled:
+        start = time.perf_counter()
+        fused = GraphedFrames(
+            s.poser, gaussians, a.num_dyn_expression, a.sh_degree, s.width, s.height, a.background,
+            compile_posing=True,
+        )  # fmt: skip
+        COMPILE_SECONDS[id(gaussians)] = time.perf_counter() - start
+        ways["frame_graph_compiled"] = lambda i: fused(s.frames[i % len(s.frames)], s.viewmat, s.K)[0]
+    return ways
 
 
 def frames_per_second(fn: Callable[[int], Any], repeats: int) -> float:
@@ -188,7 +203,13 @@ def batched_fps(s: RenderSetup, gaussians: Any, batch: int, repeats: int) -> tup
 
 
 def render_speed(
-    avatar_path: str, data: str, model: str, rig: str = "flame", num_frames: int = 50, repeats: int = 300
+    avatar_path: str,
+    data: str,
+    model: str,
+    rig: str = "flame",
+    num_frames: int = 50,
+    repeats: int = 300,
+    compiled: bool = False,
 ) -> dict[str, Any]:
     """Every figure of the module docstring as one dict (keys: ``fps_{trained,100k}_{way}``,
     ``{way}_vs_eager_max_abs``, ``fps_100k_batch{8,32}``, ``batch{8,32}_vs_single_max_abs``)."""
@@ -199,10 +220,12 @@ def render_speed(
         "device": torch.cuda.get_device_name(0),
     }
     for label, gaussians in (("trained", s.avatar.gaussians), ("100k", tiled(s.avatar.gaussians, 100_000))):
-        ways = frame_functions(s, gaussians)
+        ways = frame_functions(s, gaussians, compiled)
+        if id(gaussians) in COMPILE_SECONDS:
+            result[f"compile_seconds_{label}"] = COMPILE_SECONDS.pop(id(gaussians))
         with torch.no_grad():
             reference = ways["eager"](0).clone()
-            for name in ("posing_graph", "frame_graph"):
+            for name in [w for w in ways if w != "eager"]:
                 result[f"{name}_vs_eager_max_abs_{label}"] = float((ways[name](0) - reference).abs().max())
         for name, fn in ways.items():
             result[f"fps_{label}_{name}"] = frames_per_second(fn, repeats)
@@ -234,6 +257,8 @@ def profile_frames(avatar_path: str, data: str, model: str, rig: str, path: Path
 def describe(r: dict[str, Any]) -> str:
     """One paragraph of the figures (for summaries)."""
     ways = (("eager", "eager"), ("posing graph", "posing_graph"), ("frame graph", "frame_graph"))
+    if "fps_100k_frame_graph_compiled" in r:
+        ways += (("frame graph with compiled posing", "frame_graph_compiled"),)
     single = "; ".join(
         f"{label}: {r[f'fps_trained_{key}']:.0f} / {r[f'fps_100k_{key}']:.0f} fps" for label, key in ways
     )
@@ -257,8 +282,11 @@ def main() -> int:
     parser.add_argument("--out", default=None)
     parser.add_argument("--frames", type=int, default=50, help="tracked frames to cycle through")
     parser.add_argument("--repeats", type=int, default=300, help="frames timed per measurement")
+    parser.add_argument("--compiled", action="store_true", help="also torch.compile'd posing (needs Triton)")
     args = parser.parse_args()
-    result = render_speed(args.avatar, args.data, args.model, args.rig, args.frames, args.repeats)
+    result = render_speed(
+        args.avatar, args.data, args.model, args.rig, args.frames, args.repeats, args.compiled
+    )
     print(json.dumps(result, indent=1))
     print(describe(result))
     if args.out:

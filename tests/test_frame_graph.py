@@ -101,3 +101,23 @@ def test_frames_differ_with_the_expression_and_the_camera(scene) -> None:
     assert (first - other_frame).abs().max() > 0.05
     assert (first - other_camera).abs().max() > 0.05
     assert (first - again).abs().max() < 1e-6
+
+
+def test_compiled_posing_draws_the_same_frame(scene) -> None:
+    """torch.compile'd posing (fused kernels, needs Triton) inside the graph: equal to float rounding."""
+    pytest.importorskip("triton")
+    from training.render.frame_graph import GraphedFrames
+    from training.rendering import Renderer, render_avatar
+
+    poser, gaussians, num_dyn, frames, cameras = scene
+    device = poser.device
+    K = _intrinsics(64, 64, device)  # noqa: N806
+    fused = GraphedFrames(poser, gaussians, num_dyn, 3, 64, 64, (1.0, 1.0, 1.0), compile_posing=True)
+    renderer = Renderer("gsplat", (1.0, 1.0, 1.0), device)
+    for frame in frames[:2]:
+        inputs = _inputs(frame, device)
+        with torch.no_grad():
+            eager = render_avatar(
+                poser, gaussians, num_dyn, renderer, inputs, cameras[0][None], K[None], 64, 64, 3
+            )
+        assert (fused(inputs, cameras[0], K)[0] - eager[1][0]).abs().max().item() < 1e-3

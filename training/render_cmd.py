@@ -78,7 +78,6 @@ def read_params(path: str) -> dict[str, np.ndarray]:
         raise DatasetError(str(exc)) from None
 
 
-@torch.no_grad()
 class FrameRenderer:
     """One frame for one camera -> (H,W,3) image. With gsplat, a CUDA graph per image size
     (training/render/frame_graph.py); elsewhere, or if a recording fails, the eager path."""
@@ -123,6 +122,7 @@ class FrameRenderer:
         return self.by_size[key]
 
 
+@torch.no_grad()
 def run_render(args: argparse.Namespace, events: EventWriter) -> int:
     from engine.rig.errors import ParamsError
     from engine.rig.params import params_from_dict

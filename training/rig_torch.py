@@ -89,8 +89,13 @@ class TorchRig(torch.nn.Module):
         buf("joint_regressor", model.joint_regressor)
         buf("weights", model.weights)
         self.register_buffer("faces", torch.as_tensor(model.faces.astype(np.int64), device=device))
-        # A buffer, not a tensor made per call: copying a Python list to the GPU cannot be recorded
-        # in a CUDA graph, and the renderer records the whole frame (training/render/frame_graph.py).
+        # Buffers, not tensors made per call: copying a Python list to the GPU cannot be recorded in
+        # a CUDA graph, and the renderer records the whole frame (training/render/frame_graph.py).
+        self.register_buffer(
+            "parent_index",
+            torch.as_tensor(self.parents[1:], dtype=torch.long, device=device),
+            persistent=False,
+        )
         self.register_buffer(
             "homogeneous_row",
             torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=dtype, device=device),
@@ -147,7 +152,7 @@ class TorchRig(torch.nn.Module):
         posed_rest = shaped + (features @ self.pose_dirs.T).reshape(batch, nv, 3)
 
         offsets = torch.cat(
-            [rest_joints[:, :1], rest_joints[:, 1:] - rest_joints[:, self.parents[1:]]], dim=1
+            [rest_joints[:, :1], rest_joints[:, 1:] - rest_joints[:, self.parent_index]], dim=1
         )
         local = torch.cat([rotations, offsets[..., None]], dim=-1)  # (B,J,3,4)
         bottom = self.homogeneous_row.expand(batch, nj, 1, 4)

@@ -22,8 +22,7 @@ import torch
 
 from training.model.gaussians import GaussianSet
 from training.model.tracking import FrameInputs
-from training.posing import RigPoser
-from training.step_functions import PARAM_ORDER, bind_function
+from training.posing import RigPoser, bind_world, dynamic_features
 
 TILE_SIZE = 16
 
@@ -45,6 +44,7 @@ class GraphedFrames:
         near_plane: float = 0.01,
         far_plane: float = 1e10,
         eps2d: float = 0.3,
+        compile_posing: bool = False,
     ) -> None:
         from gsplat.cuda import _wrapper as kernels
 
@@ -57,11 +57,12 @@ class GraphedFrames:
         self.width, self.height = int(width), int(height)
         self.tiles = (math.ceil(self.width / TILE_SIZE), math.ceil(self.height / TILE_SIZE))
         self.projection = {"eps2d": eps2d, "near_plane": near_plane, "far_plane": far_plane}
-        names = tuple(n for n in PARAM_ORDER if n in gaussians.params)
-        self.bind = bind_function(
-            poser.faces, gaussians.parent_face, names, num_dyn_expression, sh_degree, 1, 1
-        )
-        self.params = tuple(gaussians.params[n].detach() for n in names)
+        self.num_dyn_expression = num_dyn_expression
+        self.parent_face = gaussians.parent_face
+        self.params = {name: value.detach() for name, value in gaussians.params.items()}
+        # torch.compile fuses posing's few hundred small kernels into a handful (a one-off compile
+        # of tens of seconds; needs Triton): worth it for long sequences, not for a few frames.
+        self.posed = torch.compile(self._posed, dynamic=False) if compile_posing else self._posed
         self.background = torch.tensor([list(background)], dtype=torch.float32, device=device)  # (1,3)
         model = poser.model
         # The graph's inputs: each frame's values are copied into these before the replay.
@@ -86,12 +87,20 @@ class GraphedFrames:
             finally:
                 gc.enable()
 
+    def _posed(self) -> tuple[torch.Tensor, ...]:
+        """This frame's world Gaussians: means, quats, scales, opacities, SH (no regularisers)."""
+        vertices, pose_features = self.poser.mesh(FrameInputs(self.expression, self.pose, self.transl))
+        features = None
+        if "dyn_basis" in self.params:
+            features = dynamic_features(self.expression, pose_features, self.num_dyn_expression)
+        world = bind_world(
+            self.params, self.parent_face, vertices, self.poser.faces, features, self.sh_degree
+        )
+        return world.means, world.quats, world.scales, world.opacities, world.sh
+
     def _front(self) -> tuple[torch.Tensor, ...]:
         """The fixed-shape half of a frame: posed Gaussians, their projection and their colour."""
-        vertices, pose_features = self.poser.mesh(FrameInputs(self.expression, self.pose, self.transl))
-        means, quats, scales, opacities, sh = self.bind(
-            vertices, pose_features, self.expression, *self.params
-        )[:5]
+        means, quats, scales, opacities, sh = self.posed()
         viewmats = self.viewmat[None]
         ks = self.K[None].clone()
         ks[:, :2, 2] += 0.5  # gsplat samples pixel (i, j) at (j + 0.5, i + 0.5)

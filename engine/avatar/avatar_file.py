@@ -13,6 +13,8 @@ members stream at disk speed), holding
     identity/<name>.npy      the rig identity: shape/betas, optional static_offset (V,3), ...
     dynamics/basis.npy       (G,K,14) float32   (only with dynamics)
     dynamics/mix.npy         (K,E+P) float32
+    shading/matrix.npy       (G,3,3) float32    (only with normal shading, engine/avatar/shading.py)
+    shading/rest_normal.npy  (G,3) float32
 
 Writes go to a temporary file beside the target and are renamed over it: a failure at any point
 leaves the previous file untouched. Reads check the version and every count and value and raise
@@ -37,12 +39,14 @@ from .gaussians import GaussianSet
 from .ply import PlyError, read_ply, write_ply_to
 from .range_stats import HEADER_KEY as RANGE_KEY
 from .range_stats import RangeStats, RangeStatsError
+from .shading import Shading
 
 FORMAT_NAME = "gaussian-avatar"
-FORMAT_VERSION = 2  # 2: optional header "range_statistics" (engine/avatar/range_stats.py)
+FORMAT_VERSION = 3  # 2: optional header "range_statistics"; 3: optional normal shading (shading.py)
 RIG_FAMILIES = ("FLAME", "SMPLX", "SMPLH")
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 _BINDING_FIELDS = ("parent_face", "offset", "rotation", "log_scale")
+SHADING_KIND = "normal_linear"  # the one kind there is: SH DC + S (n - n_rest), engine/avatar/shading.py
 
 
 class AvatarFileError(ValueError):
@@ -65,6 +69,7 @@ class Avatar:
     gaussians: GaussianSet
     identity: dict[str, np.ndarray] = field(default_factory=dict)
     dynamics: Dynamics | None = None
+    shading: Shading | None = None
 
     def __len__(self) -> int:
         return len(self.binding)
@@ -123,7 +128,10 @@ class Avatar:
         if self.dynamics is not None:
             d = self.dynamics
             dynamics = Dynamics(d.basis[order], d.mix, d.num_expression, d.num_pose_features)
-        return Avatar(dict(self.header), binding, self.gaussians.subset(order), dict(self.identity), dynamics)
+        shading = None if self.shading is None else self.shading.subset(order)
+        return Avatar(
+            dict(self.header), binding, self.gaussians.subset(order), dict(self.identity), dynamics, shading
+        )
 
 
 def _check_binding(binding: Binding, num_faces: int | None, label: str) -> None:
@@ -157,6 +165,13 @@ def _validate(avatar: Avatar, label: str) -> None:
             raise AvatarFileError(f"{label} has dynamics for {len(d)} Gaussians but {g} Gaussians")
         if not (np.isfinite(d.basis).all() and np.isfinite(d.mix).all()):
             raise AvatarFileError(f"{label} has NaN or infinite values in its dynamics")
+    if avatar.shading is not None:
+        if len(avatar.shading) != g:
+            raise AvatarFileError(
+                f"{label} has shading for {len(avatar.shading)} Gaussians but {g} Gaussians"
+            )
+        if not avatar.shading.is_finite():
+            raise AvatarFileError(f"{label} has NaN or infinite values in its shading")
     if avatar.header.get(RANGE_KEY) is not None:
         try:
             stats = RangeStats.from_header(avatar.header[RANGE_KEY])
@@ -189,6 +204,7 @@ def _full_header(avatar: Avatar) -> dict[str, Any]:
         if d is None
         else {"rank": d.rank, "num_expression": d.num_expression, "num_pose_features": d.num_pose_features}
     )
+    header["shading"] = None if avatar.shading is None else {"kind": SHADING_KIND}
     header.setdefault("background", [1.0, 1.0, 1.0])
     return header
 
@@ -221,6 +237,9 @@ def write_avatar(path: str | os.PathLike[str], avatar: Avatar) -> None:
         if avatar.dynamics is not None:
             _write_npy(zf, "dynamics/basis.npy", avatar.dynamics.basis)
             _write_npy(zf, "dynamics/mix.npy", avatar.dynamics.mix)
+        if avatar.shading is not None:
+            _write_npy(zf, "shading/matrix.npy", avatar.shading.matrix)
+            _write_npy(zf, "shading/rest_normal.npy", avatar.shading.rest_normal)
 
 
 def _json_default(value: Any) -> Any:
@@ -248,11 +267,12 @@ def write_avatar_file(
     rig: dict[str, Any],
     identity: dict[str, np.ndarray] | None = None,
     dynamics: dict[str, Any] | None = None,
+    shading: dict[str, np.ndarray] | None = None,
     **header: Any,
 ) -> None:
     """Keyword form of ``write_avatar`` (the trainer's export): arrays by name, ``dynamics`` as a
-    dict of basis, mix, num_expression, num_pose_features; other keywords (trainer, metrics,
-    background, ...) go into the header."""
+    dict of basis, mix, num_expression, num_pose_features, ``shading`` as a dict of matrix and
+    rest_normal; other keywords (trainer, metrics, background, ...) go into the header."""
     try:
         binding = Binding(*(np.asarray(a) for a in (parent_face, offset, rotation, log_scale)))
         gaussians = GaussianSet(*(np.asarray(a) for a in (means, quats, log_scales, opacity_logits, sh)))
@@ -264,8 +284,11 @@ def write_avatar_file(
                 int(dynamics["num_expression"]),
                 int(dynamics["num_pose_features"]),
             )
+        shade = None
+        if shading is not None:
+            shade = Shading(np.asarray(shading["matrix"]), np.asarray(shading["rest_normal"]))
         identity_arrays = {k: np.asarray(v) for k, v in (identity or {}).items()}
-        avatar = Avatar({"rig": rig, **header}, binding, gaussians, identity_arrays, dyn)
+        avatar = Avatar({"rig": rig, **header}, binding, gaussians, identity_arrays, dyn, shade)
     except (ValueError, KeyError) as exc:
         raise AvatarFileError(f"refusing to write {path}: {exc}") from None
     write_avatar(path, avatar)
@@ -368,7 +391,17 @@ def _read_archive(zf: zipfile.ZipFile, label: str, num_faces: int | None) -> Ava
         _expect_shape(basis, (g, rank, DYN_CHANNELS), "dynamics/basis", label)
         _expect_shape(mix, (rank, num_e + num_p), "dynamics/mix", label)
         dynamics = Dynamics(basis, mix, num_e, num_p)
-    avatar = Avatar(header=header, binding=binding, gaussians=gaussians, identity=identity, dynamics=dynamics)
+    shading = None
+    kind = header.get("shading")
+    if kind:
+        if not isinstance(kind, dict) or kind.get("kind") != SHADING_KIND:
+            raise AvatarFileError(f"{label} has shading of an unknown kind {kind!r}; update the extension")
+        matrix = _read_npy(zf, "shading/matrix.npy", label)
+        rest_normal = _read_npy(zf, "shading/rest_normal.npy", label)
+        _expect_shape(matrix, (g, 3, 3), "shading/matrix", label)
+        _expect_shape(rest_normal, (g, 3), "shading/rest_normal", label)
+        shading = Shading(matrix, rest_normal)
+    avatar = Avatar(header, binding, gaussians, identity, dynamics, shading)
     _validate(avatar, label)
     if num_faces is not None:
         _check_binding(binding, num_faces, label)

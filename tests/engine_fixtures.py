@@ -88,6 +88,8 @@ def assert_same_arrays(a: Any, b: Any) -> None:
         "parent_face",
         "offsets",
         "dyn_basis",
+        "shading_matrix",
+        "shading_rest_normal",
     ):
         x, y = getattr(a, name), getattr(b, name)
         assert (x is None) == (y is None), name

@@ -120,9 +120,9 @@ def _apply_identity(parts: RigParts, avatar: Avatar, model: RigModel | None, con
 
 def splat_arrays(avatar: Avatar) -> SplatArrays:
     """The splat object's arrays for an avatar: rest means for display, the face-local binding,
-    opacity and SH from the PLY, the dynamics."""
+    opacity and SH from the PLY, the dynamics and the normal shading."""
     g, b, d = avatar.gaussians, avatar.binding, avatar.dynamics
-    return SplatArrays(
+    arrays = SplatArrays(
         means=np.asarray(g.means, dtype=np.float32),
         quats=np.asarray(b.rotation, dtype=np.float32),
         log_scales=np.asarray(b.log_scale, dtype=np.float32),
@@ -135,6 +135,8 @@ def splat_arrays(avatar: Avatar) -> SplatArrays:
         dyn_num_expression=0 if d is None else d.num_expression,
         dyn_num_pose_features=0 if d is None else d.num_pose_features,
     )
+    arrays.set_shading(avatar.shading)
+    return arrays
 
 
 def snapshot_data() -> dict[str, set[Any]]:
@@ -290,7 +292,10 @@ def avatar_of(obj: Object) -> Avatar:
     header["rig"] = rig
     header["background"] = list(props.background)
     identity = splat_data.stored_identity(obj)
-    return Avatar(header=header, binding=binding, gaussians=gaussians, identity=identity, dynamics=dynamics)
+    return Avatar(
+        header=header, binding=binding, gaussians=gaussians, identity=identity, dynamics=dynamics,
+        shading=a.shading(),
+    )  # fmt: skip
 
 
 def export_avatar(obj: Object, filepath: str) -> int:

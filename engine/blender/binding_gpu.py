@@ -19,6 +19,7 @@ STATIC_INPUTS = (
     "frame_origin",
     "frame_rotation",
     "basis",
+    "shading",
 )
 
 
@@ -48,6 +49,7 @@ def deform(data: SplatGpuData, vertices: np.ndarray, z: np.ndarray | None) -> No
     shader.bind()
     shader.uniform_int("count", data.count)
     shader.uniform_int("rank", rank)
+    shader.uniform_int("shaded", int(data.has_shading))
     for name in STATIC_INPUTS:
         shader.uniform_sampler(name, getattr(data, name))
     shader.uniform_sampler("weights", weights)

@@ -16,6 +16,7 @@ appends and links with the .blend. The layout (also in docs/DESIGN.md, "Splat ob
 | ``gs_parent_face``| INT          | -                             | parent face of the driver mesh    |
 | ``gs_offset``    | FLOAT_VECTOR  | -                             | offset in the face frame (face units) |
 | ``gs_dyn_00..``  | FLOAT4X4      | -                             | dynamics basis row k (14 + 2 zeros) |
+| ``gs_shading``   | FLOAT4X4      | -                             | normal shading: S row-major 9, n_rest 3, 4 zeros |
 
 The dynamics mix matrix (K, E+P) is a custom property ``gavatar_dynamics_mix`` of the mesh data
 (it belongs with the basis); the avatar's identity and header travel as custom properties too.
@@ -42,10 +43,12 @@ from bpy.types import Object, PropertyGroup
 
 from ...addon.classes import class_registrar
 from ..avatar.gaussians import GaussianSet
+from ..avatar.shading import Shading
 
 MAX_SH_DEGREE = 3
 DYN_CHANNELS = 14  # d_offset 3, d_rotation 4, d_log_scale 3, d_opacity_logit 1, d_color_dc 3
 DYN_PAD = 16  # a FLOAT4X4 attribute holds one basis row
+SHADING_VALUES = 12  # normal shading per Gaussian: S (3x3) row-major, then n_rest (3)
 
 ATTR_ROTATION = "gs_rotation"
 ATTR_LOG_SCALE = "gs_log_scale"
@@ -53,6 +56,7 @@ ATTR_OPACITY = "gs_opacity"
 ATTR_SH_DC = "gs_sh_dc"
 ATTR_PARENT_FACE = "gs_parent_face"
 ATTR_OFFSET = "gs_offset"
+ATTR_SHADING = "gs_shading"
 PROP_DYN_MIX = "gavatar_dynamics_mix"
 PROP_IDENTITY = "gavatar_identity"
 PROP_HEADER = "gavatar_header"
@@ -81,7 +85,9 @@ class SplatArrays:
 
     ``sh`` is (G, (degree+1)^2, 3), coefficient-major: ``sh[:, 0]`` is the DC term. For bound
     splats ``parent_face`` and ``offsets`` are set and ``means`` is only the rest-pose display
-    position; the dynamics fields are optional (``dyn_basis`` (G,K,14), ``dyn_mix`` (K,E+P)).
+    position; the dynamics fields are optional (``dyn_basis`` (G,K,14), ``dyn_mix`` (K,E+P)), and
+    so is the normal shading (``shading_matrix`` (G,3,3), ``shading_rest_normal`` (G,3); see
+    engine/avatar/shading.py).
     """
 
     means: np.ndarray
@@ -95,6 +101,8 @@ class SplatArrays:
     dyn_mix: np.ndarray | None = None
     dyn_num_expression: int = 0
     dyn_num_pose_features: int = 0
+    shading_matrix: np.ndarray | None = None
+    shading_rest_normal: np.ndarray | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -133,6 +141,24 @@ class SplatArrays:
     def dyn_rank(self) -> int:
         return 0 if self.dyn_basis is None else int(self.dyn_basis.shape[1])
 
+    @property
+    def has_shading(self) -> bool:
+        return self.shading_matrix is not None
+
+    def set_shading(self, shading: Shading | None) -> None:
+        """Stores an avatar's normal shading (float32), or removes it for None."""
+        if shading is None:
+            self.shading_matrix = self.shading_rest_normal = None
+            return
+        self.shading_matrix = np.asarray(shading.matrix, dtype=np.float32)
+        self.shading_rest_normal = np.asarray(shading.rest_normal, dtype=np.float32)
+
+    def shading(self) -> Shading | None:
+        """The normal shading as engine/avatar/shading.py's Shading (call validate() first)."""
+        if self.shading_matrix is None or self.shading_rest_normal is None:
+            return None
+        return Shading(self.shading_matrix, self.shading_rest_normal)
+
     def validate(self, num_faces: int | None = None) -> None:
         """Raises SplatDataError naming the first problem: shapes, NaN/inf, faces out of range."""
         g = self.count
@@ -157,6 +183,10 @@ class SplatArrays:
             finite["dyn_basis"] = (self.dyn_basis, self.dyn_basis.shape)
         if self.dyn_mix is not None:
             finite["dyn_mix"] = (self.dyn_mix, self.dyn_mix.shape)
+        self._validate_shading_shapes()
+        if self.shading_matrix is not None and self.shading_rest_normal is not None:
+            finite["shading_matrix"] = (self.shading_matrix, self.shading_matrix.shape)
+            finite["shading_rest_normal"] = (self.shading_rest_normal, self.shading_rest_normal.shape)
         for name, (array, _shape) in finite.items():
             bad = ~np.isfinite(array)
             if bad.any():
@@ -192,6 +222,19 @@ class SplatArrays:
             if self.dyn_mix is None or self.dyn_mix.shape != (k, features):
                 got = None if self.dyn_mix is None else self.dyn_mix.shape
                 raise SplatDataError(f"dyn_mix has shape {got}, expected ({k}, {features})")
+        if self.has_shading and self.parent_face is None:
+            raise SplatDataError("normal shading needs a binding to a driver mesh")
+
+    def _validate_shading_shapes(self) -> None:
+        if (self.shading_matrix is None) != (self.shading_rest_normal is None):
+            raise SplatDataError("normal shading needs both shading_matrix and shading_rest_normal")
+        g = self.count
+        if self.shading_matrix is not None and self.shading_matrix.shape != (g, 3, 3):
+            raise SplatDataError(f"shading_matrix has shape {self.shading_matrix.shape}, expected ({g}, 3, 3)")
+        if self.shading_rest_normal is not None and self.shading_rest_normal.shape != (g, 3):
+            raise SplatDataError(
+                f"shading_rest_normal has shape {self.shading_rest_normal.shape}, expected ({g}, 3)"
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,7 +396,18 @@ def write_arrays(mesh: bpy.types.Mesh, arrays: SplatArrays) -> None:
         for k in range(arrays.dyn_rank):
             _set_attribute(mesh, dyn_name(k), "FLOAT4X4", padded[:, k])
         mesh[PROP_DYN_MIX] = np.asarray(arrays.dyn_mix, dtype=np.float32).ravel().tolist()
+    if arrays.shading_matrix is not None and arrays.shading_rest_normal is not None:
+        _set_attribute(mesh, ATTR_SHADING, "FLOAT4X4", pack_shading(arrays.shading_matrix, arrays.shading_rest_normal))
     mesh.update()
+
+
+def pack_shading(matrix: np.ndarray, rest_normal: np.ndarray) -> np.ndarray:
+    """(G,16) rows of the ``gs_shading`` attribute: S row-major, n_rest, zeros."""
+    g = len(matrix)
+    packed = np.zeros((g, DYN_PAD), dtype=np.float32)
+    packed[:, :9] = np.asarray(matrix, dtype=np.float32).reshape(g, 9)
+    packed[:, 9:SHADING_VALUES] = rest_normal
+    return packed
 
 
 def read_arrays(obj: Object) -> SplatArrays:
@@ -387,6 +441,10 @@ def read_arrays(obj: Object) -> SplatArrays:
         arrays.dyn_mix = np.asarray(mesh[PROP_DYN_MIX], dtype=np.float32).reshape(rank, features)
         arrays.dyn_num_expression = int(props.dynamics_num_expression)
         arrays.dyn_num_pose_features = int(props.dynamics_num_pose_features)
+    if g and ATTR_SHADING in mesh.attributes:
+        packed = _get_attribute(mesh, ATTR_SHADING, (g, DYN_PAD), np.float32)
+        arrays.shading_matrix = packed[:, :9].reshape(g, 3, 3).copy()
+        arrays.shading_rest_normal = packed[:, 9:SHADING_VALUES].copy()
     return arrays
 
 

@@ -3,7 +3,9 @@
 Uploaded once per splat data (``SplatGpuData(arrays)``):
 - static splats: the "world" textures directly (mean + opacity, rotation, scale, SH DC);
 - bound splats: the binding (face, offset), local rotation, local log-scale + opacity logit,
-  SH DC, the dynamics basis (4 texels per Gaussian and rank row), and the driver's faces;
+  SH DC, the dynamics basis (4 texels per Gaussian and rank row), the normal shading (3 texels
+  per Gaussian: row c of S and (S n_rest)_c, so the shader adds dot(row, (n, -1))), and the
+  driver's faces;
 - SH coefficients 1.. (all degrees: 3, 6 or 12 texels per Gaussian).
 Per frame only the world textures change: written by the bind compute (GPU path) or replaced by
 an upload of numpy results (CPU path). Per view: the splat textures and the sort.
@@ -18,12 +20,22 @@ from .gpu_api import Texture
 from .sorting import GpuRadixSort
 from .splat_data import DYN_CHANNELS, DYN_PAD, SplatArrays
 
+SHADING_TEXELS = 3  # one per colour channel
+
 WORLD_NAMES = ("world_mean", "world_rotation", "world_scale", "world_dc")
 SPLAT_NAMES = ("splat_center", "splat_conic", "splat_color", "splat_axes")
 
 
 def sh_texels_per_gaussian(sh_degree: int) -> int:
     return -(-3 * ((sh_degree + 1) ** 2 - 1) // 4)
+
+
+def shading_rows(matrix: np.ndarray, rest_normal: np.ndarray) -> np.ndarray:
+    """(G,12) texels of the normal shading: per channel c, (S[c,0], S[c,1], S[c,2], S[c] . n_rest),
+    so that dot(texel, (n, -1)) = (S (n - n_rest))_c."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    rest_term = np.einsum("gcd,gd->gc", matrix, np.asarray(rest_normal, dtype=np.float64))
+    return np.concatenate([matrix, rest_term[:, :, None]], axis=2).reshape(len(matrix), 12)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -42,6 +54,7 @@ class SplatGpuData:
         self.sh_texels = sh_texels_per_gaussian(self.sh_degree)
         self.is_bound = arrays.is_bound
         self.rank = arrays.dyn_rank
+        self.has_shading = arrays.has_shading
         g = self.count
         if self.sh_degree > 0:
             rest = arrays.sh[:, 1:, :].reshape(g, -1)  # coefficient-major rgb
@@ -64,6 +77,11 @@ class SplatGpuData:
                 self.basis = gpu_arrays.upload(padded, DYN_PAD // 4)
             else:
                 self.basis = gpu_arrays.upload(np.zeros((1, 4), np.float32))
+            if arrays.shading_matrix is not None and arrays.shading_rest_normal is not None:
+                rows = shading_rows(arrays.shading_matrix, arrays.shading_rest_normal)
+                self.shading = gpu_arrays.upload(rows, SHADING_TEXELS)
+            else:
+                self.shading = gpu_arrays.upload(np.zeros((1, 4), np.float32))
             self.frame_origin = gpu_arrays.empty(self.num_faces)
             self.frame_rotation = gpu_arrays.empty(self.num_faces)
             self.world = {name: gpu_arrays.empty(g) for name in WORLD_NAMES}
@@ -102,7 +120,7 @@ class SplatGpuData:
         if self.is_bound:
             textures += [
                 self.faces, self.binding, self.local_rotation, self.local_scale, self.sh_dc,
-                self.basis, self.frame_origin, self.frame_rotation,
+                self.basis, self.shading, self.frame_origin, self.frame_rotation,
             ]  # fmt: skip
         total = sum(int(t.width) * int(t.height) * 16 for t in textures)
         s = self.sorter

@@ -2,14 +2,14 @@
 
 ``SplatSource`` reads what a frame needs from Blender (no GPU): the stored Gaussians, the driver
 mesh's evaluated vertices and the dynamics features, and poses bound Gaussians with the numpy path
-of engine/avatar/binding.py. ``SplatObjectState`` adds the GPU copy and deforms it each frame:
+of engine/avatar/binding.py (plus the normal shading of engine/avatar/shading.py). ``SplatObjectState`` adds the GPU copy and deforms it each frame:
 on the GPU (upload the vertices, compute shaders) or on the CPU (numpy, then upload everything).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import bpy
 import numpy as np
@@ -17,6 +17,7 @@ from bpy.types import Depsgraph, Object
 
 from ..avatar import binding as avatar_binding
 from ..avatar.gaussians import GaussianSet
+from ..avatar.shading import Shading
 from . import binding_gpu, driver_mesh, range_guard, splat_data
 from .splat_gpu import SplatGpuData, normalized, sigmoid
 
@@ -39,7 +40,7 @@ class SplatSource:
         self.dynamics_influence = float(props.dynamics_influence)
         self.guard = range_guard.state_of(original)
         self.guard_stats: np.ndarray | None = None  # training range of the features, when known
-        self._cpu: tuple[avatar_binding.Binding, avatar_binding.Dynamics | None, GaussianSet] | None = None
+        self._cpu: _CpuPosing | None = None
         if not self.arrays.is_bound:
             return
         if self.driver is None:
@@ -80,22 +81,46 @@ class SplatSource:
         return (self.arrays.dyn_mix.astype(np.float64) @ features).astype(np.float32)
 
     def pose_cpu(self, vertices: np.ndarray, features: np.ndarray | None) -> GaussianSet:
-        """The numpy path: Gaussians in the driver mesh's space (engine/avatar/binding.py)."""
+        """The numpy path: Gaussians in the driver mesh's space (engine/avatar/binding.py), their
+        SH DC shaded by the parent faces' normals when the avatar has normal shading."""
         assert self.faces is not None
         if self._cpu is None:
-            a = self.arrays
-            assert a.parent_face is not None and a.offsets is not None
-            binding = avatar_binding.Binding(a.parent_face, a.offsets, a.quats, a.log_scales)
-            dynamics = None
-            if a.dyn_basis is not None and a.dyn_mix is not None:
-                dynamics = avatar_binding.Dynamics(
-                    a.dyn_basis, a.dyn_mix, a.dyn_num_expression, a.dyn_num_pose_features
-                )
-            self._cpu = (binding, dynamics, a.gaussians())
-        binding, dynamics, appearance = self._cpu
-        return avatar_binding.posed_gaussians(
-            vertices, self.faces, binding, appearance, dynamics if features is not None else None, features
-        )
+            self._cpu = _CpuPosing.of(self.arrays)
+        cpu = self._cpu
+        posed = avatar_binding.posed_gaussians(
+            vertices, self.faces, cpu.binding, cpu.appearance, cpu.dynamics if features is not None else None,
+            features,
+        )  # fmt: skip
+        if cpu.shading is None:
+            return posed
+        return _shaded(posed, cpu.shading, avatar_binding.face_frames(vertices, self.faces), cpu.binding)
+
+
+class _CpuPosing(NamedTuple):
+    """What the numpy path builds once per splat data."""
+
+    binding: avatar_binding.Binding
+    dynamics: avatar_binding.Dynamics | None
+    appearance: GaussianSet
+    shading: Shading | None
+
+    @classmethod
+    def of(cls, a: splat_data.SplatArrays) -> _CpuPosing:
+        assert a.parent_face is not None and a.offsets is not None
+        binding = avatar_binding.Binding(a.parent_face, a.offsets, a.quats, a.log_scales)
+        dynamics = None
+        if a.dyn_basis is not None and a.dyn_mix is not None:
+            dynamics = avatar_binding.Dynamics(a.dyn_basis, a.dyn_mix, a.dyn_num_expression, a.dyn_num_pose_features)
+        return cls(binding, dynamics, a.gaussians(), a.shading())
+
+
+def _shaded(
+    posed: GaussianSet, shading: Shading, frames: avatar_binding.FaceFrames, binding: avatar_binding.Binding
+) -> GaussianSet:
+    """posed with SH DC + S (n - n_rest) (a copy: posed.sh may be the stored appearance)."""
+    sh = posed.sh.copy()
+    sh[:, 0] += shading.dc_delta(frames, binding.parent_face).astype(sh.dtype)
+    return GaussianSet(posed.means, posed.quats, posed.log_scales, posed.opacity_logits, sh)
 
 
 def posed_gaussians(obj: Object, depsgraph: Depsgraph) -> GaussianSet:

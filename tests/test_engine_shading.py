@@ -102,11 +102,12 @@ def test_shading_adds_nothing_at_the_rest_pose(imported) -> None:
     cpu = runtime.posed_gaussians(obj, bpy.context.evaluated_depsgraph_get()).sh[:, 0]
     np.testing.assert_allclose(cpu, f_dc, atol=5e-5)
     np.testing.assert_allclose(_world_dc(obj, "GPU"), f_dc, atol=5e-5)
-    # And the stored SH are never changed by posing (the CPU path adds to a copy).
+    # Posing without dynamics shades a copy: the source's stored SH stay the file's.
     _pose(obj, POSE)
-    runtime.posed_gaussians(obj, bpy.context.evaluated_depsgraph_get())
-    stored = addon_module("engine.blender.splat_data").read_arrays(obj)
-    np.testing.assert_array_equal(stored.sh, avatar.gaussians.sh)
+    source = runtime.SplatSource(obj)
+    posed = source.pose_cpu(source.vertices(bpy.context.evaluated_depsgraph_get()), None)
+    assert np.abs(posed.sh[:, 0] - f_dc).max() > 0.1
+    np.testing.assert_array_equal(source.arrays.sh, avatar.gaussians.sh)
 
 
 def test_shading_survives_save_reload_and_export(imported, tmp_path: Path) -> None:
@@ -218,7 +219,9 @@ def test_broken_shading_attribute_is_reported_by_the_engine(clean_scene: None) -
         runtime.SplatSource(obj)
     # The engine's scene sync turns it into a problem line and draws the rest.
     addon_module("engine.blender.gpu_context").ensure_gpu_context()
-    contents = addon_module("engine.blender.scene_sync").SceneCache().sync(bpy.context.evaluated_depsgraph_get())
+    contents = (
+        addon_module("engine.blender.scene_sync").SceneCache().sync(bpy.context.evaluated_depsgraph_get())
+    )
     assert not contents.splats and len(contents.problems) == 1, contents.problems
     assert contents.problems[0].startswith("Avatar: shading_rest_normal holds NaN")
     # An attribute of the wrong type names itself.

@@ -16,7 +16,7 @@ appends and links with the .blend. The layout (also in docs/DESIGN.md, "Splat ob
 | ``gs_parent_face``| INT          | -                             | parent face of the driver mesh    |
 | ``gs_offset``    | FLOAT_VECTOR  | -                             | offset in the face frame (face units) |
 | ``gs_dyn_00..``  | FLOAT4X4      | -                             | dynamics basis row k (14 + 2 zeros) |
-| ``gs_shading``   | FLOAT4X4      | -                             | normal shading: S row-major 9, n_rest 3, 4 zeros |
+| ``gs_shading``   | FLOAT4X4      | -                             | shading: S row-major, n_rest, 0 x4 |
 
 The dynamics mix matrix (K, E+P) is a custom property ``gavatar_dynamics_mix`` of the mesh data
 (it belongs with the basis); the avatar's identity and header travel as custom properties too.
@@ -230,7 +230,9 @@ class SplatArrays:
             raise SplatDataError("normal shading needs both shading_matrix and shading_rest_normal")
         g = self.count
         if self.shading_matrix is not None and self.shading_matrix.shape != (g, 3, 3):
-            raise SplatDataError(f"shading_matrix has shape {self.shading_matrix.shape}, expected ({g}, 3, 3)")
+            raise SplatDataError(
+                f"shading_matrix has shape {self.shading_matrix.shape}, expected ({g}, 3, 3)"
+            )
         if self.shading_rest_normal is not None and self.shading_rest_normal.shape != (g, 3):
             raise SplatDataError(
                 f"shading_rest_normal has shape {self.shading_rest_normal.shape}, expected ({g}, 3)"
@@ -397,7 +399,9 @@ def write_arrays(mesh: bpy.types.Mesh, arrays: SplatArrays) -> None:
             _set_attribute(mesh, dyn_name(k), "FLOAT4X4", padded[:, k])
         mesh[PROP_DYN_MIX] = np.asarray(arrays.dyn_mix, dtype=np.float32).ravel().tolist()
     if arrays.shading_matrix is not None and arrays.shading_rest_normal is not None:
-        _set_attribute(mesh, ATTR_SHADING, "FLOAT4X4", pack_shading(arrays.shading_matrix, arrays.shading_rest_normal))
+        _set_attribute(
+            mesh, ATTR_SHADING, "FLOAT4X4", pack_shading(arrays.shading_matrix, arrays.shading_rest_normal)
+        )
     mesh.update()
 
 

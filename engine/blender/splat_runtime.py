@@ -2,8 +2,9 @@
 
 ``SplatSource`` reads what a frame needs from Blender (no GPU): the stored Gaussians, the driver
 mesh's evaluated vertices and the dynamics features, and poses bound Gaussians with the numpy path
-of engine/avatar/binding.py (plus the normal shading of engine/avatar/shading.py). ``SplatObjectState`` adds the GPU copy and deforms it each frame:
-on the GPU (upload the vertices, compute shaders) or on the CPU (numpy, then upload everything).
+of engine/avatar/binding.py (plus the normal shading of engine/avatar/shading.py).
+``SplatObjectState`` adds the GPU copy and deforms it each frame: on the GPU (upload the vertices,
+compute shaders) or on the CPU (numpy, then upload everything).
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ class SplatSource:
         )  # fmt: skip
         if cpu.shading is None:
             return posed
-        return _shaded(posed, cpu.shading, avatar_binding.face_frames(vertices, self.faces), cpu.binding)
+        frames = avatar_binding.face_frames(vertices, self.faces)
+        return _shaded(posed, cpu.shading, frames, cpu.binding, cpu.appearance)
 
 
 class _CpuPosing(NamedTuple):
@@ -110,15 +112,27 @@ class _CpuPosing(NamedTuple):
         binding = avatar_binding.Binding(a.parent_face, a.offsets, a.quats, a.log_scales)
         dynamics = None
         if a.dyn_basis is not None and a.dyn_mix is not None:
-            dynamics = avatar_binding.Dynamics(a.dyn_basis, a.dyn_mix, a.dyn_num_expression, a.dyn_num_pose_features)
-        return cls(binding, dynamics, a.gaussians(), a.shading())
+            dynamics = avatar_binding.Dynamics(
+                a.dyn_basis, a.dyn_mix, a.dyn_num_expression, a.dyn_num_pose_features
+            )
+        shading = a.shading()
+        if shading is not None:
+            # float64 like the face frames: Shading.dc_delta's einsum then runs on one dtype,
+            # 2.6x faster than float32 x float64 (100k Gaussians: 4.2 ms instead of 10.9 ms).
+            shading = Shading(shading.matrix.astype(np.float64), shading.rest_normal.astype(np.float64))
+        return cls(binding, dynamics, a.gaussians(), shading)
 
 
 def _shaded(
-    posed: GaussianSet, shading: Shading, frames: avatar_binding.FaceFrames, binding: avatar_binding.Binding
+    posed: GaussianSet,
+    shading: Shading,
+    frames: avatar_binding.FaceFrames,
+    binding: avatar_binding.Binding,
+    appearance: GaussianSet,
 ) -> GaussianSet:
-    """posed with SH DC + S (n - n_rest) (a copy: posed.sh may be the stored appearance)."""
-    sh = posed.sh.copy()
+    """posed with SH DC + S (n - n_rest); copies the SH first when they are still the stored ones
+    (posed_gaussians without dynamics hands back the appearance's array)."""
+    sh = posed.sh.copy() if posed.sh is appearance.sh else posed.sh
     sh[:, 0] += shading.dc_delta(frames, binding.parent_face).astype(sh.dtype)
     return GaussianSet(posed.means, posed.quats, posed.log_scales, posed.opacity_logits, sh)
 

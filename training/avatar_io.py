@@ -71,6 +71,11 @@ def load_avatar(path: str | Path, device: torch.device) -> LoadedAvatar:
         state["dyn_basis"] = torch.as_tensor(data.dynamics.basis, dtype=torch.float32)
         state["dyn_mix"] = torch.as_tensor(data.dynamics.mix, dtype=torch.float32)
         num_dyn_expression = int(data.dynamics.num_expression)
+    if data.shading is not None:  # back to the trainer's form: dc' = f_dc - S n_rest
+        matrix = torch.as_tensor(data.shading.matrix, dtype=torch.float32)
+        rest_normal = torch.as_tensor(data.shading.rest_normal, dtype=torch.float32)
+        state["shading"] = matrix
+        state["sh_dc"] = state["sh_dc"] - torch.einsum("gcd,gd->gc", matrix, rest_normal)[:, None, :]
     gaussians = GaussianSet.from_state(state, num_faces, device)
     gaussians.requires_grad_(False)
     background = tuple(float(c) for c in data.header.get("background", (1.0, 1.0, 1.0)))

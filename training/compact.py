@@ -23,17 +23,19 @@ LOG = logging.getLogger("training")
 ZIP_OVERHEAD_BYTES = 16_384
 
 
-def bytes_per_gaussian(sh_degree: int, dynamics_rank: int) -> int:
-    """Bytes one Gaussian takes in the avatar file (float32 PLY with normals, binding, dynamics)."""
+def bytes_per_gaussian(sh_degree: int, dynamics_rank: int, shading: bool = False) -> int:
+    """Bytes one Gaussian takes in the avatar file (float32 PLY with normals, binding, dynamics,
+    normal shading: matrix and rest normal)."""
     ply = 3 + 3 + 3 * (sh_degree + 1) ** 2 + 1 + 3 + 4
     binding = 1 + 3 + 4 + 3
-    return 4 * (ply + binding + 14 * dynamics_rank)
+    return 4 * (ply + binding + 14 * dynamics_rank + (12 if shading else 0))
 
 
-def gaussians_for_size(max_bytes: float, sh_degree: int, dynamics_rank: int, fixed_bytes: int) -> int:
-    return max(
-        1, int((max_bytes - fixed_bytes - ZIP_OVERHEAD_BYTES) // bytes_per_gaussian(sh_degree, dynamics_rank))
-    )
+def gaussians_for_size(
+    max_bytes: float, sh_degree: int, dynamics_rank: int, fixed_bytes: int, shading: bool = False
+) -> int:
+    per_gaussian = bytes_per_gaussian(sh_degree, dynamics_rank, shading)
+    return max(1, int((max_bytes - fixed_bytes - ZIP_OVERHEAD_BYTES) // per_gaussian))
 
 
 def importance(trainer: Any, views: int = 64) -> torch.Tensor:

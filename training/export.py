@@ -32,7 +32,7 @@ def avatar_contents(trainer: Any, metrics: dict[str, Any]) -> dict[str, Any]:
         "quats": f32(world.quats),
         "log_scales": f32(torch.log(world.scales)),
         "opacity_logits": f32(p["opacity"]),
-        "sh": f32(gs.sh_coeffs(gs.max_sh_degree)),
+        "sh": f32(world.sh),  # f_dc = dc' + S n_rest with normal shading (docs/DESIGN.md)
         "parent_face": gs.parent_face.cpu().numpy().astype(np.int32),
         "offset": f32(p["offset"]),
         "rotation": f32(p["rotation"]),
@@ -67,6 +67,11 @@ def avatar_contents(trainer: Any, metrics: dict[str, Any]) -> dict[str, Any]:
             "num_expression": trainer.num_dyn_expression,
             "num_pose_features": trainer.poser.num_pose_features,
         }
+    if "shading" in p:
+        from training.gaussians.binding_torch import face_frames
+
+        rest_normal = face_frames(rest, trainer.poser.faces).rotations[gs.parent_face, :, 2]
+        contents["shading"] = {"matrix": f32(p["shading"]), "rest_normal": f32(rest_normal)}
     return contents
 
 

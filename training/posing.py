@@ -120,6 +120,9 @@ def bind_world(
     if deltas is not None:
         opacity_logit = opacity_logit + deltas[..., 10]
         dc = dc + deltas[..., None, 11:14]
+    if "shading" in params:  # the trainer's form of engine/avatar/shading.py: dc' + S n
+        normal = frames.rotations[..., parent_face.long(), :, 2]
+        dc = dc + torch.einsum("gcd,...gd->...gc", params["shading"], normal)[..., None, :]
     coeffs = (sh_degree + 1) ** 2
     rest = params["sh_rest"][:, : coeffs - 1]
     if coeffs > 1 and dc.dim() > rest.dim():

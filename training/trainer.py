@@ -140,7 +140,7 @@ class Trainer:
         rest = self.poser.rest_mesh().detach()
         self.gaussians = GaussianSet.on_surface(
             rest, self.poser.faces, min(init_count, cfg.max_gaussians), cfg.sh_degree, cfg.dynamics_rank,
-            num_features, generator, device=self.device,
+            num_features, generator, device=self.device, shading=cfg.normal_shading,
         )  # fmt: skip
         self.optimizer = self._build_optimizer()
         self.functions = StepFunctions(
@@ -193,9 +193,14 @@ class Trainer:
             "sh_rest": cfg.lr_sh_rest,
             "dyn_basis": cfg.lr_dyn_basis,
             "dyn_mix": cfg.lr_dyn_mix,
+            "shading": cfg.lr_shading,
             **{f"refine_{name}": self._refine_lr(name) for name in self.tracking.deltas},
         }
-        decay = {"dyn_basis": cfg.dynamics_weight_decay, "dyn_mix": cfg.dynamics_weight_decay}
+        decay = {
+            "dyn_basis": cfg.dynamics_weight_decay,
+            "dyn_mix": cfg.dynamics_weight_decay,
+            "shading": cfg.shading_weight_decay,
+        }
         params = dict(self.gaussians.params)
         params.update({f"refine_{name}": p for name, p in self.tracking.deltas.items()})
         return build_adam(params, lrs, decay)
@@ -664,7 +669,8 @@ class Trainer:
 
         fixed = 8192 + sum(4 * np.asarray(v).size for v in self.identity.values())
         rank = self.cfg.dynamics_rank if self.gaussians.has_dynamics else 0
-        limit = gaussians_for_size(max_mb * 1e6, self.gaussians.max_sh_degree, rank, fixed)
+        shading = "shading" in self.gaussians.params
+        limit = gaussians_for_size(max_mb * 1e6, self.gaussians.max_sh_degree, rank, fixed, shading)
         if self.gaussians.num_gaussians <= limit:
             return None
         return compact(self, limit, steps)

@@ -3,7 +3,8 @@
 Per-Gaussian parameters (first axis G), named as in the avatar file's binding.npz / PLY:
 ``offset`` (G,3) face units, ``rotation`` (G,4) local quaternion w,x,y,z (unnormalised),
 ``log_scale`` (G,3) log of face units, ``opacity`` (G,) logit, ``sh_dc`` (G,1,3),
-``sh_rest`` (G,(D+1)^2-1,3), and with dynamics ``dyn_basis`` (G,K,14). Shared: ``dyn_mix``
+``sh_rest`` (G,(D+1)^2-1,3), with dynamics ``dyn_basis`` (G,K,14), with normal shading
+``shading`` (G,3,3) (SH DC += shading @ world normal of the parent face). Shared: ``dyn_mix``
 (K, E_dyn + P). ``parent_face`` (G,) is a buffer: densification copies it, never changes it.
 """
 
@@ -18,7 +19,7 @@ from training.gaussians.binding_torch import face_frames
 from training.model.surface import face_areas, sample_surface
 
 DYN_CHANNELS = 14  # d_offset 3, d_rotation 4, d_log_scale 3, d_opacity 1, d_color_dc 3
-PER_GAUSSIAN = ("offset", "rotation", "log_scale", "opacity", "sh_dc", "sh_rest", "dyn_basis")
+PER_GAUSSIAN = ("offset", "rotation", "log_scale", "opacity", "sh_dc", "sh_rest", "dyn_basis", "shading")
 
 
 def logit(p: float) -> float:
@@ -34,6 +35,7 @@ class GaussianSet(nn.Module):
         dynamics_rank: int = 0,
         num_features: int = 0,
         device: torch.device | str = "cpu",
+        shading: bool = False,
     ) -> None:
         super().__init__()
         g = num_gaussians
@@ -53,6 +55,8 @@ class GaussianSet(nn.Module):
         if dynamics_rank > 0:
             params["dyn_basis"] = zeros(g, dynamics_rank, DYN_CHANNELS)
             params["dyn_mix"] = zeros(dynamics_rank, num_features)
+        if shading:  # SH DC += shading @ the parent face's world normal (engine/avatar/shading.py)
+            params["shading"] = zeros(g, 3, 3)
         self.params = nn.ParameterDict({k: nn.Parameter(v) for k, v in params.items()})
         self.register_buffer("parent_face", torch.zeros(g, dtype=torch.long, device=device))
 
@@ -69,11 +73,12 @@ class GaussianSet(nn.Module):
         generator: torch.Generator,
         device: torch.device | str = "cpu",
         init_opacity: float = 0.1,
+        shading: bool = False,
     ) -> GaussianSet:
         """Gaussians sampled on the rest mesh (area-weighted, at least one per face), round, with
         a size that tiles each face's area, grey, semi-transparent and with zero dynamics."""
         parent, local, per_face = sample_surface(rest_vertices, faces, count, generator)
-        model = cls(parent.shape[0], faces.shape[0], sh_degree, dynamics_rank, num_features, device)
+        model = cls(parent.shape[0], faces.shape[0], sh_degree, dynamics_rank, num_features, device, shading)
         v = rest_vertices.double().cpu()
         f = faces.long().cpu()
         size = face_frames(v, f).sizes
@@ -127,7 +132,7 @@ class GaussianSet(nn.Module):
         sh_degree = round(math.sqrt(state["sh_rest"].shape[1] + 1)) - 1
         rank = state["dyn_basis"].shape[1] if "dyn_basis" in state else 0
         features = state["dyn_mix"].shape[1] if "dyn_mix" in state else 0
-        model = cls(g, num_faces, sh_degree, rank, features, device)
+        model = cls(g, num_faces, sh_degree, rank, features, device, shading="shading" in state)
         with torch.no_grad():
             for k, v in state.items():
                 if k == "parent_face":

@@ -1,6 +1,6 @@
 """The whole-frame CUDA graph renderer (training/render/frame_graph.py) draws what the eager path
-draws: rig + binding + dynamics + SH + gsplat, frame after frame, with the camera and the image
-size changing between calls. GPU only (run through the device tool: pytest -m gpu)."""
+draws: rig + binding + dynamics + normal shading + SH + gsplat, frame after frame, with the camera
+and the image size changing between calls. GPU only (run through the device tool: pytest -m gpu)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ def scene(tmp_path_factory):
     gen = torch.Generator(device=device).manual_seed(3)
     state = gaussians.export_state()
     state["sh_rest"] = 0.2 * torch.randn(state["offset"].shape[0], 15, 3, device=device, generator=gen)
+    # Normal shading too (engine/avatar/shading.py): colour follows the faces' world normals.
+    state["shading"] = 0.3 * torch.randn(state["offset"].shape[0], 3, 3, device=device, generator=gen)
     from training.model.gaussians import GaussianSet
 
     gaussians = GaussianSet.from_state(state, gaussians.num_faces, device)

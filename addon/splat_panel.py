@@ -40,6 +40,12 @@ class GAVATAR_PT_splats(Panel):
                 text=f"Rank {props.dynamics_rank}: {props.dynamics_num_expression} expression, "
                 f"{props.dynamics_num_pose_features} pose features"
             )
+        if splat_data.has_shading(obj):
+            box = layout.box()
+            box.prop(props, "use_shading")
+            row = box.row()
+            row.active = props.use_shading
+            row.prop(props, "shading_influence")
         if props.rig_family:
             layout.label(text=f"Trained on {props.rig_family} ({props.rig_model_name or 'unnamed model'})")
 

@@ -31,8 +31,11 @@ def weights_texture(z: np.ndarray) -> Texture:
     return gpu_arrays.upload(padded.reshape(-1, 4))
 
 
-def deform(data: SplatGpuData, vertices: np.ndarray, z: np.ndarray | None) -> None:
-    """Writes data.world from the driver mesh's vertices (V,3) and dynamics weights z (K,)."""
+def deform(
+    data: SplatGpuData, vertices: np.ndarray, z: np.ndarray | None, *, shading_scale: float = 1.0
+) -> None:
+    """Writes data.world from the driver mesh's vertices (V,3) and dynamics weights z (K,); the
+    normal shading's colour change (when the avatar has it) is scaled by ``shading_scale`` (0: off)."""
     vertex_texture = gpu_arrays.upload(np.asarray(vertices, dtype=np.float32))
     frames = shader_cache.get(face_frames)
     frames.bind()
@@ -49,7 +52,7 @@ def deform(data: SplatGpuData, vertices: np.ndarray, z: np.ndarray | None) -> No
     shader.bind()
     shader.uniform_int("count", data.count)
     shader.uniform_int("rank", rank)
-    shader.uniform_int("shaded", int(data.has_shading))
+    shader.uniform_float("shading_scale", float(shading_scale) if data.has_shading else 0.0)
     for name in STATIC_INPUTS:
         shader.uniform_sampler(name, getattr(data, name))
     shader.uniform_sampler("weights", weights)

@@ -302,6 +302,21 @@ class GAVATAR_SplatSettings(PropertyGroup):
         soft_max=2.0,
         update=_redraw,
     )
+    use_shading: BoolProperty(  # type: ignore[valid-type]
+        name="Normal Shading",
+        description="Apply the avatar's normal shading: colour that follows each face's world normal "
+        "(the capture's studio lighting baked in). Off for the flat, unshaded colour, e.g. to relight",
+        default=True,
+        update=_redraw,
+    )
+    shading_influence: FloatProperty(  # type: ignore[valid-type]
+        name="Shading Influence",
+        description="Scale of the normal shading's colour change (1 is as trained, 0 the unshaded colour)",
+        default=1.0,
+        soft_min=0.0,
+        soft_max=2.0,
+        update=_redraw,
+    )
     dynamics_rank: IntProperty(name="Dynamics Rank", min=0, default=0)  # type: ignore[valid-type]
     dynamics_num_expression: IntProperty(name="Expression Features", min=0, default=0)  # type: ignore[valid-type]
     dynamics_num_pose_features: IntProperty(name="Pose Features", min=0, default=0)  # type: ignore[valid-type]
@@ -325,6 +340,18 @@ def settings(obj: Object) -> GAVATAR_SplatSettings:
 
 def is_splat_object(obj: Object | None) -> bool:
     return obj is not None and obj.type == "MESH" and bool(settings(obj).is_splat)
+
+
+def has_shading(obj: Object) -> bool:
+    """Whether a splat object stores normal shading (its gs_shading attribute)."""
+    mesh = obj.data
+    return isinstance(mesh, bpy.types.Mesh) and ATTR_SHADING in mesh.attributes
+
+
+def shading_scale(obj: Object) -> float:
+    """The factor the normal shading's colour change is drawn with: 0 when switched off."""
+    props = settings(obj)
+    return float(props.shading_influence) if props.use_shading else 0.0
 
 
 def splat_driver(obj: Object) -> Object | None:

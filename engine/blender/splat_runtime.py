@@ -39,6 +39,7 @@ class SplatSource:
         props = splat_data.settings(original)
         self.use_dynamics = bool(props.use_dynamics)
         self.dynamics_influence = float(props.dynamics_influence)
+        self.shading_scale = splat_data.shading_scale(original)  # 0: switched off
         self.guard = range_guard.state_of(original)
         self.guard_stats: np.ndarray | None = None  # training range of the features, when known
         self._cpu: _CpuPosing | None = None
@@ -83,7 +84,8 @@ class SplatSource:
 
     def pose_cpu(self, vertices: np.ndarray, features: np.ndarray | None) -> GaussianSet:
         """The numpy path: Gaussians in the driver mesh's space (engine/avatar/binding.py), their
-        SH DC shaded by the parent faces' normals when the avatar has normal shading."""
+        SH DC shaded by the parent faces' normals when the avatar has normal shading and it is on
+        (the colour change times ``shading_scale``; exactly the unshaded DC at 0)."""
         assert self.faces is not None
         if self._cpu is None:
             self._cpu = _CpuPosing.of(self.arrays)
@@ -92,10 +94,10 @@ class SplatSource:
             vertices, self.faces, cpu.binding, cpu.appearance, cpu.dynamics if features is not None else None,
             features,
         )  # fmt: skip
-        if cpu.shading is None:
+        if cpu.shading is None or self.shading_scale == 0.0:
             return posed
         frames = avatar_binding.face_frames(vertices, self.faces)
-        return _shaded(posed, cpu.shading, frames, cpu.binding, cpu.appearance)
+        return _shaded(posed, cpu.shading, self.shading_scale, frames, cpu.binding, cpu.appearance)
 
 
 class _CpuPosing(NamedTuple):
@@ -126,14 +128,18 @@ class _CpuPosing(NamedTuple):
 def _shaded(
     posed: GaussianSet,
     shading: Shading,
+    scale: float,
     frames: avatar_binding.FaceFrames,
     binding: avatar_binding.Binding,
     appearance: GaussianSet,
 ) -> GaussianSet:
-    """posed with SH DC + S (n - n_rest); copies the SH first when they are still the stored ones
+    """posed with SH DC + scale S (n - n_rest); copies the SH first when they are still the stored ones
     (posed_gaussians without dynamics hands back the appearance's array)."""
     sh = posed.sh.copy() if posed.sh is appearance.sh else posed.sh
-    sh[:, 0] += shading.dc_delta(frames, binding.parent_face).astype(sh.dtype)
+    delta = shading.dc_delta(frames, binding.parent_face)
+    if scale != 1.0:
+        delta *= scale
+    sh[:, 0] += delta.astype(sh.dtype)
     return GaussianSet(posed.means, posed.quats, posed.log_scales, posed.opacity_logits, sh)
 
 
@@ -170,7 +176,9 @@ class SplatObjectState:
         features = source.dynamics_features(depsgraph)
         t1 = time.perf_counter()
         if device == "GPU":
-            binding_gpu.deform(self.data, vertices, source.dynamics_weights(features))
+            binding_gpu.deform(
+                self.data, vertices, source.dynamics_weights(features), shading_scale=source.shading_scale
+            )
             t2 = t3 = time.perf_counter()
         else:
             world = source.pose_cpu(vertices, features)

@@ -3,7 +3,8 @@
 Per Gaussian g with parent face f (docs/DESIGN.md): delta = basis[g].T @ z;
 mean = o_f + k_f R_f (offset + d_offset); rotation = q(R_f) * normalize(q_local + d_rotation);
 scale = k_f exp(log_scale + d_log_scale); opacity = sigmoid(logit + d_opacity);
-dc = dc + d_dc + S (n_f - n_rest) with n_f = R_f's z axis (normal shading, when ``shaded``).
+dc = dc + d_dc + s S (n_f - n_rest) with n_f = R_f's z axis (normal shading scaled by
+``shading_scale`` s; skipped at 0, so switched off gives exactly the unshaded colour).
 Writes the "world" textures the projection reads (the same ones the CPU path uploads).
 """
 
@@ -50,13 +51,13 @@ void main()
   vec4 origin = texelFetch(frame_origin, texel_coord(f), 0);
   vec4 q_face = texelFetch(frame_rotation, texel_coord(f), 0);
   mat3 r = quat_to_mat3(q_face);
-  if (shaded != 0) {
+  if (shading_scale != 0.0) {
     /* Texel c: row c of S and (S n_rest)_c; r[2] is the face normal. */
     vec4 n = vec4(r[2], -1.0);
     int base = g * 3;
-    dc += vec3(dot(texelFetch(shading, texel_coord(base), 0), n),
-               dot(texelFetch(shading, texel_coord(base + 1), 0), n),
-               dot(texelFetch(shading, texel_coord(base + 2), 0), n));
+    dc += shading_scale * vec3(dot(texelFetch(shading, texel_coord(base), 0), n),
+                               dot(texelFetch(shading, texel_coord(base + 1), 0), n),
+                               dot(texelFetch(shading, texel_coord(base + 2), 0), n));
   }
   vec3 mean = origin.xyz + origin.w * (r * offset);
   vec4 q = quat_mul(q_face, q_local / max(length(q_local), 1e-20));
@@ -88,7 +89,7 @@ def build() -> Shader:
         info.image(slot, "RGBA32F", "FLOAT_2D", name, qualifiers={"WRITE"})
     info.push_constant("INT", "count")
     info.push_constant("INT", "rank")
-    info.push_constant("INT", "shaded")
+    info.push_constant("FLOAT", "shading_scale")
     info.local_group_size(LOCAL_SIZE, 1, 1)
     info.compute_source(glsl.TEXEL + glsl.QUATERNION + SOURCE)
     return create_shader(info)

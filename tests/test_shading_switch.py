@@ -13,6 +13,7 @@ import bpy
 import numpy as np
 import pytest
 
+from engine.avatar import avatar_file
 from engine.avatar.ply import read_ply
 from engine.rig import loaders
 from tests import rig_files
@@ -193,6 +194,13 @@ def test_settings_survive_save_and_reload(posed, tmp_path: Path) -> None:
     assert props.shading_influence == pytest.approx(0.3)
     reopened = bpy.data.objects["lit"]
     np.testing.assert_allclose(_cpu_dc(reopened), shaded - term, atol=1e-5)
+    # The avatar export keeps the shading itself whatever the switch.
+    out = tmp_path / "back.gavatar"
+    addon_module("engine.blender.avatar_import").export_avatar(reopened, str(out))
+    back = avatar_file.read_avatar(out)
+    arrays = addon_module("engine.blender.splat_data").read_arrays(reopened)
+    assert back.shading is not None
+    np.testing.assert_array_equal(back.shading.matrix, arrays.shading_matrix)
     props.use_shading = True
     np.testing.assert_allclose(_world_dc(reopened, "GPU"), shaded - 0.7 * term, atol=2e-5)
 
@@ -213,10 +221,11 @@ splat_data = addon_module("engine.blender.splat_data")
 panel = addon_module("addon.splat_panel").GAVATAR_PT_splats
 driver = _grid_driver()
 faces = len(driver.data.polygons)
+create = splat_data.create_splat_object
 objects = {
-    "shaded": splat_data.create_splat_object("Shaded", _with_shading(bound_arrays(faces, count=40)), driver=driver),
-    "bound": splat_data.create_splat_object("Bound", bound_arrays(faces, count=40, seed=3), driver=driver),
-    "static": splat_data.create_splat_object("Static", static_arrays(30)),
+    "shaded": create("Shaded", _with_shading(bound_arrays(faces, count=40)), driver=driver),
+    "bound": create("Bound", bound_arrays(faces, count=40, seed=3), driver=driver),
+    "static": create("Static", static_arrays(30)),
 }
 objects["shaded"].gavatar_splat.use_shading = False
 
@@ -234,7 +243,8 @@ def drawn(items):
 result = {}
 window = bpy.context.window_manager.windows[0]
 for key, obj in objects.items():
-    with bpy.context.temp_override(window=window, screen=window.screen, area=window.screen.areas[0], object=obj):
+    area = window.screen.areas[0]
+    with bpy.context.temp_override(window=window, screen=window.screen, area=area, object=obj):
         assert panel.poll(bpy.context)
         popup = bpy.context.window_manager.popmenu_begin__internal(key, icon="NONE")
         panel.draw(popup, bpy.context)

@@ -297,6 +297,7 @@ def test_eval_render_and_info(head, tmp_path, capsys):
     code, events = run_cli(["info", str(avatar)], capsys)
     assert code == 0 and events[-1]["event"] == "info" and events[-1]["kind"] == "avatar"
     assert events[-1]["rig"]["family"] == "FLAME" and events[-1]["num_gaussians"] > 0
+    assert events[-1]["shading"] == {"kind": "normal_linear"}  # on by default
     code, events = run_cli(["info", str(out / "checkpoint.pt")], capsys)
     assert code == 0 and events[-1]["kind"] == "checkpoint" and events[-1]["iteration"] == 10
 
@@ -326,3 +327,33 @@ def test_export_max_mb_compacts_the_avatar(head, tmp_path, capsys):
     assert arrays["means"].shape[0] == report["after"] == metrics["gaussians"]
     # Every face of the rig keeps at least one Gaussian (the model has 168 faces, all used at init).
     assert len(np.unique(arrays["parent_face"])) == 168
+
+
+def test_the_avatar_file_renders_what_the_trainer_scored(head, tmp_path, capsys):
+    """Normal shading leaves the trainer as f_dc = dc' + S n_rest plus S and n_rest; eval reads it
+    back. Unseen frames use the dataset's tracking in both, so the scores must agree."""
+    _, data = head
+    out = tmp_path / "run"
+    code, events = run_cli(fit_args(head, out, "--iterations", "40", "--set", "lr_shading=0.05"), capsys)
+    assert code == 0
+    trained = events[-1]["metrics"]["test_psnr"]
+    from engine.avatar.avatar_file import read_avatar
+
+    shading = read_avatar(out / "avatar.gavatar").shading
+    assert shading is not None and np.abs(shading.matrix).max() > 0.05  # it learnt something
+    code, events = run_cli(
+        [
+            "eval",
+            "--avatar",
+            str(out / "avatar.gavatar"),
+            "--data",
+            str(data),
+            "--split",
+            "test",
+            "--device",
+            "cpu",
+        ],
+        capsys,
+    )
+    assert code == 0
+    assert events[-1]["psnr"] == pytest.approx(trained, abs=0.01)

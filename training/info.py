@@ -46,6 +46,7 @@ def _avatar_info(path: Path) -> dict:
         "sh_degree": header.get("sh_degree"),
         "rig": header.get("rig"),
         "dynamics": header.get("dynamics"),
+        "shading": header.get("shading"),
         "metrics": header.get("metrics"),
         "background": header.get("background"),
         "version": header.get("version"),
@@ -63,9 +64,9 @@ def run_info(args: argparse.Namespace, events: EventWriter) -> int:
         rig = info["rig"] or {}
         dyn = info["dynamics"] or {}
         LOG.info(
-            "%s: %s Gaussians, SH degree %s, %s rig (%s), dynamics rank %s, %.1f MB",
+            "%s: %s Gaussians, SH degree %s, %s rig (%s), dynamics rank %s, normal shading %s, %.1f MB",
             path.name, info["num_gaussians"], info["sh_degree"], rig.get("family"), rig.get("model_name"),
-            dyn.get("rank", 0), info["size_bytes"] / 1e6,
+            dyn.get("rank", 0), "on" if info["shading"] else "off", info["size_bytes"] / 1e6,
         )  # fmt: skip
     else:
         LOG.info(

@@ -344,13 +344,15 @@ def posed_gaussians(
     appearance: GaussianSet,
     dynamics: Dynamics | None = None,
     features: np.ndarray | None = None,
+    frames: FaceFrames | None = None,
 ) -> GaussianSet:
     """Everything for one frame: the bound Gaussians on a posed mesh as a world ``GaussianSet``,
-    with opacity and SH from ``appearance`` (the avatar's PLY) plus the dynamic deltas."""
+    with opacity and SH from ``appearance`` (the avatar's PLY) plus the dynamic deltas.
+    ``frames``: the mesh's face frames when the caller has them already (else built here)."""
     deltas = None
     if dynamics is not None and features is not None:
         deltas = dynamics.deltas(features)
-    bound = bind(face_frames(vertices, faces), binding, deltas)
+    bound = bind(face_frames(vertices, faces) if frames is None else frames, binding, deltas)
     opacity = appearance.opacity_logits
     sh = appearance.sh
     if deltas is not None:

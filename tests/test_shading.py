@@ -136,3 +136,25 @@ def test_avatar_file_round_trip_and_refusals(tmp_path: Path) -> None:
     nan[0, 0, 0] = np.nan
     with pytest.raises(AvatarFileError, match="NaN or infinite values in its shading"):
         read_avatar(rewrite("nan.gavatar", lambda i, d: npy(nan) if i == "shading/matrix.npy" else d))
+
+
+def test_posed_gaussians_adds_the_scaled_shading_and_keeps_the_stored_sh() -> None:
+    from engine.avatar.binding import posed_gaussians
+    from tests.avatar_fixtures import random_appearance, random_binding
+
+    rng = np.random.default_rng(3)
+    vertices, faces = bumpy_sphere(rng)
+    binding = random_binding(rng, 30, len(faces), dtype=np.float32)
+    appearance = random_appearance(rng, 30, degree=1, dtype=np.float32)
+    stored = appearance.sh.copy()
+    shading = random_shading(rng, vertices, faces, binding.parent_face)
+    posed = vertices + 0.03 * rng.normal(size=vertices.shape)
+    plain = posed_gaussians(posed, faces, binding, appearance).sh
+    delta = shading.dc_delta(face_frames(posed, faces), binding.parent_face)
+    for scale in (1.0, 0.5):
+        sh = posed_gaussians(posed, faces, binding, appearance, shading=shading, shading_scale=scale).sh
+        np.testing.assert_allclose(sh[:, 0], plain[:, 0] + scale * delta, atol=1e-6)
+        np.testing.assert_array_equal(sh[:, 1:], plain[:, 1:])
+    off = posed_gaussians(posed, faces, binding, appearance, shading=shading, shading_scale=0.0).sh
+    np.testing.assert_array_equal(off, plain)
+    np.testing.assert_array_equal(appearance.sh, stored)

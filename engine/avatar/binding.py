@@ -13,11 +13,15 @@ the face frames are always built in float64 from the vertices and then cast.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .gaussians import GaussianSet
 from .quaternion import quat_conjugate, quat_multiply, quat_normalize
+
+if TYPE_CHECKING:  # shading.py imports this module
+    from .shading import Shading
 
 FRAME_EPS = 1e-12  # norms below this count as zero (degenerate faces give a zero axis, never NaN)
 
@@ -344,21 +348,30 @@ def posed_gaussians(
     appearance: GaussianSet,
     dynamics: Dynamics | None = None,
     features: np.ndarray | None = None,
-    frames: FaceFrames | None = None,
+    shading: Shading | None = None,
+    shading_scale: float = 1.0,
 ) -> GaussianSet:
     """Everything for one frame: the bound Gaussians on a posed mesh as a world ``GaussianSet``,
-    with opacity and SH from ``appearance`` (the avatar's PLY) plus the dynamic deltas.
-    ``frames``: the mesh's face frames when the caller has them already (else built here)."""
+    with opacity and SH from ``appearance`` (the avatar's PLY) plus the dynamic deltas and the
+    normal shading's DC change times ``shading_scale`` (engine/avatar/shading.py; 0: none)."""
     deltas = None
     if dynamics is not None and features is not None:
         deltas = dynamics.deltas(features)
-    bound = bind(face_frames(vertices, faces) if frames is None else frames, binding, deltas)
+    frames = face_frames(vertices, faces)
+    bound = bind(frames, binding, deltas)
     opacity = appearance.opacity_logits
     sh = appearance.sh
+    shading = shading if shading_scale != 0.0 else None
+    if deltas is not None or shading is not None:
+        sh = sh.copy()
     if deltas is not None:
         opacity = opacity + deltas[:, DYN_OPACITY]
-        sh = sh.copy()
         sh[:, 0, :] += deltas[:, DYN_COLOR]
+    if shading is not None:
+        delta = shading.dc_delta(frames, binding.parent_face)
+        if shading_scale != 1.0:
+            delta *= shading_scale
+        sh[:, 0, :] += delta.astype(sh.dtype)
     return GaussianSet(
         means=bound.means, quats=bound.quats, log_scales=bound.log_scales, opacity_logits=opacity, sh=sh
     )

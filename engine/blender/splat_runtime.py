@@ -90,14 +90,10 @@ class SplatSource:
         if self._cpu is None:
             self._cpu = _CpuPosing.of(self.arrays)
         cpu = self._cpu
-        frames = avatar_binding.face_frames(vertices, self.faces)  # once, for binding and shading
-        posed = avatar_binding.posed_gaussians(
+        return avatar_binding.posed_gaussians(
             vertices, self.faces, cpu.binding, cpu.appearance, cpu.dynamics if features is not None else None,
-            features, frames,
+            features, cpu.shading, self.shading_scale,
         )  # fmt: skip
-        if cpu.shading is None or self.shading_scale == 0.0:
-            return posed
-        return _shaded(posed, cpu.shading, self.shading_scale, frames, cpu.binding, cpu.appearance)
 
 
 class _CpuPosing(NamedTuple):
@@ -118,24 +114,6 @@ class _CpuPosing(NamedTuple):
                 a.dyn_basis, a.dyn_mix, a.dyn_num_expression, a.dyn_num_pose_features
             )
         return cls(binding, dynamics, a.gaussians(), a.shading())
-
-
-def _shaded(
-    posed: GaussianSet,
-    shading: Shading,
-    scale: float,
-    frames: avatar_binding.FaceFrames,
-    binding: avatar_binding.Binding,
-    appearance: GaussianSet,
-) -> GaussianSet:
-    """posed with SH DC + scale S (n - n_rest); copies the SH first when they are still the stored ones
-    (posed_gaussians without dynamics hands back the appearance's array)."""
-    sh = posed.sh.copy() if posed.sh is appearance.sh else posed.sh
-    delta = shading.dc_delta(frames, binding.parent_face)
-    if scale != 1.0:
-        delta *= scale
-    sh[:, 0] += delta.astype(sh.dtype)
-    return GaussianSet(posed.means, posed.quats, posed.log_scales, posed.opacity_logits, sh)
 
 
 def posed_gaussians(obj: Object, depsgraph: Depsgraph) -> GaussianSet:

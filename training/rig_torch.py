@@ -44,7 +44,7 @@ def axis_angle_to_matrix(axis_angle: torch.Tensor) -> torch.Tensor:
     return eye + a[..., None] * skew + b[..., None] * (skew @ skew)
 
 
-def _fit(tensor: torch.Tensor | None, batch: int, size: int, like: torch.Tensor) -> torch.Tensor:
+def fit_coefficients(tensor: torch.Tensor | None, batch: int, size: int, like: torch.Tensor) -> torch.Tensor:
     """(B,size) coefficients: missing -> zeros, shorter -> zero-padded, longer -> cut (as numpy)."""
     if size == 0:
         return like.new_zeros((batch, 0))
@@ -133,12 +133,12 @@ class TorchRig(torch.nn.Module):
         batch = self._batch(b2, e2, pose, transl, vertex_offsets)
         like = self.v_template
 
-        coeffs = _fit(betas, batch, self.num_shape, like)
+        coeffs = fit_coefficients(betas, batch, self.num_shape, like)
         shaped = self.v_template.expand(batch, nv, 3)
         if self.num_shape:
             shaped = shaped + (coeffs @ self.shape_dirs.T).reshape(batch, nv, 3)
         if self.num_expression:
-            expr = _fit(expression, batch, self.num_expression, like)
+            expr = fit_coefficients(expression, batch, self.num_expression, like)
             shaped = shaped + (expr @ self.expr_dirs.T).reshape(batch, nv, 3)
         if vertex_offsets is not None:
             shaped = shaped + vertex_offsets.to(like)

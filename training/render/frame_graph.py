@@ -23,6 +23,7 @@ import torch
 from training.model.gaussians import GaussianSet
 from training.model.tracking import FrameInputs
 from training.posing import RigPoser, bind_world, dynamic_features
+from training.rig_torch import fit_coefficients
 
 TILE_SIZE = 16
 
@@ -150,10 +151,8 @@ class GraphedFrames:
 
 
 def _fit_to(value: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
-    """A frame's input shaped as the graph's: expression coefficients cut or zero-padded to the
-    rig's count (as the eager rig does), everything else reshaped."""
-    value = value.to(device=static.device, dtype=static.dtype)
-    if static.dim() == 1 and value.numel() != static.numel():
-        flat = value.reshape(-1)[: static.numel()]
-        return torch.cat([flat, flat.new_zeros(static.numel() - flat.numel())])
-    return value.reshape(static.shape)
+    """A frame's input shaped as the graph's: coefficient vectors cut or zero-padded to the rig's
+    count as the eager rig does (its own fit_coefficients), everything else reshaped."""
+    if static.dim() == 1:
+        return fit_coefficients(value, 1, static.numel(), static)[0]
+    return value.to(static).reshape(static.shape)

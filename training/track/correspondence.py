@@ -1,0 +1,167 @@
+"""Where each face landmark sits on a rig's mesh, found by the product itself for any FLAME-format
+model: render the template from a few views (CPU rasterizer, skin-like shading), run the landmark
+model on the renders, and keep for each landmark the triangle and barycentric position that the
+views agree on. Landmarks the views disagree on (the face contour slides with the view) are marked
+unstable and left out of the fit. Cached per model checksum."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.datasets.camera import look_at
+from engine.paths import default_cache_dir
+from engine.rig.model import RigModel
+
+from .landmarks import NUM_LANDMARKS, FaceLandmarker
+from .raster import project
+from .shading import head_look, shade
+
+LOG = logging.getLogger("training")
+
+VERSION = 1
+RENDER_SIZE = 512
+FOCAL = 1100.0
+DISTANCE = 0.65  # metres from the face: a portrait distance
+VIEWS = ((0.0, 0.0), (-20.0, 0.0), (20.0, 0.0), (0.0, -12.0), (0.0, 12.0), (-12.0, 8.0), (12.0, -8.0))
+STABLE_MM = 5.0  # a landmark is stable when every view puts it within this of the views' median
+MIN_VIEWS = 4
+
+
+@dataclass
+class Correspondence:
+    face: np.ndarray  # (478,) triangle index (-1: never found)
+    bary: np.ndarray  # (478,3)
+    stable: np.ndarray  # (478,) bool
+    spread_mm: np.ndarray  # (478,) largest distance of a view's point to the median (inf: too few views)
+    views_used: int
+
+    def points(self, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+        """(...,V,3) vertices -> (...,478,3) landmark positions (NaN where never found)."""
+        tri = vertices[..., faces[np.maximum(self.face, 0)], :]  # (...,478,3,3)
+        out = np.einsum("lk,...lkc->...lc", self.bary, tri)
+        out[..., self.face < 0, :] = np.nan
+        return out
+
+
+def face_target(model: RigModel) -> np.ndarray:
+    """A point in the middle of the face of the rest mesh: between the eyes, a little lower."""
+    joints = model.joint_regressor @ model.v_template
+    return 0.5 * (joints[3] + joints[4]) + np.array([0.0, -0.03, 0.0])
+
+
+def orbit_camera(target: np.ndarray, yaw_deg: float, pitch_deg: float, distance: float) -> np.ndarray:
+    """OpenCV world-to-camera looking at ``target`` from the front (+z) turned by yaw / pitch."""
+    yaw, pitch = np.radians(yaw_deg), np.radians(pitch_deg)
+    offset = distance * np.array([np.sin(yaw) * np.cos(pitch), np.sin(pitch), np.cos(yaw) * np.cos(pitch)])
+    return look_at(target + offset, target)
+
+
+def intrinsics(focal: float, width: int, height: int) -> np.ndarray:
+    return np.array([[focal, 0.0, (width - 1) / 2.0], [0.0, focal, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
+
+
+def _locate(
+    point: np.ndarray, face_map: np.ndarray, uv: np.ndarray, z: np.ndarray, faces: np.ndarray
+) -> tuple[int, np.ndarray] | None:
+    """Triangle under pixel ``point`` and the perspective-correct barycentrics of the point in it."""
+    h, w = face_map.shape
+    x, y = int(round(point[0])), int(round(point[1]))
+    if not (0 <= x < w and 0 <= y < h) or face_map[y, x] < 0:
+        return None
+    f = int(face_map[y, x])
+    a, b, c = uv[faces[f]]
+    m = np.array([[b[0] - a[0], c[0] - a[0]], [b[1] - a[1], c[1] - a[1]]])
+    try:
+        w1, w2 = np.linalg.solve(m, point - a)
+    except np.linalg.LinAlgError:
+        return None
+    screen = np.clip(np.array([1.0 - w1 - w2, w1, w2]), 0.0, 1.0)
+    persp = screen / z[faces[f]]
+    return f, persp / persp.sum()
+
+
+def find_correspondence(model: RigModel, landmarker: FaceLandmarker | None = None) -> Correspondence:
+    own = landmarker is None
+    marker = landmarker or FaceLandmarker(max_faces=1)
+    look = head_look(model)
+    rest = np.asarray(model.v_template, np.float64)
+    faces = np.asarray(model.faces, np.int64)
+    K = intrinsics(FOCAL, RENDER_SIZE, RENDER_SIZE)  # noqa: N806
+    target = face_target(model)
+    samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (face ids, barys, points) per view
+    try:
+        for yaw, pitch in VIEWS:
+            w2c = orbit_camera(target, yaw, pitch, DISTANCE)
+            image, frags = shade(look, rest, faces, K, w2c, RENDER_SIZE, RENDER_SIZE)
+            found = marker(image)
+            if found is None:
+                LOG.debug("no face found on the template render at yaw %g pitch %g", yaw, pitch)
+                continue
+            uv, z = project(rest, K, w2c)
+            ids = np.full(NUM_LANDMARKS, -1)
+            barys = np.zeros((NUM_LANDMARKS, 3))
+            for i, p in enumerate(found.points):
+                hit = _locate(p, frags.face, uv, z, faces)
+                if hit is not None:
+                    ids[i], barys[i] = hit
+            pts = np.einsum("lk,lkc->lc", barys, rest[faces[np.maximum(ids, 0)]])
+            pts[ids < 0] = np.nan
+            samples.append((ids, barys, pts))
+    finally:
+        if own:
+            marker.close()
+    if not samples:
+        raise RuntimeError("the landmark model found no face on any render of the model's template")
+    return _agree(samples)
+
+
+def _agree(samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Correspondence:
+    ids = np.stack([s[0] for s in samples])  # (N,478)
+    barys = np.stack([s[1] for s in samples])
+    pts = np.stack([s[2] for s in samples])  # (N,478,3)
+    valid = ids >= 0
+    count = valid.sum(axis=0)
+    median = np.nanmedian(np.where(valid[..., None], pts, np.nan), axis=0) if valid.any() else None
+    dist = np.linalg.norm(pts - median[None], axis=-1) * 1000.0
+    dist = np.where(valid, dist, np.inf)
+    spread = np.where(count >= MIN_VIEWS, np.max(np.where(valid, dist, 0.0), axis=0), np.inf)
+    best = np.argmin(dist, axis=0)  # the view whose point is nearest the median
+    cols = np.arange(ids.shape[1])
+    face = np.where(count > 0, ids[best, cols], -1)
+    bary = barys[best, cols]
+    stable = spread <= STABLE_MM
+    return Correspondence(face=face, bary=bary, stable=stable, spread_mm=spread, views_used=len(samples))
+
+
+def cache_path(model: RigModel, cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    key = model.source_sha256[:20] or "unnamed"
+    return Path(cache_dir or default_cache_dir()) / "track" / f"landmarks_{key}_v{VERSION}.npz"
+
+
+def load_or_find(model: RigModel, cache_dir: str | os.PathLike[str] | None = None) -> Correspondence:
+    """The cached correspondence of ``model`` (by file checksum), found and cached when missing."""
+    path = cache_path(model, cache_dir)
+    if model.source_sha256 and path.is_file():
+        try:
+            with np.load(path) as z:
+                return Correspondence(
+                    face=z["face"], bary=z["bary"], stable=z["stable"], spread_mm=z["spread_mm"],
+                    views_used=int(z["views_used"]),
+                )  # fmt: skip
+        except (OSError, KeyError, ValueError):
+            LOG.warning("ignoring an unreadable landmark cache %s", path)
+    corr = find_correspondence(model)
+    if model.source_sha256:
+        from engine.datasets.writers import atomic_savez
+
+        atomic_savez(
+            path,
+            {"face": corr.face, "bary": corr.bary, "stable": corr.stable, "spread_mm": corr.spread_mm,
+             "views_used": np.array(corr.views_used)},
+        )  # fmt: skip
+    return corr

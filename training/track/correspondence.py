@@ -70,7 +70,7 @@ def _locate(
 ) -> tuple[int, np.ndarray] | None:
     """Triangle under pixel ``point`` and the perspective-correct barycentrics of the point in it."""
     h, w = face_map.shape
-    x, y = int(round(point[0])), int(round(point[1]))
+    x, y = round(float(point[0])), round(float(point[1]))
     if not (0 <= x < w and 0 <= y < h) or face_map[y, x] < 0:
         return None
     f = int(face_map[y, x])

@@ -21,7 +21,7 @@ MODEL_FILES = (
 MAX_FACES = 4  # we look for several faces to warn and keep the largest
 
 
-class LandmarkModelMissing(RuntimeError):
+class LandmarkModelMissingError(RuntimeError):
     pass
 
 
@@ -30,13 +30,13 @@ def model_folder() -> Path:
     try:
         import mediapipe
     except ImportError as exc:
-        raise LandmarkModelMissing(
+        raise LandmarkModelMissingError(
             "mediapipe is not installed in the trainer Python (pip install mediapipe==0.10.14)"
         ) from exc
     folder = Path(mediapipe.__file__).parent / "modules"
     missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
     if missing:
-        raise LandmarkModelMissing(
+        raise LandmarkModelMissingError(
             f"mediapipe {getattr(mediapipe, '__version__', '?')} lacks {', '.join(missing)} "
             "(install mediapipe==0.10.14, whose wheel ships them)"
         )

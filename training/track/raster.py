@@ -32,8 +32,10 @@ class Fragments:
 
 
 def project(
-    vertices: np.ndarray, K: np.ndarray, world_to_camera: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
+    vertices: np.ndarray,
+    K: np.ndarray,  # noqa: N803
+    world_to_camera: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """(V,3) world -> ((V,2) pixels, (V,) camera z)."""
     cam = vertices @ world_to_camera[:3, :3].T + world_to_camera[:3, 3]
     z = cam[:, 2]

@@ -1,4 +1,4 @@
-"""Command line of the trainer: ``python -m training {fit,eval,render,info}``.
+"""Command line of the trainer: ``python -m training {fit,eval,render,info,track}``.
 
 stdout carries the JSON-lines protocol only (training/protocol.py); logs go to stderr. The exit
 codes are in training/errors.py and training/README.md.
@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     _render_parser(sub)
     p = sub.add_parser("info", help="describe an avatar file or a checkpoint")
     p.add_argument("file")
+    from training.track.options import add_parser as add_track_parser
+
+    add_track_parser(sub)
     return parser
 
 
@@ -110,6 +113,10 @@ def _dispatch(args: argparse.Namespace, events: EventWriter) -> int:
         from training.evaluate import run_eval
 
         return run_eval(args, events)
+    if args.command == "track":
+        from training.track.command import run_track
+
+        return run_track(args, events)
     if args.command == "render":
         from training.render_cmd import run_render
 

@@ -165,8 +165,14 @@ class LandmarkFitter:
         self.valid = torch.as_tensor(valid, device=dev)
         self.obs = torch.as_tensor(np.nan_to_num(obs), dtype=f32, device=dev)
         # Residuals are measured in face sizes, so weights mean the same at any resolution.
-        span = np.nanmax(obs, axis=2) - np.nanmin(obs, axis=2)  # (T,C,2)
-        size = np.sqrt(np.nan_to_num(span[..., 0] * span[..., 1], nan=0.0))
+        seen = valid.any(axis=2)  # (T,C)
+        span = np.where(
+            seen[..., None],
+            np.max(np.where(valid[..., None], obs, -np.inf), axis=2)
+            - np.min(np.where(valid[..., None], obs, np.inf), axis=2),
+            0.0,
+        )  # (T,C,2)
+        size = np.sqrt(np.abs(span[..., 0] * span[..., 1]))
         frame_size = np.nanmedian(np.where(size > 0, size, np.nan)) if np.any(size > 0) else 100.0
         self.face_size = torch.as_tensor(np.where(size > 0, size, frame_size), dtype=f32, device=dev)
         self.K = torch.as_tensor(np.stack([v.K for v in views]), dtype=f32, device=dev)

@@ -3,8 +3,9 @@ stand-in (CPU rasterizer, skin-like shading, known parameters).
 
 Monocular: one camera, the head turning up to +-``--yaw`` degrees with talking-like expressions,
 blinks and gaze; the focal length is estimated (as for a user's video). Multi-view: ``--views``
-cameras on a +-80 degree arc with their calibration. Each clip goes through the real command line
-(landmarks, masks, fit, dataset written and read back with engine/datasets), then prints:
+cameras on an arc like NeRSemble's (93 degrees across) with their calibration. Each clip goes
+through the real command line (landmarks, masks, fit, dataset written and read back with
+engine/datasets), then prints:
 - detector error: mediapipe's landmarks against the true mesh's landmark points (px);
 - reprojection error: the tracked mesh's landmark points against the true ones (px);
 - vertex error after a per-frame similarity alignment (mm; face region and whole head);
@@ -137,7 +138,7 @@ def multiview(model: RigModel, corr: Correspondence, args: argparse.Namespace, w
     seq = gt.talking_sequence(model, frames, max_yaw_deg=30.0, seed=2)
     truth = gt.posed_vertices(model, seq)
     look = head_look(model)
-    views = gt.ring_views(model, args.views, args.size)
+    views = gt.arc_views(model, args.views, args.size)
     cams = []
     for c, view in enumerate(views):
         save(work / "capture" / f"cam{c:02d}", gt.render_frames(model, look, truth, view))

@@ -124,7 +124,7 @@ def test_multiview_capture_with_calibration_is_tracked_in_its_world(
     truth = gt.posed_vertices(model, seq)
     look = head_look(model)
     cams = []
-    for c, view in enumerate(gt.ring_views(model, 4, SIZE, fov_deg=22.0)):
+    for c, view in enumerate(gt.arc_views(model, 4, SIZE, fov_deg=22.0)):
         save_frames(tmp_path / "capture" / f"cam{c}", gt.render_frames(model, look, truth, view))
         cams.append(
             {"id": f"cam{c}", "K": view.K.tolist(), "world_to_camera": view.world_to_camera.tolist(),

@@ -23,12 +23,15 @@ from .shading import head_look, shade
 
 LOG = logging.getLogger("training")
 
-VERSION = 1
+VERSION = 3
 RENDER_SIZE = 512
 FOCAL = 1100.0
 DISTANCE = 0.65  # metres from the face: a portrait distance
-VIEWS = ((0.0, 0.0), (-20.0, 0.0), (20.0, 0.0), (0.0, -12.0), (0.0, 12.0), (-12.0, 8.0), (12.0, -8.0))
-STABLE_MM = 5.0  # a landmark is stable when every view puts it within this of the views' median
+VIEWS = (
+    (0.0, 0.0), (-20.0, 0.0), (20.0, 0.0), (0.0, -12.0), (0.0, 12.0), (-12.0, 8.0), (12.0, -8.0),
+    (-10.0, -6.0), (10.0, 6.0), (-30.0, 4.0), (30.0, -4.0),
+)  # fmt: skip
+STABLE_MM = 4.0  # a landmark is stable when most views put it within this of the views' median
 MIN_VIEWS = 4
 
 
@@ -117,23 +120,78 @@ def find_correspondence(model: RigModel, landmarker: FaceLandmarker | None = Non
             marker.close()
     if not samples:
         raise RuntimeError("the landmark model found no face on any render of the model's template")
-    return _agree(samples)
+    return _agree(samples, rest, faces)
 
 
-def _agree(samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Correspondence:
+def _closest_on_mesh(
+    points: np.ndarray, rest: np.ndarray, faces: np.ndarray, candidates: int = 12
+) -> tuple[np.ndarray, np.ndarray]:
+    """(N,3) points -> the nearest surface point's (triangle (N,), barycentrics (N,3)), searched
+    among the triangles around the ``candidates`` nearest vertices."""
+    near = np.argsort(np.linalg.norm(rest[None] - points[:, None], axis=-1), axis=1)[:, :candidates]
+    face_ids = np.empty(len(points), np.int64)
+    barys = np.zeros((len(points), 3))
+    for i, (p, verts) in enumerate(zip(points, near, strict=True)):
+        tris = np.nonzero(np.isin(faces, verts).any(axis=1))[0]
+        best = (np.inf, -1, np.zeros(3))
+        for f in tris:
+            bary = _closest_barycentrics(p, rest[faces[f]])
+            dist = np.linalg.norm(bary @ rest[faces[f]] - p)
+            if dist < best[0]:
+                best = (dist, f, bary)
+        face_ids[i], barys[i] = best[1], best[2]
+    return face_ids, barys
+
+
+def _closest_barycentrics(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """Barycentrics of the point of triangle ``tri`` (3,3) nearest ``p`` (projection, then clamped
+    to the triangle by the nearest edge point when it falls outside)."""
+    a, b, c = tri
+    e0, e1, d = b - a, c - a, p - a
+    gram = np.array([[e0 @ e0, e0 @ e1], [e0 @ e1, e1 @ e1]])
+    try:
+        u, v = np.linalg.solve(gram, np.array([d @ e0, d @ e1]))
+    except np.linalg.LinAlgError:
+        return np.array([1.0, 0.0, 0.0])
+    if u >= 0 and v >= 0 and u + v <= 1:
+        return np.array([1.0 - u - v, u, v])
+    best, out = np.inf, np.array([1.0, 0.0, 0.0])
+    for i, j in ((0, 1), (1, 2), (2, 0)):
+        seg = tri[j] - tri[i]
+        t = float(np.clip((p - tri[i]) @ seg / max(seg @ seg, 1e-18), 0.0, 1.0))
+        dist = np.linalg.norm(tri[i] + t * seg - p)
+        if dist < best:
+            best = dist
+            out = np.zeros(3)
+            out[i], out[j] = 1.0 - t, t
+    return out
+
+
+def _agree(
+    samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]], rest: np.ndarray, faces: np.ndarray
+) -> Correspondence:
+    """Each landmark's place: the mean of the views' points that lie near their median (averaging
+    the landmark model's noise), moved onto the surface; its spread says whether it is stable."""
     ids = np.stack([s[0] for s in samples])  # (N,478)
-    barys = np.stack([s[1] for s in samples])
     pts = np.stack([s[2] for s in samples])  # (N,478,3)
     valid = ids >= 0
     count = valid.sum(axis=0)
-    median = np.nanmedian(np.where(valid[..., None], pts, np.nan), axis=0) if valid.any() else None
-    dist = np.linalg.norm(pts - median[None], axis=-1) * 1000.0
-    dist = np.where(valid, dist, np.inf)
-    spread = np.where(count >= MIN_VIEWS, np.max(np.where(valid, dist, 0.0), axis=0), np.inf)
-    best = np.argmin(dist, axis=0)  # the view whose point is nearest the median
-    cols = np.arange(ids.shape[1])
-    face = np.where(count > 0, ids[best, cols], -1)
-    bary = barys[best, cols]
+    median = np.nanmedian(np.where(valid[..., None], pts, np.nan), axis=0)
+    dist = np.where(valid, np.linalg.norm(pts - median[None], axis=-1) * 1000.0, np.inf)
+    # Spread: the distance to the median that three quarters of the views stay within (one view
+    # where the landmark model slipped does not make a landmark unstable; a contour that slides does).
+    spread = np.where(count >= MIN_VIEWS, np.nanpercentile(np.where(valid, dist, np.nan), 75, axis=0), np.inf)
+    inlier = dist <= 1.5 * STABLE_MM
+    weight = inlier.sum(axis=0)
+    mean = np.where(
+        weight[:, None] > 0,
+        np.nansum(np.where(inlier[..., None], pts, 0.0), axis=0) / np.maximum(weight, 1)[:, None],
+        median,
+    )
+    found = count > 0
+    face = np.full(ids.shape[1], -1)
+    bary = np.zeros((ids.shape[1], 3))
+    face[found], bary[found] = _closest_on_mesh(mean[found], rest, faces)
     stable = spread <= STABLE_MM
     return Correspondence(face=face, bary=bary, stable=stable, spread_mm=spread, views_used=len(samples))
 

@@ -45,12 +45,12 @@ class FitSettings:
     shape_components: int = 50
     expression_components: int = 100
     huber_delta: float = 0.004  # of the face size: about a pixel on a 250-pixel face
-    shape_prior: float = 2e-4
+    shape_prior: float = 1e-3
     expression_prior: float = 2e-4
     neck_prior: float = 2e-2
     jaw_prior: float = 1e-3
     eyes_prior: float = 1e-3
-    smooth: float = 2e-2
+    smooth: float = 5e-2
     estimate_focal: bool = False
     focal_prior: float = 1e-3
 
@@ -178,6 +178,7 @@ class LandmarkFitter:
         self.K = torch.as_tensor(np.stack([v.K for v in views]), dtype=f32, device=dev)
         self.w2c = torch.as_tensor(np.stack([v.world_to_camera for v in views]), dtype=f32, device=dev)
         self.nframes = points.shape[0]
+        self.view_weight = torch.ones(valid.shape[:2], device=dev)  # (T,C), see _weigh_views
 
     def landmarks_3d(self, vertices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(T,V,3) -> ((T,L,3) landmark points, (T,L,3) triangle normals)."""
@@ -224,6 +225,7 @@ class LandmarkFitter:
         total = sum(n for _, n, _ in stages)
         done = 0
         for stage, iterations, names in stages:
+            self._weigh_views(params, stage == "full")
             optim = torch.optim.Adam([params[k] for k in names], lr=s.learning_rate)
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(
                 optim, iterations, eta_min=s.learning_rate * 0.05
@@ -279,9 +281,25 @@ class LandmarkFitter:
             # Landmarks on triangles that face away from a camera are the model's guesses: fade them.
             cam_normals = torch.einsum("cij,tlj->tcli", self.w2c[:, :3, :3], normals)
             facing = -(cam_normals * torch.nn.functional.normalize(cam, dim=-1)).sum(-1)
-            weight = torch.sigmoid((facing - 0.1) * 20.0) * self.valid
+            weight = torch.sigmoid((facing - 0.1) * 20.0) * self.valid * self.view_weight[..., None]
         diff = (uv - self.obs) / self.face_size[..., None, None]
         return torch.sqrt((diff * diff).sum(-1) + 1e-12), weight
+
+    @torch.no_grad()
+    def _weigh_views(self, p: dict[str, torch.Tensor], full: bool) -> None:
+        """Trust each image by how well the current fit explains its landmarks: a view where the
+        landmark model went astray (a profile, a wrong face) weighs less. Residuals are the median
+        over landmarks, compared with the median of all images."""
+        self.view_weight = torch.ones(self.valid.shape[:2], device=self.device)
+        res, weight = self._residuals(p, full)
+        res = torch.where(weight > 0.5, res, torch.nan)
+        per_view = torch.nanmedian(res.flatten(2), dim=2).values  # (T,C)
+        seen = torch.isfinite(per_view)
+        if seen.sum() < 2:
+            return
+        typical = per_view[seen].median().clamp_min(self.settings.huber_delta)
+        ratio = torch.nan_to_num(per_view / (2.0 * typical), nan=0.0)
+        self.view_weight = 1.0 / (1.0 + ratio**2)
 
     def _energy(self, p: dict[str, torch.Tensor], full: bool) -> torch.Tensor:
         s = self.settings

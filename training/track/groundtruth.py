@@ -82,22 +82,21 @@ def front_view(model: RigModel, size: int, distance: float = 0.6, fov_deg: float
     return View(K=intrinsics(focal, size, size), world_to_camera=w2c, width=size, height=size)
 
 
-def ring_views(
+def arc_views(
     model: RigModel, count: int, size: int, distance: float = 0.8, fov_deg: float = 25.0
 ) -> list[View]:
-    """``count`` cameras on an arc of +-80 degrees in front of the head, alternating heights."""
+    """``count`` cameras on an arc in front of the head like NeRSemble's (93 degrees across, rows
+    16 degrees above and below the face alternating)."""
     focal = 0.5 * size / np.tan(np.radians(fov_deg) / 2.0)
     target = face_target(model)
     views = []
-    for i, angle in enumerate(np.linspace(-80.0, 80.0, count)):
-        a = np.radians(angle)
-        lift = 0.12 * distance * (1 if i % 2 else -1)
-        eye = target + np.array([distance * np.sin(a), lift, distance * np.cos(a)])
-        views.append(
-            View(
-                K=intrinsics(focal, size, size), world_to_camera=look_at(eye, target), width=size, height=size
-            )
+    for i, angle in enumerate(np.linspace(-46.5, 46.5, count)):
+        yaw, pitch = np.radians(angle), np.radians(16.0 if i % 2 else -16.0)
+        offset = distance * np.array(
+            [np.sin(yaw) * np.cos(pitch), np.sin(pitch), np.cos(yaw) * np.cos(pitch)]
         )
+        w2c = look_at(target + offset, target)
+        views.append(View(K=intrinsics(focal, size, size), world_to_camera=w2c, width=size, height=size))
     return views
 
 

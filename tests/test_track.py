@@ -303,3 +303,28 @@ def test_splits_follow_gaussian_avatars() -> None:
     assert [t for (t, _), s in mono.items() if s == "val"] == [5, 15, 25]
     assert [t for (t, _), s in mono.items() if s == "test"] == [27, 28, 29]
     assert set(choose_splits(2, 1).values()) == {"train"}
+
+
+def test_a_real_photograph_is_tracked_and_overlaid(
+    flame: tuple[Path, RigModel], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = pytest.importorskip("skimage.data")
+    from PIL import Image
+
+    from training.track.overlay import overlay_images
+
+    path, model = flame
+    photo = data.astronaut()  # shipped inside scikit-image: Eileen Collins, public domain (NASA)
+    save_frames(tmp_path / "photo", [photo])
+    out = tmp_path / "tracked"
+    code, events = run_cli(
+        ["track", "--video", str(tmp_path / "photo"), "--model", str(path), "--out", str(out)], capsys
+    )
+    assert code == ExitCode.OK, events[-1]
+    assert events[-1]["frames_without_face"] == [] and events[-1]["rmse_px"] < 3.0
+    (_, image), *_ = overlay_images(out, model)
+    Image.fromarray(image).save(tmp_path / "overlay.png")
+    changed = np.any(image != photo, axis=-1)
+    ys, xs = np.nonzero(changed)
+    # The head covers the face (about x 180-280, y 60-190 in this 512 x 512 photograph).
+    assert 170 < np.median(xs) < 290 and 50 < np.median(ys) < 220

@@ -258,7 +258,7 @@ def test_requirements_files_match_pyproject():
     for entry in groups["core"] + groups["trainer"]:
         name, _, version = entry.partition("==")
         pins[name.lower()] = version
-    for filename in ("requirements.txt", "requirements-standins.txt"):
+    for filename in ("requirements.txt", "requirements-standins.txt", "requirements-track.txt"):
         for line in setup.read_requirements(ROOT / "training" / filename):
             name, _, version = line.partition("==")
             assert pins.get(name.lower()) == version, (

@@ -328,3 +328,24 @@ def test_a_real_photograph_is_tracked_and_overlaid(
     ys, xs = np.nonzero(changed)
     # The head covers the face (about x 180-280, y 60-190 in this 512 x 512 photograph).
     assert 170 < np.median(xs) < 290 and 50 < np.median(ys) < 220
+
+
+@pytest.mark.slow  # a subprocess of the tracker (about 20 s on 2 cores)
+def test_the_demo_tracks_a_video_into_its_dataset(flame: tuple[Path, RigModel], tmp_path: Path) -> None:
+    from scripts.demo.pipeline import DemoContext
+    from scripts.demo.stages import STAGES
+
+    path, model = flame
+    seq = gt.talking_sequence(model, 3, max_yaw_deg=10.0)
+    frames = gt.render_frames(
+        model, head_look(model), gt.posed_vertices(model, seq), gt.front_view(model, 160)
+    )
+    clip = save_frames(tmp_path / "clip", frames)
+    root = Path(__file__).resolve().parents[1]
+    ctx = DemoContext(root=root, out=tmp_path / "demo", subject="head", size="small", device="cpu",
+                      user_video=clip, user_model=path)  # fmt: skip
+    ctx.results["standins"] = {"model": str(path)}
+    dataset_stage = next(s for s in STAGES if s.name == "dataset")
+    result = dataset_stage.run(ctx)
+    dataset = open_dataset(result["data"], rig_model=model)
+    assert dataset.format == "gaussian_avatars" and len(dataset.rig_params) == 3

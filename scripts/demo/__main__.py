@@ -46,6 +46,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, help="your own dataset folder instead of the synthetic one")
     parser.add_argument("--model", type=Path, help="your own FLAME/SMPL-X model file instead of the stand-in")
     parser.add_argument("--avatar", type=Path, help="an avatar trained elsewhere (skips training)")
+    parser.add_argument(
+        "--video",
+        type=Path,
+        help="your own face video (or image folder / capture folder) to track and train on",
+    )
+    parser.add_argument(
+        "--calibration", type=Path, help="cameras of a --video capture folder (JSON or COLMAP)"
+    )
     parser.add_argument("--frames", type=int, default=48, help="frames of the rendered sequence")
     return parser.parse_args(argv)
 
@@ -56,9 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     if device == "auto":
         device = "cuda" if cuda_available() else "cpu"
     size = args.size if args.size != "auto" else ("full" if device == "cuda" else "small")
+    if args.video is not None and (args.subject != "head" or args.data is not None):
+        log("FAILED: --video tracks a head into the dataset; it goes without --data and --subject body")
+        return 1
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     data = f"your dataset {args.data}" if args.data else f"the {size} synthetic dataset"
+    if args.video is not None:
+        data = f"your video {args.video} tracked with FLAME"
     trained = f"the avatar {args.avatar}" if args.avatar else f"training on {device.upper()}"
     log(f"{args.subject} avatar: {trained}, {data}, output in {out}")
     ctx = DemoContext(
@@ -70,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         user_data=args.data,
         user_model=args.model,
         user_avatar=args.avatar,
+        user_video=args.video,
+        user_calibration=args.calibration,
         frames=args.frames,
     )
     start = time.perf_counter()

@@ -32,6 +32,8 @@ class DemoContext:
     user_data: Path | None = None
     user_model: Path | None = None
     user_avatar: Path | None = None
+    user_video: Path | None = None  # a video (or image folder / capture) to track into the dataset
+    user_calibration: Path | None = None
     frames: int = 48
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)

@@ -83,6 +83,8 @@ def _dataset_folder(ctx: DemoContext) -> Path:
 def _dataset_settings(ctx: DemoContext) -> dict[str, Any]:
     return {
         "user_data": ctx.user_data,
+        "user_video": ctx.user_video,
+        "user_calibration": ctx.user_calibration,
         "subject": ctx.subject,
         "size": ctx.size,
         "model": ctx.results["standins"]["model"],
@@ -94,6 +96,8 @@ def _dataset_run(ctx: DemoContext) -> dict[str, Any]:
         if not ctx.user_data.is_dir():
             raise DemoError(f"the dataset folder '{ctx.user_data}' does not exist")
         return {"data": str(ctx.user_data), "outputs": [str(ctx.user_data)]}
+    if ctx.user_video is not None:
+        return _track_video(ctx)
     folder = _dataset_folder(ctx)
     args = [ctx.python, "-m", "scripts.make_synthetic", ctx.subject, "--out", str(folder)]
     if ctx.size == "small":
@@ -111,6 +115,42 @@ def _dataset_run(ctx: DemoContext) -> dict[str, Any]:
     bar.update(1.0)
     bar.close()
     return {"data": str(folder), "outputs": [str(folder / "recipe.json")]}
+
+
+def _track_video(ctx: DemoContext) -> dict[str, Any]:
+    """The user's video tracked with FLAME into a dataset (python -m training track)."""
+    video = ctx.user_video
+    assert video is not None
+    if not video.exists():
+        raise DemoError(f"the video '{video}' does not exist")
+    folder = ctx.out / "dataset" / f"tracked_{video.stem}"
+    if folder.exists():  # an earlier run with other settings: track again from scratch
+        import shutil
+
+        shutil.rmtree(folder)
+    args = [ctx.python, "-m", "training", "track", "--video", str(video), "--out", str(folder)]
+    if ctx.user_calibration is not None:
+        args += ["--calibration", str(ctx.user_calibration)]
+    if ctx.user_model is not None:
+        args += ["--model", str(ctx.user_model)]
+    args += ["--device", ctx.device]
+    log(f"dataset: tracking FLAME in {video.name} (landmarks, masks, fit)")
+    bar = StageBar("dataset")
+
+    def on_event(line: str) -> None:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return
+        if event.get("event") == "progress" and event.get("progress") is not None:
+            bar.update(float(event["progress"]), str(event.get("stage", "")))
+        elif event.get("event") == "done":
+            log(f"tracked {event['frames']} frames, landmark error {event['rmse_px']:.2f} px")
+
+    run_command(ctx, args, on_line=on_event, what="the tracker")
+    bar.update(1.0)
+    bar.close()
+    return {"data": str(folder), "outputs": [str(folder / "track.json")]}
 
 
 # ---- train -----------------------------------------------------------------------------------

@@ -349,3 +349,29 @@ def test_the_demo_tracks_a_video_into_its_dataset(flame: tuple[Path, RigModel], 
     result = dataset_stage.run(ctx)
     dataset = open_dataset(result["data"], rig_model=model)
     assert dataset.format == "gaussian_avatars" and len(dataset.rig_params) == 3
+
+
+def test_a_variable_frame_rate_is_noticed_and_frames_kept_in_order(tmp_path: Path) -> None:
+    from fractions import Fraction
+
+    import av
+
+    from training.track.sources import VideoInfo, video_frames
+
+    video = tmp_path / "vfr.mkv"
+    with av.open(str(video), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 25)
+        for i, pts in enumerate([0, 1, 2, 3, 7, 8, 9]):  # a pause of four frames' time
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 30 * i, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = pts, Fraction(1, 25)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    info = VideoInfo()
+    frames = list(video_frames(video, info))
+    assert len(frames) == 7 and info.variable_rate
+    brightness = [f.mean() for f in frames]
+    assert brightness == sorted(brightness)

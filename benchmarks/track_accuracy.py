@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 import tempfile
 import time
@@ -45,16 +46,18 @@ from training.track.raster import project  # noqa: E402
 from training.track.shading import head_look  # noqa: E402
 
 
-def run_track(argv: list[str]) -> tuple[list[dict], float]:
+def run_track(argv: list[str]) -> tuple[list[dict], float, float]:
+    """Events, wall seconds and CPU seconds (all threads of this process: on a shared machine the
+    CPU time says what the work costs, the wall time what it took under the load there was)."""
     buffer = io.StringIO()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     with redirect_stdout(buffer):
         code = main(["track", *argv])
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     events = [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
     if code != 0:
         raise SystemExit(f"track failed ({code}): {events[-1]}")
-    return events, seconds
+    return events, seconds, cpu
 
 
 def tracked(model: RigModel, root: Path) -> tuple[np.ndarray, list[View]]:
@@ -111,7 +114,7 @@ def monocular(model: RigModel, corr: Correspondence, args: argparse.Namespace, w
     faces = np.asarray(model.faces)
     used = corr.stable & (corr.face >= 0)
     truth_px = landmark_px(corr, faces, truth, view)
-    events, seconds = run_track(
+    events, seconds, cpu = run_track(
         ["--video", str(work / "mono"), "--model", str(args.model), "--out", str(work / "mono_out"),
          "--device", args.device]
     )  # fmt: skip
@@ -130,6 +133,7 @@ def monocular(model: RigModel, corr: Correspondence, args: argparse.Namespace, w
         "focal_px": {"true": float(view.K[0, 0]), "estimated": float(views[0].K[0, 0])},
         "frames_without_face": events[-1]["frames_without_face"],
         "s_per_frame": seconds / args.frames,
+        "cpu_s_per_frame": cpu / args.frames,
     }
 
 
@@ -146,7 +150,7 @@ def multiview(model: RigModel, corr: Correspondence, args: argparse.Namespace, w
         cams.append({"id": f"cam{c:02d}", "K": view.K.tolist(), "world_to_camera": w2c, "width": view.width,
                      "height": view.height})  # fmt: skip
     (work / "calibration.json").write_text(json.dumps({"cameras": cams}))
-    events, seconds = run_track(
+    events, seconds, cpu = run_track(
         ["--video", str(work / "capture"), "--calibration", str(work / "calibration.json"), "--model",
          str(args.model), "--out", str(work / "mv_out"), "--device", args.device]
     )  # fmt: skip
@@ -169,7 +173,8 @@ def multiview(model: RigModel, corr: Correspondence, args: argparse.Namespace, w
         "head_mm": gt.vertex_error_mm(fitted, truth),
         "face_mm_unaligned": float(np.linalg.norm(fitted[:, face] - truth[:, face], axis=-1).mean() * 1000.0),
         "s_per_frame": seconds / frames,
-        "s_per_image": seconds / (frames * args.views),
+        "cpu_s_per_frame": cpu / frames,
+        "cpu_s_per_image": cpu / (frames * args.views),
     }
 
 
@@ -196,6 +201,7 @@ def main_cli() -> None:
             results.append(monocular(model, corr, args, Path(tmp)))
         if not args.skip_multiview:
             results.append(multiview(model, corr, args, Path(tmp)))
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} (this machine has {os.cpu_count()} cores)")
     for r in results:
         print(json.dumps(r, indent=1))
 

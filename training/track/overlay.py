@@ -18,6 +18,7 @@ from .raster import project
 from .shading import head_look, shade
 
 BLEND = 0.55  # share of the render where the mesh covers the image
+VISIBLE_M = 0.005  # a landmark this much behind the nearest surface at its pixel is hidden
 
 
 def overlay_images(root: Path, model: RigModel, max_images: int = 0) -> list[tuple[str, np.ndarray]]:
@@ -38,9 +39,10 @@ def overlay_images(root: Path, model: RigModel, max_images: int = 0) -> list[tup
         render, frags = shade(look, verts, faces, cam.K, cam.world_to_camera, cam.width, cam.height)
         mix = np.where(frags.mask[..., None], (1 - BLEND) * photo + BLEND * render, photo)
         image = np.clip(mix, 0, 255).astype(np.uint8)
-        pts, _ = project(corr.points(verts, faces)[corr.stable], cam.K, cam.world_to_camera)
-        for x, y in np.round(pts).astype(int):
-            if 0 <= x < cam.width and 0 <= y < cam.height:
+        pts, depth = project(corr.points(verts, faces)[corr.stable], cam.K, cam.world_to_camera)
+        for (x, y), z in zip(np.round(pts).astype(int), depth, strict=True):
+            # Only the landmarks in sight: the nearest surface at their pixel is their own.
+            if 0 <= x < cam.width and 0 <= y < cam.height and z <= frags.depth[y, x] + VISIBLE_M:
                 image[max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2] = (40, 255, 80)
         out.append((Path(frame.image_path).name, image))
     return out

@@ -93,7 +93,9 @@ def rasterize(
         den = np.where(np.abs(den) < 1e-12, 1e-12, den)
         w1 = (v2[:, 0] * v1[:, 1] - v1[:, 0] * v2[:, 1]) / den
         w2 = (v0[:, 0] * v2[:, 1] - v2[:, 0] * v0[:, 1]) / den
+        # Pixels at a small triangle's rim can lie just outside it: clamp into the triangle.
         screen = np.clip(np.stack([1.0 - w1 - w2, w1, w2], axis=1), 0.0, 1.0)
+        screen /= np.maximum(screen.sum(axis=1, keepdims=True), 1e-12)
         persp = screen / tri_z[f]  # perspective-correct: interpolate attribute / z, then renormalise
         persp /= persp.sum(axis=1, keepdims=True)
         bary[ys, xs] = persp

@@ -375,3 +375,24 @@ def test_a_variable_frame_rate_is_noticed_and_frames_kept_in_order(tmp_path: Pat
     assert len(frames) == 7 and info.variable_rate
     brightness = [f.mean() for f in frames]
     assert brightness == sorted(brightness)
+
+
+def test_the_rasterizer_gives_true_depth_and_barycentrics() -> None:
+    from training.track.raster import interpolate, rasterize
+
+    # A fan of thin triangles (many rim pixels) on a tilted plane in front of the camera.
+    angles = np.linspace(0.0, 2.0 * np.pi, 41)
+    ring = np.stack([0.2 * np.cos(angles), 0.2 * np.sin(angles), np.zeros_like(angles)], axis=1)
+    verts = np.concatenate([np.zeros((1, 3)), ring])
+    verts[:, 2] = 1.0 + 0.5 * verts[:, 0]  # depth grows to the right
+    faces = np.array([[0, i + 2, i + 1] for i in range(40)])  # facing the camera (-z)
+    k = np.array([[100.0, 0.0, 31.5], [0.0, 100.0, 31.5], [0.0, 0.0, 1.0]])
+    frags = rasterize(verts, faces, k, np.eye(4), 64, 64)
+    ys, xs = np.nonzero(frags.mask)
+    assert len(ys) > 1000
+    # The plane z = 1 + 0.5 x seen through pixel (u, v): z = 1 / (1 - 0.5 (u - cx) / f).
+    expected = 1.0 / (1.0 - 0.5 * (xs - 31.5) / 100.0)
+    assert np.abs(frags.depth[ys, xs] - expected).max() < 0.02
+    assert np.allclose(frags.bary[ys, xs].sum(axis=1), 1.0)
+    position = interpolate(frags, faces, verts)
+    assert np.abs(position[ys, xs, 2] - expected).max() < 0.02

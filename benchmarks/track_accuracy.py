@@ -125,7 +125,7 @@ def monocular(model: RigModel, corr: Correspondence, args: argparse.Namespace, w
     return {
         "clip": f"monocular, {args.frames} frames, {args.size}px, yaw +-{args.yaw:g} deg",
         "render_s": render_s,
-        "detector_px": detector_error(images[: min(60, len(images))], truth_px, used),
+        "detector_px": detector_error(images[:60], truth_px[:60], used),
         "reprojection_px": float(np.linalg.norm(fit_px[:, used] - truth_px[kept][:, used], axis=-1).mean()),
         "fit_rmse_px": events[-1]["rmse_px"],
         "face_mm": gt.vertex_error_mm(fitted, truth[kept], gt.face_region(model)),
@@ -196,14 +196,11 @@ def main_cli() -> None:
     corr = load_or_find(model)
     print(f"landmarks with a stable place on the mesh: {int(corr.stable.sum())} of 478")
     with tempfile.TemporaryDirectory(prefix="track_bench_") as tmp:
-        results = []
-        if not args.skip_monocular:
-            results.append(monocular(model, corr, args, Path(tmp)))
-        if not args.skip_multiview:
-            results.append(multiview(model, corr, args, Path(tmp)))
-    print(f"load average during the run: {os.getloadavg()[0]:.1f} (this machine has {os.cpu_count()} cores)")
-    for r in results:
-        print(json.dumps(r, indent=1))
+        clips = ([] if args.skip_monocular else [monocular]) + ([] if args.skip_multiview else [multiview])
+        for clip in clips:
+            result = clip(model, corr, args, Path(tmp))
+            result["load_average"] = os.getloadavg()[0]  # this machine is shared: wall times vary
+            print(json.dumps(result, indent=1), flush=True)
 
 
 if __name__ == "__main__":

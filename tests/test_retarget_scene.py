@@ -1,6 +1,7 @@
 """gavatar.retarget in the scene (real bpy): a Mixamo-named armature in an A-pose rest, animated, onto
 SMPL-X rigs (a generated one and the free stand-in), and back from the rig onto another armature.
-Every mapped bone must point where its source bone points, on every frame."""
+Every mapped limb (a bone's joint to its mapped child's joint) must point where the source's does,
+on every frame."""
 
 from __future__ import annotations
 
@@ -112,23 +113,14 @@ def _animate(armature, seed: int = 0) -> None:  # type: ignore[no-untyped-def]
         hips.keyframe_insert("location", frame=frame)
 
 
-def _world_directions(armature, bones: list[str]) -> np.ndarray:  # type: ignore[no-untyped-def]
-    evaluated = armature.evaluated_get(bpy.context.evaluated_depsgraph_get())
-    world = np.array(evaluated.matrix_world)
-    out = np.array([world[:3, :3] @ np.array(evaluated.pose.bones[b].matrix)[:3, 1] for b in bones])
-    return out / np.linalg.norm(out, axis=1, keepdims=True)
-
-
 def _worst_angle(source, target, pairs) -> float:  # type: ignore[no-untyped-def]
-    scene = bpy.context.scene
-    worst = 0.0
-    for frame in range(FRAMES[0], FRAMES[1] + 1):
-        scene.frame_set(frame)
-        a = _world_directions(source, [p[1] for p in pairs])
-        b = _world_directions(target, [p[2] for p in pairs])
-        cos = np.clip(np.sum(a * b, axis=1), -1.0, 1.0)
-        worst = max(worst, float(np.degrees(np.arccos(cos)).max()))
-    return worst
+    frames = list(range(FRAMES[0], FRAMES[1] + 1))
+    bake = module("engine.blender.animate.retarget_bake")
+    a = bake.sample_heads(bpy.context, source, [p[1] for p in pairs], frames)
+    b = bake.sample_heads(bpy.context, target, [p[2] for p in pairs], frames)
+    angles = module("engine.motion.retarget").limb_angles(a, b, [p[0] for p in pairs])
+    assert angles.shape[1] >= 10
+    return float(angles.max())
 
 
 def _pairs(target) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]

@@ -3,7 +3,7 @@ names) to the bone names of one convention. Users edit the resulting map in the 
 
 from __future__ import annotations
 
-from ..rig.model import SMPLX_JOINT_NAMES
+from ..rig.model import SMPLX_JOINT_NAMES, SMPLX_PARENTS
 
 CANONICAL: tuple[str, ...] = tuple(n for n in SMPLX_JOINT_NAMES if n not in ("jaw",))
 
@@ -115,3 +115,35 @@ def joint_pairs(
 
 
 LEG_JOINTS = (("left_hip", "left_knee", "left_ankle"), ("right_hip", "right_knee", "right_ankle"))
+FOOT_JOINTS = ("left_ankle", "right_ankle", "left_foot", "right_foot")
+# Joints whose limbs run sideways from the body in a rest pose (arms, hands, fingers).
+ARM_JOINTS = frozenset(
+    j for j in CANONICAL if any(w in j for w in ("collar", "shoulder", "elbow", "wrist", *_FINGER_WORDS))
+)
+
+# A joint's limb runs to its child; where there are several, to the one that continues the chain.
+# Eyes and the jaw branch off the head and do not continue it.
+_CHAIN_PRIORITY = ("spine1", "neck", "middle1")
+_PARENT_OF = {
+    name: (SMPLX_JOINT_NAMES[p] if p >= 0 else None)
+    for name, p in zip(SMPLX_JOINT_NAMES, SMPLX_PARENTS, strict=True)
+}
+
+
+def _main_child(joint: str) -> str | None:
+    children = [c for c, p in _PARENT_OF.items() if p == joint and c in CANONICAL and "eye" not in c]
+    if len(children) > 1:
+        children = [c for c in children if c.endswith(_CHAIN_PRIORITY)]
+    return children[0] if len(children) == 1 else None
+
+
+_LIMB_CHILD = {j: _main_child(j) for j in CANONICAL}
+
+
+def limb_child(joint: str) -> str | None:
+    """The canonical child joint that the limb of ``joint`` runs to (None: a leaf)."""
+    return _LIMB_CHILD.get(joint)
+
+
+def canonical_parent(joint: str) -> str | None:
+    return _PARENT_OF.get(joint)

@@ -17,8 +17,10 @@ from .model import RigModel
 
 # A bone this close to parallel with the model's x axis takes its z axis from the model's z instead.
 _PARALLEL = 0.9
-# A child counts as the continuation of a chain when it lies within about 60 degrees of it.
-_CHAIN_COS = 0.5
+# Children that branch off rather than continue a chain (a head points up, not at an eye).
+_BRANCHES = ("eye", "jaw")
+# Where a joint has several children, the one named so continues the chain (SMPL-X / SMPL-H names).
+_CHAIN_CONTINUES = ("spine1", "neck", "middle1")
 _MIN_LENGTH = 0.005
 
 
@@ -39,14 +41,36 @@ def _frame_from_direction(direction: np.ndarray) -> np.ndarray:
     return np.stack([x, y, z], axis=1)
 
 
+def _chain_child(
+    joint: int, children: list[int], names: Sequence[str], joints: np.ndarray, incoming: np.ndarray
+) -> int:
+    """The child a bone points at: its only child, the one named as the chain's continuation, or
+    the one most in line with the incoming direction; -1 when it has none to point at."""
+    candidates = [
+        c
+        for c in children
+        if not any(b in names[c] for b in _BRANCHES) and np.linalg.norm(joints[c] - joints[joint]) > 1e-6
+    ]
+    named = [c for c in candidates if names[c].endswith(_CHAIN_CONTINUES)]
+    if len(candidates) > 1 and len(named) == 1:
+        return named[0]
+    best, best_cos = -1, -np.inf
+    for child in candidates:
+        to_child = _normalize(joints[child] - joints[joint])
+        if float(to_child @ incoming) > best_cos:
+            best, best_cos = child, float(to_child @ incoming)
+    return best
+
+
 def bone_layout(
     rest_joints: np.ndarray, parents: np.ndarray, joint_names: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Heads (J,3), tails (J,3) and rest orientations (J,3,3) of bones that read well in a viewport.
 
-    A bone points at the child that continues its chain (the one most aligned with the direction it
-    came from; up for the root); a bone without such a child continues its parent's direction at half
-    its parent's length. Eyes look forward (model +z). Any orientation is exact: only the display differs.
+    A bone runs from its joint to its child's joint (a thigh from hip to knee), as an animator
+    expects; with several children, to the one that continues the chain (``_chain_child``). A bone
+    without a child continues its parent's direction at half its parent's length, eyes look forward
+    (model +z). Any orientation is exact for the forward: only the display and the bone axes differ.
     """
     joints = np.asarray(rest_joints, dtype=np.float64)
     num = joints.shape[0]
@@ -63,12 +87,7 @@ def bone_layout(
         if np.linalg.norm(incoming) < 1e-9:
             incoming = np.array([0.0, 1.0, 0.0])
         incoming = _normalize(incoming)
-        best, best_cos = -1, _CHAIN_COS
-        for child in children[j]:
-            to_child = joints[child] - joints[j]
-            dist = float(np.linalg.norm(to_child))
-            if dist > 1e-6 and float(to_child @ incoming) / dist > best_cos:
-                best, best_cos = child, float(to_child @ incoming) / dist
+        best = _chain_child(j, children[j], joint_names, joints, incoming)
         if "eye" in joint_names[j]:
             direction = np.array([0.0, 0.0, 1.0])
             length = 0.02

@@ -97,16 +97,25 @@ def detect_pairs(
     return bone_maps.joint_pairs(src, dst, src_names, dst_names)
 
 
-def _leg_length(armature: Object, world: np.ndarray, pairs: dict[str, str]) -> float | None:
+def rest_heads(armature: Object, depsgraph: bpy.types.Depsgraph) -> dict[str, np.ndarray]:
+    """World rest heads of every bone, as the rig is now shaped: each child's head is read off the
+    evaluated pose in its parent's axes (a pose does not change it; a joint-shifting constraint, as
+    the SMPL-X rigs' shape has, does) and laid out again from the rest orientations."""
     bones = armature.data.bones  # type: ignore[union-attr]
-    lengths = []
-    for hip, knee, ankle in bone_maps.LEG_JOINTS:
-        if hip in pairs and knee in pairs and ankle in pairs:
-            heads = [
-                world[:3, :3] @ _matrix(bones[pairs[j]].head_local) + world[:3, 3] for j in (hip, knee, ankle)
-            ]
-            lengths.append(retarget.leg_length(*heads))
-    return float(np.mean(lengths)) if lengths else None
+    evaluated = armature.evaluated_get(depsgraph)
+    pose = evaluated.pose.bones  # type: ignore[union-attr]
+    world = _matrix(evaluated.matrix_world)
+    names, parents = hierarchy(armature)
+    rest = np.empty((len(names), 3))
+    for i, (name, p) in enumerate(zip(names, parents, strict=True)):
+        if p < 0:
+            rest[i] = _matrix(bones[name].head_local)
+            continue
+        parent = names[p]
+        turn = retarget.orthonormal(_matrix(pose[parent].matrix)[:3, :3])
+        offset = turn.T @ (_matrix(pose[name].head) - _matrix(pose[parent].head))
+        rest[i] = rest[p] + _matrix(bones[parent].matrix_local)[:3, :3] @ offset
+    return {n: world[:3, :3] @ rest[i] + world[:3, 3] for i, n in enumerate(names)}
 
 
 class _RootSolver:
@@ -142,6 +151,170 @@ class _RootSolver:
         return np.linalg.solve(axes, wanted_head - self.offset - base[:3, 3])
 
 
+@dataclass
+class Solution:
+    """What a retarget puts on the target, frame by frame, before it is keyed or shown."""
+
+    frames: np.ndarray  # (F,) scene frames
+    bones: list[str]  # target bones whose rotations are set
+    quaternions: np.ndarray  # (F,B,4) their pose rotations
+    others: list[str]  # unmapped target bones
+    other_matrices: np.ndarray  # (F,O,3,3) their own pose rotations, kept
+    root_bone: str = ""
+    locations: np.ndarray | None = None  # (F,3) the root bone's pose location
+    ratio: float = 1.0
+    warnings: list[str] = field(default_factory=list)
+
+
+def limb_warning(pairs: list[Pair]) -> str | None:
+    """A one-sentence warning naming the mapped bones whose limb child the map leaves out."""
+    joints = [j for j, _, _ in pairs]
+    target_of = {j: d for j, _, d in pairs}
+    missing = retarget.missing_limbs(joints)
+    if not missing:
+        return None
+    named = ", ".join(f"{target_of[j]} ({j} without {bone_maps.limb_child(j)})" for j in missing[:6])
+    more = f" and {len(missing) - 6} more" if len(missing) > 6 else ""
+    return (
+        f"the bone map leaves out a limb: {named}{more}; these bones only turn with their parents' "
+        "limbs, their own direction is not matched"
+    )
+
+
+def _floor(heads: dict[str, np.ndarray], joints: list[str]) -> float | None:
+    feet = [heads[j][2] for j in bone_maps.FOOT_JOINTS if j in joints and j in heads]
+    return float(min(feet)) if feet else None
+
+
+def solve(
+    context: Context,
+    source: Object,
+    target: Object,
+    pairs: list[Pair],
+    frames: list[int] | np.ndarray,
+    root_motion: str = "SCALED",
+) -> Solution:
+    """The target's pose on each of the given frames that matches the source's limbs (see
+    ``engine.motion.retarget``), with root motion scaled by leg length about each rig's floor."""
+    pairs = check_pairs(source, target, pairs)
+    frames = np.asarray(frames, dtype=np.int64)
+    if frames.size == 0:
+        raise AnimateError("There are no frames to retarget.")
+    scene = context.scene
+    current = scene.frame_current
+    joints = [j for j, _, _ in pairs]
+    src_bones = [s for _, s, _ in pairs]
+    dst_bones = [d for _, _, d in pairs]
+    names, parents = hierarchy(target)
+    index = {n: i for i, n in enumerate(names)}
+    mapped_idx = np.array([index[d] for d in dst_bones])
+    mapped = np.zeros(len(names), bool)
+    mapped[mapped_idx] = True
+    target_data = target.data.bones  # type: ignore[union-attr]
+    source_data = source.data.bones  # type: ignore[union-attr]
+    rest_arm = retarget.orthonormal(np.array([_matrix(target_data[n].matrix_local)[:3, :3] for n in names]))
+    warnings = [w for w in (limb_warning(pairs),) if w]
+    root = next((p for p in pairs if p[0] == "pelvis"), None)
+    children = retarget.limb_children(joints)
+
+    count = frames.shape[0]
+    posed = np.empty((count, len(pairs), 3, 3))
+    posed_heads = np.empty((count, len(pairs), 3))
+    fixed = np.empty((count, len(names), 3, 3))
+    bases = np.empty((count, 4, 4))
+    target_pose = target.pose.bones  # type: ignore[union-attr]
+    try:
+        scene.frame_set(int(frames[0]))
+        depsgraph = context.evaluated_depsgraph_get()
+        source_world = retarget.orthonormal(_matrix(source.evaluated_get(depsgraph).matrix_world)[:3, :3])
+        target_world = _matrix(target.evaluated_get(depsgraph).matrix_world)
+        target_rot = retarget.orthonormal(target_world[:3, :3])
+        src_rest_heads = rest_heads(source, depsgraph)
+        dst_rest_heads = rest_heads(target, depsgraph)
+        solver = (
+            _RootSolver(target, root[2], depsgraph) if root is not None and root_motion != "NONE" else None
+        )
+        for t, frame in enumerate(frames):
+            scene.frame_set(int(frame))
+            depsgraph = context.evaluated_depsgraph_get()
+            evaluated = source.evaluated_get(depsgraph)
+            world = _matrix(evaluated.matrix_world)
+            bones = evaluated.pose.bones  # type: ignore[union-attr]
+            posed[t] = np.array([world[:3, :3] @ _matrix(bones[s].matrix)[:3, :3] for s in src_bones])
+            posed_heads[t] = np.array(
+                [world[:3, :3] @ _matrix(bones[s].head) + world[:3, 3] for s in src_bones]
+            )
+            fixed[t] = np.array([_matrix(target_pose[n].matrix_basis)[:3, :3] for n in names])
+            if solver is not None:
+                bases[t] = solver.base(target, depsgraph)
+    finally:
+        scene.frame_set(current)
+
+    # Limb frames of both rigs at rest, from their joints; the source's as posed, from its bones.
+    src_heads = np.array([src_rest_heads[s] for s in src_bones])
+    dst_heads = np.array([dst_rest_heads[d] for d in dst_bones])
+    src_frames, _ = retarget.rest_limb_frames(joints, src_heads)
+    dst_frames, _ = retarget.rest_limb_frames(joints, dst_heads)
+    src_rest = retarget.orthonormal(
+        np.array([source_world @ _matrix(source_data[s].matrix_local)[:3, :3] for s in src_bones])
+    )
+    has_child = np.array(children) >= 0
+    directions = np.full_like(posed_heads, np.nan)
+    directions[:, has_child] = posed_heads[:, np.array(children)[has_child]] - posed_heads[:, has_child]
+    source_frames = retarget.posed_limb_frames(src_frames, src_rest, retarget.orthonormal(posed), directions)
+    dst_rest = target_rot @ rest_arm[mapped_idx]
+    wanted = retarget.retarget_world_rotations(source_frames, dst_frames, dst_rest)
+    world_arm = np.broadcast_to(np.eye(3), (count, len(names), 3, 3)).copy()
+    world_arm[:, mapped_idx] = np.swapaxes(target_rot, -1, -2) @ wanted
+    local = retarget.world_to_local_rotations(
+        world_arm, rest_arm, parents, mapped, retarget.orthonormal(fixed)
+    )
+    quats = bone_frames.continuous_quaternions(rotations.matrix_to_quaternion(local[:, mapped_idx]))
+    others = [i for i in range(len(names)) if not mapped[i]]
+    solution = Solution(
+        frames=frames,
+        bones=dst_bones,
+        quaternions=quats,
+        others=[names[i] for i in others],
+        other_matrices=local[:, others],
+        warnings=warnings,
+    )
+    if root is None:
+        if root_motion != "NONE":
+            warnings.append("the pelvis / hips is not mapped, so there is no root motion")
+        return solution
+    if solver is None:
+        return solution
+
+    src_by_joint = {j: src_rest_heads[s] for j, s, _ in pairs}
+    dst_by_joint = {j: dst_rest_heads[d] for j, _, d in pairs}
+    ratio = 1.0
+    if root_motion == "SCALED":
+        src_leg, dst_leg = retarget.mean_leg_length(src_by_joint), retarget.mean_leg_length(dst_by_joint)
+        if src_leg and dst_leg:
+            ratio = dst_leg / src_leg
+        else:
+            warnings.append("the legs are not mapped, so root motion is not scaled")
+    # Each rig's floor: the lowest foot joint the source reaches over the frames, the target's at rest.
+    src_root_rest = src_rest_heads[root[1]]
+    dst_root_rest = target_world[:3, :3] @ solver.rest_head + target_world[:3, 3]
+    feet = [i for i, j in enumerate(joints) if j in bone_maps.FOOT_JOINTS]
+    dst_floor = _floor(dst_by_joint, joints)
+    if feet and dst_floor is not None:
+        src_anchor = retarget.floor_anchor(src_root_rest, float(posed_heads[:, feet, 2].min()))
+        dst_anchor = retarget.floor_anchor(dst_root_rest, dst_floor)
+    else:
+        src_anchor, dst_anchor = src_root_rest, dst_root_rest
+        warnings.append("the feet are not mapped, so the root moves from its rest place, not the floor")
+    root_heads = posed_heads[:, joints.index("pelvis")]
+    world_heads = retarget.scale_root_motion(root_heads, src_anchor, dst_anchor, ratio)
+    inverse = np.linalg.inv(target_world)
+    arm_heads = world_heads @ inverse[:3, :3].T + inverse[:3, 3]
+    solution.locations = np.array([solver.location(bases[t], arm_heads[t]) for t in range(count)])
+    solution.root_bone, solution.ratio = root[2], ratio
+    return solution
+
+
 def bake(
     context: Context,
     source: Object,
@@ -154,100 +327,42 @@ def bake(
 ) -> RetargetResult:
     """Keys the target's mapped bones (and root location) on frames frame_start..frame_end."""
     started = time.perf_counter()
-    pairs = check_pairs(source, target, pairs)
     if frame_end < frame_start:
         raise AnimateError(f"The frame range {frame_start}..{frame_end} is empty.")
-    scene = context.scene
-    current = scene.frame_current
-    result = RetargetResult(bones=len(pairs))
-    names, parents = hierarchy(target)
-    index = {n: i for i, n in enumerate(names)}
-    mapped_idx = np.array([index[dst] for _, _, dst in pairs])
-    mapped = np.zeros(len(names), bool)
-    mapped[mapped_idx] = True
-    target_bones = target.data.bones  # type: ignore[union-attr]
-    rest_arm = retarget.orthonormal(np.array([_matrix(target_bones[n].matrix_local)[:3, :3] for n in names]))
-    by_joint_src = {j: s for j, s, _ in pairs}
-    by_joint_dst = {j: d for j, _, d in pairs}
-    root = next((p for p in pairs if p[0] == "pelvis"), None)
-
-    scene.frame_set(frame_start)
-    depsgraph = context.evaluated_depsgraph_get()
-    target_world = _matrix(target.evaluated_get(depsgraph).matrix_world)
-    source_world0 = _matrix(source.evaluated_get(depsgraph).matrix_world)
-    target_rot = retarget.orthonormal(target_world[:3, :3])
-    source_bones = source.data.bones  # type: ignore[union-attr]
-    source_rest = retarget.orthonormal(
-        np.array([source_world0[:3, :3] @ _matrix(source_bones[s].matrix_local)[:3, :3] for _, s, _ in pairs])
-    )
-    target_rest_world = target_rot @ rest_arm[mapped_idx]
-    alignment = retarget.rest_alignment(source_rest, target_rest_world)
-    solver = _RootSolver(target, root[2], depsgraph) if root is not None and root_motion != "NONE" else None
-    if root is None and root_motion != "NONE":
-        result.warnings.append("the pelvis / hips is not mapped, so there is no root motion")
-
-    frames = np.arange(frame_start, frame_end + 1)
-    count = frames.shape[0]
-    posed = np.empty((count, len(pairs), 3, 3))
-    fixed = np.empty((count, len(names), 3, 3))
-    root_heads = np.empty((count, 3))
-    bases = np.empty((count, 4, 4))
-    target_pose = target.pose.bones  # type: ignore[union-attr]
-    try:
-        for t, frame in enumerate(frames):
-            scene.frame_set(int(frame))
-            depsgraph = context.evaluated_depsgraph_get()
-            evaluated = source.evaluated_get(depsgraph)
-            world = _matrix(evaluated.matrix_world)
-            bones = evaluated.pose.bones  # type: ignore[union-attr]
-            posed[t] = np.array([world[:3, :3] @ _matrix(bones[s].matrix)[:3, :3] for _, s, _ in pairs])
-            fixed[t] = np.array([_matrix(target_pose[n].matrix_basis)[:3, :3] for n in names])
-            if root is not None:
-                root_heads[t] = world[:3, :3] @ _matrix(bones[root[1]].head) + world[:3, 3]
-            if solver is not None:
-                bases[t] = solver.base(target, depsgraph)
-    finally:
-        scene.frame_set(current)
-
-    wanted = retarget.retarget_world_rotations(
-        source_rest, retarget.orthonormal(posed), target_rest_world, alignment
-    )
-    world_arm = np.broadcast_to(np.eye(3), (count, len(names), 3, 3)).copy()
-    world_arm[:, mapped_idx] = np.swapaxes(target_rot, -1, -2) @ wanted
-    local = retarget.world_to_local_rotations(
-        world_arm, rest_arm, parents, mapped, retarget.orthonormal(fixed)
-    )
-    quats = bone_frames.continuous_quaternions(rotations.matrix_to_quaternion(local[:, mapped_idx]))
-
+    solution = solve(context, source, target, pairs, np.arange(frame_start, frame_end + 1), root_motion)
+    result = RetargetResult(bones=len(solution.bones), warnings=solution.warnings)
     swap = rig_pose.use_new_action(target, f"{source.name} to {target.name}") if new_action else None
     try:
         action = rig_pose.ensure_action(target)
         result.action = action.name
-        keyed = frames.astype(np.float64)
-        rig_pose.key_rotations(target, action, [names[i] for i in mapped_idx], keyed, quats)
-        if solver is not None and root is not None:
-            ratio = 1.0
-            if root_motion == "SCALED":
-                src_leg = _leg_length(source, source_world0, by_joint_src)
-                dst_leg = _leg_length(target, target_world, by_joint_dst)
-                if src_leg and dst_leg:
-                    ratio = dst_leg / src_leg
-                else:
-                    result.warnings.append("the legs are not mapped, so root motion is not scaled")
-            result.ratio, result.root_bone = ratio, root[2]
-            source_rest_root = (
-                source_world0[:3, :3] @ _matrix(source_bones[root[1]].head_local) + source_world0[:3, 3]
-            )
-            target_rest_root = target_world[:3, :3] @ solver.rest_head + target_world[:3, 3]
-            world_heads = retarget.scale_root_motion(root_heads, source_rest_root, target_rest_root, ratio)
-            inverse = np.linalg.inv(target_world)
-            arm_heads = world_heads @ inverse[:3, :3].T + inverse[:3, 3]
-            locations = np.array([solver.location(bases[t], arm_heads[t]) for t in range(count)])
-            rig_pose.key_locations(target, action, root[2], keyed, locations)
+        keyed = solution.frames.astype(np.float64)
+        rig_pose.key_rotations(target, action, solution.bones, keyed, solution.quaternions)
+        if solution.locations is not None:
+            rig_pose.key_locations(target, action, solution.root_bone, keyed, solution.locations)
+            result.ratio, result.root_bone = solution.ratio, solution.root_bone
     except BaseException:
         if swap is not None:
             swap.undo()
         raise
-    result.frames = count
+    result.frames = int(solution.frames.shape[0])
     result.seconds = time.perf_counter() - started
     return result
+
+
+def sample_heads(
+    context: Context, armature: Object, bones: list[str], frames: list[int] | np.ndarray
+) -> np.ndarray:
+    """(F,N,3) world heads of the named pose bones on each frame (the scene's frame is put back)."""
+    scene = context.scene
+    current = scene.frame_current
+    out = np.empty((len(frames), len(bones), 3))
+    try:
+        for t, frame in enumerate(frames):
+            scene.frame_set(int(frame))
+            evaluated = armature.evaluated_get(context.evaluated_depsgraph_get())
+            world = _matrix(evaluated.matrix_world)
+            pose = evaluated.pose.bones  # type: ignore[union-attr]
+            out[t] = [world[:3, :3] @ _matrix(pose[b].head) + world[:3, 3] for b in bones]
+    finally:
+        scene.frame_set(current)
+    return out

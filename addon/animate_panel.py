@@ -196,6 +196,12 @@ class GAVATAR_PT_retarget(Panel):
         run = layout.row()
         run.enabled = state.source is not None
         run.operator("gavatar.retarget", text="Retarget Scene Range", icon="ACTION").target = target.name
+        preview = run.row(align=True)
+        preview.operator(
+            "gavatar.retarget_preview", text="Preview", icon="GHOST_ENABLED"
+        ).target = target.name
+        clear = preview.operator("gavatar.retarget_preview", text="", icon="X")
+        clear.target, clear.clear = target.name, True
 
 
 register, unregister = class_registrar((GAVATAR_PT_animate, GAVATAR_UL_bone_map, GAVATAR_PT_retarget))

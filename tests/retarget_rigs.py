@@ -12,6 +12,8 @@ Conventions (how each bone's tail and roll are chosen; the joints are the same i
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass
 from typing import Any
 
 import bpy
@@ -19,6 +21,7 @@ import numpy as np
 from mathutils import Vector
 
 from engine.motion import bone_maps
+from tests.blender_helpers import ADDON_MODULE
 
 CONVENTIONS = ("limbs", "fixed_z", "rolled", "random")
 _FINGERS = ("index", "middle", "ring", "pinky")
@@ -106,3 +109,43 @@ def build(
     finally:
         bpy.ops.object.mode_set(mode="OBJECT")
     return obj
+
+
+@dataclass
+class Figures:
+    """How closely a retargeted target follows its source, over the sampled frames."""
+
+    median_degrees: float  # limb directions (joint to mapped child joint), all limbs and frames
+    worst_degrees: float
+    hips_over_feet: float  # worst difference of the hips' height over the lowest foot, leg lengths
+    hips_over_floor: float  # the same over each rig's floor (its lowest foot over the frames)
+    limbs: int
+
+
+def measure(source: Any, target: Any, frames: list[int]) -> Figures:
+    """Figures of the target's retarget from the source, with the target's stored bone map."""
+    bake = importlib.import_module(f"{ADDON_MODULE}.engine.blender.animate.retarget_bake")
+    maths = importlib.import_module(f"{ADDON_MODULE}.engine.motion.retarget")
+    pairs = [(p.name, p.source, p.target) for p in target.gavatar_retarget.pairs if p.enabled]
+    joints = [p[0] for p in pairs]
+    src = bake.sample_heads(bpy.context, source, [p[1] for p in pairs], frames)
+    dst = bake.sample_heads(bpy.context, target, [p[2] for p in pairs], frames)
+    angles = maths.limb_angles(src, dst, joints)
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    legs = []
+    for armature, column in ((source, 1), (target, 2)):
+        rest = bake.rest_heads(armature, depsgraph)
+        legs.append(maths.mean_leg_length({p[0]: rest[p[column]] for p in pairs}))
+    over_feet = maths.hips_over_feet(src, joints, legs[0]) - maths.hips_over_feet(dst, joints, legs[1])
+    feet = [i for i, j in enumerate(joints) if j in bone_maps.FOOT_JOINTS]
+    pelvis = joints.index("pelvis")
+    over_floor = [
+        (h[:, pelvis, 2] - h[:, feet, 2].min()) / leg for h, leg in ((src, legs[0]), (dst, legs[1]))
+    ]
+    return Figures(
+        median_degrees=float(np.median(angles)),
+        worst_degrees=float(angles.max()),
+        hips_over_feet=float(np.abs(over_feet).max()),
+        hips_over_floor=float(np.abs(over_floor[0] - over_floor[1]).max()),
+        limbs=int(angles.shape[1]),
+    )

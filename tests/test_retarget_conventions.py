@@ -18,7 +18,6 @@ import pytest
 from tests import retarget_rigs
 from tests.animate_fixtures import (
     active_parts,
-    module,
     open_blend,
     standin_smplx_blend,  # noqa: F401  (fixture)
 )
@@ -50,29 +49,15 @@ def clip_on_standin(standin_smplx_blend: Path, tmp_path_factory: pytest.TempPath
     return path
 
 
-def measure(source, target, frames: list[int]) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
-    """(median, worst) limb angle in degrees and the worst hips-over-feet difference in leg lengths."""
-    bake = module("engine.blender.animate.retarget_bake")
-    maths = module("engine.motion.retarget")
-    pairs = [(p.name, p.source, p.target) for p in target.gavatar_retarget.pairs if p.enabled]
-    joints = [p[0] for p in pairs]
-    src = bake.sample_heads(bpy.context, source, [p[1] for p in pairs], frames)
-    dst = bake.sample_heads(bpy.context, target, [p[2] for p in pairs], frames)
-    angles = maths.limb_angles(src, dst, joints)
-    assert angles.shape[1] == 39  # 19 body limbs and 20 finger limbs
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    legs = []
-    for armature, column in ((source, 1), (target, 2)):
-        rest = bake.rest_heads(armature, depsgraph)
-        legs.append(maths.mean_leg_length({p[0]: rest[p[column]] for p in pairs}))
-    hips = maths.hips_over_feet(src, joints, legs[0]) - maths.hips_over_feet(dst, joints, legs[1])
-    return float(np.median(angles)), float(angles.max()), float(np.abs(hips).max())
-
-
-def _check(label: str, figures: tuple[float, float, float]) -> None:
-    median, worst, hips = figures
-    print(f"{label}: limb angle median {median:.4f} deg, worst {worst:.4f} deg, hips {hips:.4f} leg lengths")
-    assert median < MEDIAN_DEGREES and worst < WORST_DEGREES and hips < HIPS_LEGS
+def _check(label: str, figures: retarget_rigs.Figures) -> None:
+    print(
+        f"{label}: limb angle median {figures.median_degrees:.4f} deg, "
+        f"worst {figures.worst_degrees:.4f} deg, hips over the feet {figures.hips_over_feet:.4f}, "
+        f"over the floor {figures.hips_over_floor:.4f} leg lengths"
+    )
+    assert figures.limbs == 39  # 19 body limbs and 20 finger limbs
+    assert figures.median_degrees < MEDIAN_DEGREES and figures.worst_degrees < WORST_DEGREES
+    assert figures.hips_over_feet < HIPS_LEGS and figures.hips_over_floor < HIPS_LEGS
 
 
 @pytest.mark.slow
@@ -87,9 +72,9 @@ def test_real_clip_from_the_standin_onto_a_rig_and_back(
     heads = retarget_rigs.skeleton(pose, legs, scale)
     rig = retarget_rigs.build("Other", heads, preset, convention, seed=7, location=(1.5, 0.0, 0.0))
     assert bpy.ops.gavatar.retarget(source=standin.name, target=rig.name) == {"FINISHED"}
-    _check(f"stand-in -> {convention} {pose} ({preset})", measure(standin, rig, frames))
+    _check(f"stand-in -> {convention} {pose} ({preset})", retarget_rigs.measure(standin, rig, frames))
     assert bpy.ops.gavatar.retarget(source=rig.name, target=standin.name) == {"FINISHED"}
-    _check(f"{convention} {pose} ({preset}) -> stand-in", measure(rig, standin, frames))
+    _check(f"{convention} {pose} ({preset}) -> stand-in", retarget_rigs.measure(rig, standin, frames))
 
 
 def test_rigs_of_any_convention_onto_each_other(addon: str, clean_scene: None) -> None:
@@ -113,6 +98,6 @@ def test_rigs_of_any_convention_onto_each_other(addon: str, clean_scene: None) -
     hips.location = (0.0, -0.2, 0.1)  # in the rolled bone's own axes, whichever way they lie
     hips.keyframe_insert("location", frame=8)
     assert bpy.ops.gavatar.retarget(source=source.name, target=target.name) == {"FINISHED"}
-    median, worst, hips_error = measure(source, target, list(range(1, 9)))
-    print(f"rolled A -> up T: median {median:.5f} deg, worst {worst:.5f} deg, hips {hips_error:.4f}")
-    assert worst < 1e-3 and hips_error < HIPS_LEGS
+    figures = retarget_rigs.measure(source, target, list(range(1, 9)))
+    _check("rolled A -> up T", figures)
+    assert figures.worst_degrees < 1e-3

@@ -4,8 +4,9 @@
 
 - import: ``gavatar.import_amass`` of the clip (the real AMASS sample in ../shared/real when present,
   else a generated 601-frame SMPL-X clip at 120 fps) resampled to 30 fps, plain and with ``ground``;
-- retarget: the imported motion baked from the stand-in rig onto a Mixamo-named armature and back
-  (every frame of the clip), with the largest bone-direction error over all frames;
+- retarget: the imported motion baked from the stand-in rig onto a Mixamo-named armature (every
+  frame of the clip), with the largest limb-direction error over all frames
+  (benchmarks/retarget_accuracy.py has the full figures);
 - render: ``gavatar.render_sequence`` with the GAVATAR engine at 72x96 (generated Gaussians bound
   to the driver mesh), seconds a frame.
 Wall-clock figures; the machine may be shared, so compare runs made side by side.
@@ -47,15 +48,6 @@ def _timed(fn: Any) -> float:
     return time.perf_counter() - start
 
 
-def _directions(armature: Any, bones: list[str]) -> np.ndarray:
-    evaluated = armature.evaluated_get(bpy.context.evaluated_depsgraph_get())
-    world = np.array(evaluated.matrix_world, dtype=np.float64)
-    out = np.array(
-        [world[:3, :3] @ np.array(evaluated.pose.bones[b].matrix, dtype=np.float64)[:3, 1] for b in bones]
-    )
-    return out / np.linalg.norm(out, axis=1, keepdims=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -92,16 +84,13 @@ def main() -> None:
 
     mixamo = _mixamo_armature("Mixamo")
     onto = _timed(lambda: bpy.ops.gavatar.retarget(source=parts.armature.name, target=mixamo.name))
-    pairs = [(p.source, p.target) for p in mixamo.gavatar_retarget.pairs]
-    worst = 0.0
-    for frame in range(scene.frame_start, scene.frame_end + 1):
-        scene.frame_set(frame)
-        a = _directions(parts.armature, [p[0] for p in pairs])
-        b = _directions(mixamo, [p[1] for p in pairs])
-        worst = max(worst, float(np.degrees(np.arccos(np.clip(np.sum(a * b, axis=1), -1, 1))).max()))
+    from tests.retarget_rigs import measure
+
+    pairs = list(mixamo.gavatar_retarget.pairs)
+    figures = measure(parts.armature, mixamo, list(range(scene.frame_start, scene.frame_end + 1)))
     print(
         f"retarget stand-in -> Mixamo: {len(pairs)} bones x {count} frames in {onto:.2f} s, "
-        f"max direction error {worst:.4f} deg"
+        f"max limb direction error {figures.worst_degrees:.4f} deg"
     )
 
     from tests.test_engine_render import look_at, setup_scene

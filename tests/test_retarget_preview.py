@@ -3,6 +3,8 @@ bone map leaves a limb out (real bpy, armatures built in code)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import bpy
 import numpy as np
 import pytest
@@ -93,3 +95,28 @@ def test_a_map_that_leaves_a_limb_out_is_warned_about(
     assert bpy.ops.gavatar.retarget(source=source.name, target=target.name) == {"FINISHED"}
     out = capfd.readouterr()
     assert "the bone map leaves out a limb: thigh.L (left_hip without left_knee)" in out.out + out.err
+
+
+def test_the_readme_retarget_snippets_run_as_written(addon: str, clean_scene: None) -> None:
+    from tests.blender_rig_models import make_model
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    snippets = [
+        line.strip() for line in readme.splitlines() if line.startswith("    bpy.ops.gavatar.retarget")
+    ]
+    assert len(snippets) == 3
+    module("engine.blender.rig.build").build_rig(make_model("SMPLX", seed=4))
+    rig = bpy.data.objects["SMPL-X"]  # the name the README gives the body rig
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = FRAMES
+    for frame in FRAMES:
+        rig.pose.bones["left_knee"].rotation_quaternion = (0.9, 0.4 * frame / 12, 0.0, 0.0)
+        rig.pose.bones["left_knee"].keyframe_insert("rotation_quaternion", frame=frame)
+    retarget_rigs.build(
+        "Armature", retarget_rigs.skeleton("T"), "MIXAMO", "rolled"
+    )  # as a Mixamo FBX imports
+    for snippet in snippets:
+        exec(snippet, {"bpy": bpy})
+    target = bpy.data.objects["Armature"]
+    assert module("engine.blender.animate.retarget_preview").ghosts_of(target) == []
+    assert target.animation_data.action is not None

@@ -78,3 +78,34 @@ def test_joint_blendshapes_are_the_regressor_on_the_bases() -> None:
     template, shape, expr = bone_frames.joint_blendshapes(model)
     got = template + shape @ betas + expr @ expression
     np.testing.assert_allclose(got, lbs.forward(model, betas, expression).rest_joints, atol=1e-12)
+
+
+@pytest.mark.parametrize("family", ["FLAME", "SMPLX"])
+def test_bones_run_from_their_joint_to_their_child_joint(family: str) -> None:
+    """A thigh runs hip to knee, a spine to the next spine joint, a hand to its middle finger, so the
+    pose reads as an animator expects; a head points on from the neck, not at an eye or the jaw."""
+    model = make_model(family, seed=3)
+    joints = model.joint_regressor @ model.v_template
+    _, _, frames = bone_frames.bone_layout(joints, model.parents, model.joint_names)
+    names = list(model.joint_names)
+    chain = {
+        "pelvis": "spine1",
+        "spine3": "neck",
+        "left_wrist": "left_middle1",
+        "right_wrist": "right_middle1",
+    }
+    for j, name in enumerate(names):
+        children = [c for c in range(len(names)) if model.parents[c] == j]
+        children = [c for c in children if "eye" not in names[c] and "jaw" not in names[c]]
+        if len(children) == 1:
+            target = children[0]
+        elif name in chain:
+            target = names.index(chain[name])
+        else:
+            continue
+        along = joints[target] - joints[j]
+        np.testing.assert_allclose(frames[j][:, 1], along / np.linalg.norm(along), atol=1e-9, err_msg=name)
+    if family == "SMPLX":
+        head, neck = names.index("head"), names.index("neck")
+        along = joints[head] - joints[neck]
+        np.testing.assert_allclose(frames[head][:, 1], along / np.linalg.norm(along), atol=1e-9)

@@ -101,3 +101,17 @@ def test_rigs_of_any_convention_onto_each_other(addon: str, clean_scene: None) -
     figures = retarget_rigs.measure(source, target, list(range(1, 9)))
     _check("rolled A -> up T", figures)
     assert figures.worst_degrees < 1e-3
+
+
+def test_the_standin_bones_run_along_the_limbs(standin_smplx_blend: Path) -> None:  # noqa: F811
+    """The stand-in's thigh runs hip to knee (it used to point sideways, 79 degrees off)."""
+    open_blend(standin_smplx_blend)
+    bones = active_parts().armature.data.bones
+    for joint, child in (
+        ("left_hip", "left_knee"), ("right_hip", "right_knee"), ("left_ankle", "left_foot"),
+        ("left_collar", "left_shoulder"), ("pelvis", "spine1"), ("spine3", "neck"),
+    ):  # fmt: skip
+        along = np.array(bones[child].head_local) - np.array(bones[joint].head_local)
+        axis = np.array(bones[joint].matrix_local)[:3, 1]
+        cosine = np.clip(axis @ along / np.linalg.norm(along), -1.0, 1.0)  # float32 data
+        assert np.degrees(np.arccos(cosine)) < 0.05, joint

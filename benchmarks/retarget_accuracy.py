@@ -9,8 +9,9 @@ anywhere, in T- and A-pose rests and other proportions, with Mixamo or Rigify na
 of them back onto the stand-in. Per direction it prints, over every frame of the clip:
 - the angle between the source's and the target's limb directions (a bone's joint to its mapped
   child's joint, world space): median and worst over all limbs and frames;
-- the hips' height over the lowest foot, and over the rig's floor (its lowest foot over the clip),
-  in each rig's leg lengths: the worst difference between source and target;
+- the hips' height over the lowest foot, and over the floor (the source's: its lowest foot over the
+  clip; the target's: its feet at rest), in each rig's leg lengths: the worst difference between
+  source and target;
 - the bake's wall-clock seconds.
 """
 

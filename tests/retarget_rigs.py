@@ -118,7 +118,7 @@ class Figures:
     median_degrees: float  # limb directions (joint to mapped child joint), all limbs and frames
     worst_degrees: float
     hips_over_feet: float  # worst difference of the hips' height over the lowest foot, leg lengths
-    hips_over_floor: float  # the same over each rig's floor (its lowest foot over the frames)
+    hips_over_floor: float  # the same over the floor (source: its lowest foot; target: its rest feet)
     limbs: int
 
 
@@ -132,16 +132,18 @@ def measure(source: Any, target: Any, frames: list[int]) -> Figures:
     dst = bake.sample_heads(bpy.context, target, [p[2] for p in pairs], frames)
     angles = maths.limb_angles(src, dst, joints)
     depsgraph = bpy.context.evaluated_depsgraph_get()
-    legs = []
+    legs, rests = [], []
     for armature, column in ((source, 1), (target, 2)):
         rest = bake.rest_heads(armature, depsgraph)
+        rests.append(np.array([rest[p[column]] for p in pairs]))
         legs.append(maths.mean_leg_length({p[0]: rest[p[column]] for p in pairs}))
     over_feet = maths.hips_over_feet(src, joints, legs[0]) - maths.hips_over_feet(dst, joints, legs[1])
     feet = [i for i, j in enumerate(joints) if j in bone_maps.FOOT_JOINTS]
     pelvis = joints.index("pelvis")
-    over_floor = [
-        (h[:, pelvis, 2] - h[:, feet, 2].min()) / leg for h, leg in ((src, legs[0]), (dst, legs[1]))
-    ]
+    # The source's floor is where its feet go lowest over the frames; the target's where they stand
+    # at rest, so a target that floats or sinks as a whole shows here.
+    floors = (src[:, feet, 2].min(), rests[1][feet, 2].min())
+    over_floor = [(h[:, pelvis, 2] - f) / leg for h, f, leg in zip((src, dst), floors, legs, strict=True)]
     return Figures(
         median_degrees=float(np.median(angles)),
         worst_degrees=float(angles.max()),

@@ -1,10 +1,13 @@
 """Baking motion from one armature onto another, bone by bone, as keyframes.
 
-Per frame the source's evaluated bones give world rotations; ``engine.motion.retarget`` turns them
-into target world rotations that point every mapped bone the way its source bone points (rest-pose
-differences, e.g. A-pose vs T-pose, compensated), then into the target's pose-bone rotations
-through its own hierarchy. Unmapped target bones keep their own animation. Root motion follows the
-source root's displacement, scaled by the ratio of leg lengths.
+Per frame the source's evaluated bones give world rotations and joint positions;
+``engine.motion.retarget`` turns them into target world rotations whose limbs (joint to mapped
+child joint) point and twist as the source's do, whichever way either rig's bones point or roll and
+whatever their rest poses, then into the target's pose-bone rotations through its own hierarchy
+(``solve``). Unmapped target bones keep their own animation. Root motion follows the source root's
+height over its floor (its lowest foot over the frames) and its horizontal travel, scaled by the
+ratio of leg lengths, from the target's floor (its feet at rest). ``bake`` keys the solution;
+``retarget_preview`` shows it as ghosts.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 from bpy.types import AddonPreferences, Context
 
-from ..engine import paths
-from .classes import class_registrar
+from ..core import paths
+from ..engine.registrar import class_registrar
 
 # The extension's top package, e.g. "bl_ext.user_default.gaussian_avatar".
 ADDON_PACKAGE = __package__.rpartition(".")[0]

@@ -8,11 +8,12 @@ from typing import Any
 
 from bpy.types import Context, Object, Panel
 
-from ..engine.avatar import range_stats
-from ..engine.blender import driver_mesh, range_guard, splat_data
-from ..engine.blender.rig import naming
-from ..engine.blender.rig.parts import find_rig
-from .classes import class_registrar
+from ..blender.rig import naming
+from ..blender.rig.parts import find_rig
+from ..core.avatar import range_stats
+from ..engine.registrar import class_registrar
+from ..engine.splats import data as splat_data
+from ..engine.splats import driver_mesh, range_guard
 
 
 def feature_label(obj: Object, index: int, num_expression: int) -> str:

@@ -10,10 +10,10 @@ from typing import Any
 
 from bpy.types import Context, Panel, UILayout, UIList
 
-from ..engine.training_jobs import plot
-from ..engine.training_jobs.job import format_duration, metric_summary
-from . import training_runtime as runtime
-from .classes import class_registrar
+from ..blender.jobs import runtime
+from ..core.jobs import plot
+from ..core.jobs.job import format_duration, metric_summary
+from ..engine.registrar import class_registrar
 from .training_props import ACTIVE_STATES, STATE_ICONS, STATE_ITEMS
 
 STATE_LABELS = {item[0]: item[1] for item in STATE_ITEMS}

@@ -1,6 +1,6 @@
 """``gavatar.import_avatar`` / ``gavatar.export_avatar``: .gavatar files <-> a rig + splat object.
 
-The work is in engine/blender/avatar_import.py (``import_avatar``, ``export_avatar``), which other
+The work is in blender/avatar_io.py (``import_avatar``, ``export_avatar``), which other
 operators call directly.
 """
 
@@ -10,12 +10,13 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 from bpy.types import Context, Event, Operator
 
-from ..addon.classes import OperatorResult, class_registrar
-from ..engine.avatar.avatar_file import AvatarFileError
-from ..engine.avatar.binding import BindingError
-from ..engine.blender import avatar_import, splat_data
-from ..engine.blender.driver_mesh import DriverMeshError
-from ..engine.blender.splat_data import SplatDataError
+from ..blender import avatar_io as avatar_import
+from ..core.avatar.avatar_file import AvatarFileError
+from ..core.avatar.binding import BindingError
+from ..engine.registrar import OperatorResult, class_registrar
+from ..engine.splats import data as splat_data
+from ..engine.splats.data import SplatDataError
+from ..engine.splats.driver_mesh import DriverMeshError
 from .ply_io import default_export_path, open_file_browser
 
 RIG_ITEMS = [

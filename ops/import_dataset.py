@@ -7,10 +7,10 @@ import traceback
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from bpy.types import Context, Event, Operator
 
-from ..addon.classes import OperatorResult, class_registrar
 from ..addon.preferences import get_preferences
-from ..engine.blender.dataset_import import ImportOptions, import_dataset
-from ..engine.datasets import FORMAT_LABELS, DatasetError, ReadOptions, open_dataset
+from ..blender.datasets.scene import ImportOptions, import_dataset
+from ..core.datasets import FORMAT_LABELS, DatasetError, ReadOptions, open_dataset
+from ..engine.registrar import OperatorResult, class_registrar
 
 FORMAT_ITEMS = [("AUTO", "Detect", "Detect the format from the folder contents")] + [
     (key.upper(), label, f"Read the folder as {label}") for key, label in FORMAT_LABELS.items()

@@ -18,13 +18,13 @@ import bpy
 from bpy.props import BoolProperty, StringProperty
 from bpy.types import Context, Event, Operator, UILayout
 
-from ..addon import handlers
-from ..addon import training_runtime as runtime
-from ..addon.classes import OperatorResult, class_registrar
 from ..addon.preferences import ADDON_PACKAGE, get_preferences
-from ..engine import paths
-from ..engine.training_jobs import setup
-from ..engine.training_jobs.setup import SetupRun
+from ..blender.jobs import runtime
+from ..core import paths
+from ..core.jobs import setup
+from ..core.jobs.setup import SetupRun
+from ..engine import hooks as handlers
+from ..engine.registrar import OperatorResult, class_registrar
 
 TIMER_INTERVAL = 0.3
 STATUS_ICONS: dict[str, Any] = {

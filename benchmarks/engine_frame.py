@@ -228,7 +228,9 @@ class _NoDraw:
 def gpu_work_stubbed(top: str) -> Iterator[None]:
     """Replaces every compute dispatch and the splat draw call by no-ops: what is left is the CPU
     side of the GPU path (Python, bpy calls, the vertex upload), as a real GPU would leave it."""
-    modules = [_module(top, name) for name in ("engine.gpu.binding", "engine.sorting", "engine.passes.splats")]
+    modules = [
+        _module(top, name) for name in ("engine.gpu.binding", "engine.sorting", "engine.passes.splats")
+    ]
     splat_pass = modules[2]
     saved = [m.dispatch for m in modules], splat_pass._quad_batch
     for m in modules:

@@ -10,7 +10,7 @@ import pytest
 
 from core.motion import flame_sequence
 from core.rig import lbs
-from tests.core.test_motion_flame_sequence import write_flame_param_folder
+from tests.core.motion.test_motion_flame_sequence import write_flame_param_folder
 from tests.fixtures.animate import active_parts, data_counts, evaluated_mesh_world, fcurve_paths, module
 from tests.fixtures.blender_rig_models import make_model
 

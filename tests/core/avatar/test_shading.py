@@ -12,7 +12,7 @@ import pytest
 from core.avatar.avatar_file import AvatarFileError, read_avatar, write_avatar
 from core.avatar.binding import BindingError, face_frames
 from core.avatar.shading import Shading
-from tests.core.test_avatar_file import make_avatar
+from tests.core.avatar.test_avatar_file import make_avatar
 from tests.fixtures.avatar import bumpy_sphere
 
 

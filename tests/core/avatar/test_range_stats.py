@@ -14,7 +14,7 @@ from core.avatar import range_stats
 from core.avatar.avatar_file import FORMAT_VERSION, AvatarFileError, read_avatar, write_avatar
 from core.avatar.range_stats import STAT_ROWS, RangeStats, RangeStatsError, compute_stats, guard
 from core.rig.lbs import axis_angle_to_matrix
-from tests.core.test_avatar_file import make_avatar
+from tests.core.avatar.test_avatar_file import make_avatar
 
 
 def _training(seed: int = 0, frames: int = 40, e: int = 6, j: int = 5) -> tuple[np.ndarray, np.ndarray]:

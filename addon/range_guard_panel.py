@@ -8,6 +8,7 @@ from typing import Any
 
 from bpy.types import Context, Object, Panel
 
+from ..blender.animate.targets import guarded_splat
 from ..blender.rig import naming
 from ..blender.rig.parts import find_rig
 from ..core.avatar import range_stats
@@ -68,7 +69,7 @@ class GAVATAR_PT_range_guard(Panel):
 
     def draw(self, context: Context) -> None:
         layout = self.layout
-        obj = range_guard.guarded_splat(context)
+        obj = guarded_splat(context)
         if obj is None:
             layout.label(text="Select an avatar (its splats or its rig)", icon="INFO")
             return

@@ -28,6 +28,7 @@ from ..engine.splats.data import SplatArrays
 from ..engine.splats.driver_mesh import triangles
 from ..engine.splats.runtime import SplatSource
 from .rig import build, model_source, naming, pose_io
+from .rig.model_source import ModelFiles
 from .rig.parts import RigParts, find_rig
 from .rig.rest import bake_rest_joints
 
@@ -80,17 +81,13 @@ def _check_model(avatar: Avatar, model: RigModel, label: str) -> None:
         raise AvatarImportError(str(error)) from None
 
 
-def load_model_for(avatar: Avatar, model_path: str, context: Context) -> tuple[RigModel, str]:
+def load_model_for(avatar: Avatar, model_path: str, models: ModelFiles) -> tuple[RigModel, str]:
     """The rig model the avatar names: model_path, else the preference, else the free stand-in."""
-    from ..addon.preferences import get_preferences
-
     family = avatar.rig_family
-    prefs = get_preferences(context)
-    preference = prefs.flame_model_path if family == "FLAME" else prefs.smplx_model_path
     gender = str(_rig_header(avatar).get("gender", "neutral"))
     try:
         path = model_source.resolve_model_path(
-            family, bpy.path.abspath(model_path), bpy.path.abspath(preference), gender, prefs.cache_dir
+            family, bpy.path.abspath(model_path), models.preference(family), gender, models.cache_dir
         )
         return model_source.load(family, path), str(path)
     except (model_source.ModelSourceError, ValueError, OSError) as error:
@@ -158,17 +155,19 @@ def import_avatar(
     rig: RigParts | None = None,
     model: RigModel | None = None,
     model_path: str = "",
+    models: ModelFiles | None = None,
     name: str | None = None,
 ) -> ImportedAvatar:
     """Imports a .gavatar: onto ``rig`` when given (it must match), else onto a new rig built from
-    ``model`` (or the model file the avatar names, found as gavatar.add_rig finds it).
+    ``model`` (or the model file the avatar names, found as gavatar.add_rig finds it, with the
+    user's ``models`` settings; None: none set, the free stand-in).
 
     Raises AvatarImportError / AvatarFileError with one sentence; nothing is left behind then.
     """
     avatar = avatar_file.read_avatar(filepath)
     return import_loaded_avatar(
-        context, avatar, Path(filepath).name, rig=rig, model=model, model_path=model_path, name=name,
-        object_name=name or Path(filepath).stem,
+        context, avatar, Path(filepath).name, rig=rig, model=model, model_path=model_path, models=models,
+        name=name, object_name=name or Path(filepath).stem,
     )  # fmt: skip
 
 
@@ -180,6 +179,7 @@ def import_loaded_avatar(
     rig: RigParts | None = None,
     model: RigModel | None = None,
     model_path: str = "",
+    models: ModelFiles | None = None,
     name: str | None = None,
     object_name: str | None = None,
 ) -> ImportedAvatar:
@@ -190,7 +190,7 @@ def import_loaded_avatar(
     else:
         model_file = model_path if model is not None else ""  # where a given model came from
         if model is None:
-            model, model_file = load_model_for(avatar, model_path, context)
+            model, model_file = load_model_for(avatar, model_path, models or ModelFiles())
         _check_model(avatar, model, label)
     arrays = splat_arrays(avatar)
     before = snapshot_data()

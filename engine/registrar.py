@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 
 import bpy
 
+# The extension's top package, e.g. "bl_ext.user_default.gaussian_avatar" (engine/'s parent).
+EXTENSION_PACKAGE = __package__.rpartition(".")[0]
+
 if TYPE_CHECKING:
     from bpy.stub_internal.rna_enums import OperatorReturnItems
 

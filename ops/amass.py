@@ -9,7 +9,7 @@ import numpy as np
 from bpy.props import BoolProperty, EnumProperty, FloatVectorProperty, IntProperty, StringProperty
 from bpy.types import Context, Event, Operator
 
-from ..addon.preferences import get_preferences
+from ..addon.preferences import get_preferences, model_files
 from ..blender.animate import amass_import
 from ..blender.animate.errors import AnimateError
 from ..blender.animate.targets import body_rig_for_import
@@ -135,7 +135,7 @@ class GAVATAR_OT_import_amass(Operator):
             clip_pelvis=pelvis,
         )
         try:
-            found = body_rig_for_import(context, self.target)
+            found = body_rig_for_import(context, self.target, model_files(context))
         except AnimateError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

@@ -10,6 +10,7 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 from bpy.types import Context, Event, Operator
 
+from ..addon.preferences import model_files
 from ..blender import avatar_io as avatar_import
 from ..core.avatar.avatar_file import AvatarFileError
 from ..core.avatar.binding import BindingError
@@ -59,7 +60,11 @@ class GAVATAR_OT_import_avatar(Operator):
                 return {"CANCELLED"}
         try:
             result = avatar_import.import_avatar(
-                context, bpy.path.abspath(self.filepath), rig=target, model_path=self.model_path
+                context,
+                bpy.path.abspath(self.filepath),
+                rig=target,
+                model_path=self.model_path,
+                models=model_files(context),
             )
         except _IMPORT_ERRORS as error:
             self.report({"ERROR"}, f"Cannot import the avatar: {error}")

@@ -449,7 +449,7 @@ def _unique_name(name: str, taken: list[str]) -> str:
 
 def known_without_cuda(python: str) -> bool:
     """True when Check Trainer found no CUDA in this Python during this session."""
-    from .trainer_setup import last_check
+    from ..blender.jobs.setup_runs import last_check
 
     run = last_check(python)
     if run is None or not run.done:

@@ -1,4 +1,5 @@
-"""Which rig an animation operator works on: a named armature, the active rig, or a new one."""
+"""Which rig an animation operator works on (a named armature, the active rig, or a new one), and
+which splat object the range guard panel and operators work on."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 import bpy
-from bpy.types import Context
+from bpy.types import Context, Object
 
+from ...engine.splats import data as splat_data
 from ..rig import build, model_source, naming
 from ..rig.parts import RigParts, active_rig, find_rig, rig_info
 from .errors import AnimateError
@@ -57,16 +59,13 @@ def named_rig(name: str, families: Collection[str], what: str) -> RigParts:
     return parts
 
 
-def new_rig(context: Context, family: str) -> RigParts:
+def new_rig(context: Context, family: str, models: model_source.ModelFiles) -> RigParts:
     """Builds a rig from the preferences' model file, else the free stand-in."""
-    from ...addon.preferences import get_preferences
     from ...core.rig.errors import ModelFileError
 
-    prefs = get_preferences(context)
-    preference = prefs.flame_model_path if family == "FLAME" else prefs.smplx_model_path
     try:
         path = model_source.resolve_model_path(
-            family, "", bpy.path.abspath(preference), "NEUTRAL", prefs.cache_dir
+            family, "", models.preference(family), "NEUTRAL", models.cache_dir
         )
         model = model_source.load(family, path)
     except (model_source.ModelSourceError, ModelFileError) as exc:
@@ -74,7 +73,7 @@ def new_rig(context: Context, family: str) -> RigParts:
     return build.build_rig(model, context, model_path=str(path))
 
 
-def body_rig_for_import(context: Context, target: str) -> FoundRig:
+def body_rig_for_import(context: Context, target: str, models: model_source.ModelFiles) -> FoundRig:
     """The named rig, else the active body rig, else the only body rig in the scene, else a new SMPL-X rig."""
     families = ("SMPLX", "SMPLH")
     what = "AMASS clips drive SMPL-X or SMPL-H body rigs"
@@ -91,7 +90,7 @@ def body_rig_for_import(context: Context, target: str) -> FoundRig:
         raise AnimateError(
             f"Several body rigs are in the scene ({names}); select one or name it as the target."
         )
-    return FoundRig(new_rig(context, "SMPLX"), created=True)
+    return FoundRig(new_rig(context, "SMPLX", models), created=True)
 
 
 def face_rig(context: Context, target: str) -> RigParts:
@@ -109,3 +108,19 @@ def face_rig(context: Context, target: str) -> RigParts:
     if active.family not in families:
         raise AnimateError(f"'{active.armature.name}' is a {naming.family_label(active.family)} rig; {what}.")
     return active
+
+
+def guarded_splat(context: Context) -> Object | None:
+    """The active splat object, else the first splat object bound to the active rig's mesh."""
+    obj = context.active_object
+    if obj is None:
+        return None
+    if splat_data.is_splat_object(obj):
+        return obj
+    parts = find_rig(obj)
+    if parts is None:
+        return None
+    for candidate in context.scene.objects:  # type: ignore[union-attr]
+        if splat_data.is_splat_object(candidate) and splat_data.splat_driver(candidate) == parts.mesh:
+            return candidate
+    return None

@@ -44,12 +44,10 @@ class GaImportResult:
     notes: list[str] = field(default_factory=list)
 
 
-def load_flame_model(context: Context, model_path: str) -> tuple[RigModel, str]:
-    """The user's FLAME model: model_path, else the preference. No stand-in: their results are bound
-    to FLAME's own triangles."""
-    from ...addon.preferences import get_preferences
-
-    chosen = bpy.path.abspath(model_path) or bpy.path.abspath(get_preferences(context).flame_model_path)
+def load_flame_model(model_path: str) -> tuple[RigModel, str]:
+    """The user's FLAME model (the importer's path, else the preference: the operator passes the
+    one that applies). No stand-in: their results are bound to FLAME's own triangles."""
+    chosen = bpy.path.abspath(model_path)
     if not chosen:
         raise InteropError(
             "GaussianAvatars results are bound to FLAME's triangles: set the FLAME model file "
@@ -67,7 +65,7 @@ def import_gaussianavatars(context: Context, folder: str, options: GaImportOptio
     AnimateError with one sentence, leaving nothing behind."""
     started = time.perf_counter()
     result = gaussian_avatars.read_result(folder)
-    model, model_file = load_flame_model(context, options.model_path)
+    model, model_file = load_flame_model(options.model_path)
     conversion = gaussian_avatars.convert(result, model)
     name = Path(folder).resolve().name or "GaussianAvatars"
     before = avatar_import.snapshot_data()

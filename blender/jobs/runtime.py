@@ -22,11 +22,11 @@ import bpy.utils.previews as bpy_previews
 import numpy as np
 from bpy.types import Context, Image, Scene
 
-from ...addon.preferences import ADDON_PACKAGE
 from ...core.jobs import plot
 from ...core.jobs.job import ACTIVE_STATES, FINISHED, TrainingJob, history_from_rows, metric_summary
 from ...core.jobs.manager import JobManager
 from ...engine import hooks as handlers
+from ...engine.registrar import EXTENSION_PACKAGE
 
 TIMER_INTERVAL = 0.25  # seconds between drains while trainings run
 QUIT_GRACE = 15.0  # seconds trainers get to checkpoint when Blender quits or the add-on is disabled
@@ -43,8 +43,8 @@ _announced: set[str] = set()  # jobs whose end was printed while no record was o
 
 def extension_root() -> Path:
     """The installed extension's folder (put on the trainer's PYTHONPATH)."""
-    module = sys.modules[ADDON_PACKAGE]
-    return Path(str(module.__file__)).resolve().parent if module.__file__ else Path(__file__).parents[1]
+    module = sys.modules[EXTENSION_PACKAGE]
+    return Path(str(module.__file__)).resolve().parent if module.__file__ else Path(__file__).parents[2]
 
 
 # ---------------------------------------------------------------------------------------- records

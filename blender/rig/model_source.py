@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from ...core.rig import loaders, standins
@@ -17,6 +18,19 @@ _RELEASE_NAMES: dict[str, tuple[str, ...]] = {
         "smplx/SMPLX_{GENDER}.pkl",
     ),
 }
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """The user's model-file settings (the add-on preferences, absolute paths; empty: not set),
+    handed down by the shell so nothing below it reads the preferences itself."""
+
+    flame: str = ""
+    smplx: str = ""
+    cache_dir: str = ""
+
+    def preference(self, family: str) -> str:
+        return self.flame if family == "FLAME" else self.smplx
 
 
 class ModelSourceError(ValueError):

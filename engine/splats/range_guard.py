@@ -16,9 +16,8 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 from bpy.props import EnumProperty, FloatProperty, PointerProperty
-from bpy.types import Context, Object, PropertyGroup
+from bpy.types import Object, PropertyGroup
 
-from ...blender.rig.parts import find_rig
 from ...core.avatar import range_stats
 from ...core.avatar.range_stats import RangeStats, RangeStatsError
 from ..registrar import class_registrar
@@ -109,22 +108,6 @@ def feature_stats(obj: Object, num_expression: int, num_pose_features: int) -> n
         return stats.features(num_expression, num_pose_features)
     except RangeStatsError:
         return None
-
-
-def guarded_splat(context: Context) -> Object | None:
-    """The active splat object, else the first splat object bound to the active rig's mesh."""
-    obj = context.active_object
-    if obj is None:
-        return None
-    if splat_data.is_splat_object(obj):
-        return obj
-    parts = find_rig(obj)
-    if parts is None:
-        return None
-    for candidate in context.scene.objects:  # type: ignore[union-attr]
-        if splat_data.is_splat_object(candidate) and splat_data.splat_driver(candidate) == parts.mesh:
-            return candidate
-    return None
 
 
 _register_classes, _unregister_classes = class_registrar((GAVATAR_RangeGuard,))

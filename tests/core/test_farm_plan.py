@@ -120,7 +120,7 @@ for f in parse_frames(frames):
 
 
 def _pool(tmp_path: Path, frames: list[int], fail: str, workers: int = 2) -> FarmRun:
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     paths = {f: str(tmp_path / f"f_{f:04d}.png") for f in frames}
 
     def command(chunk: list[int]) -> list[str]:

@@ -21,7 +21,7 @@ from tests.fixtures.trainer import tiny_head
 from training.cli import main
 from training.errors import ExitCode
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--device", "cpu", "--preset", "tiny", "--set", "max_gaussians=300"]
 
 

@@ -28,7 +28,7 @@ from tests.training.test_trainer_cli import fit_args
 from training.cli import main
 from training.errors import ExitCode
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from tests.fixtures.engine import addon_module
 from tests.fixtures.train_fakes import write_fake_python
 from tests.fixtures.trainer import write_head_dataset, write_head_model
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Small and quick: 16 px images, 200 Gaussians, progress every step, a preview every 2 steps.
 TINY = dict(device="cpu", preset="QUICK", resolution_scale=1.0, max_gaussians=200,
             extra_args="--set log_every=1 --preview-every 2 --set eval_max_images=2")  # fmt: skip

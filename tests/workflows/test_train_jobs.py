@@ -23,7 +23,7 @@ from core.jobs.process import TrainerProcess
 from core.jobs.settings import TrainSettings, fit_command, trainer_environment, with_length
 from tests.fixtures.train_fakes import fit_argv, write_fake_python
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_until(job_or_manager, done, timeout: float = 20.0) -> None:

@@ -21,22 +21,9 @@ import torch
 from training.config import TrainConfig
 from training.loop.optim import replace_parameters, reset_state
 from training.model.face_gaussians import GaussianSet, logit
+from training.twins.quaternion import quat_to_matrix
 
 SPLIT_SHRINK = math.log(1.6)  # each half of a split is 1.6 times smaller, as in 3DGS
-
-
-def quat_to_matrix(q: torch.Tensor) -> torch.Tensor:
-    """(N,4) w,x,y,z quaternions (any norm) -> (N,3,3) rotation matrices."""
-    q = q / q.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    w, x, y, z = q.unbind(-1)
-    return torch.stack(
-        [
-            1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-            2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-            2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-        ],
-        dim=-1,
-    ).reshape(*q.shape[:-1], 3, 3)  # fmt: skip
 
 
 def first_per_group(keys: torch.Tensor, priority: torch.Tensor) -> torch.Tensor:

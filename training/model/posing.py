@@ -107,6 +107,7 @@ def bind_world(
     ``vertices`` (V,3) and ``features`` (F,) for one frame, or (B,V,3) and (B,F) for B frames
     (every output then has a leading B axis)."""
     from training.twins import binding as bt
+    from training.twins import shading as shading_twin
 
     deltas = None
     if "dyn_basis" in params and features is not None:
@@ -121,8 +122,7 @@ def bind_world(
         opacity_logit = opacity_logit + deltas[..., 10]
         dc = dc + deltas[..., None, 11:14]
     if "shading" in params:  # the trainer's form of core/avatar/shading.py: dc' + S n
-        normal = frames.rotations[..., parent_face.long(), :, 2]
-        dc = dc + torch.einsum("gcd,...gd->...gc", params["shading"], normal)[..., None, :]
+        dc = dc + shading_twin.dc_delta(params["shading"], frames.rotations, parent_face)[..., None, :]
     coeffs = (sh_degree + 1) ** 2
     rest = params["sh_rest"][:, : coeffs - 1]
     if coeffs > 1 and dc.dim() > rest.dim():

@@ -1,7 +1,7 @@
-"""Torch twin of ``core/avatar/binding.py``: triangle frames, binding -> world Gaussians, and the
+"""Torch twin of core/avatar/binding.py: triangle frames, binding -> world Gaussians, and the
 low-rank dynamic blendshapes. Differentiable (autograd), any device and float dtype; the same
 formulas and the same quaternion sign choice as the numpy code, so the two agree to rounding
-(tests/training/test_twin_binding.py holds them within 1e-5 in float64, in practice ~1e-14).
+(tests/training/twins/test_binding.py holds them within 1e-5 in float64, in practice ~1e-14).
 
 Leading batch axes are allowed on the vertices (B,V,3) and on the dynamics features (B,E+P); the
 binding itself is per Gaussian (G,...).

@@ -2,7 +2,7 @@
 
 Same meaning as ``core.rig.lbs.forward`` (and the smplx package's ``lbs``): blend shapes, joints
 regressed from the shaped mesh (with any per-vertex offsets), pose correctives from (R - I) of every
-non-root joint, forward kinematics, linear blend skinning, translation. tests/training/test_twin_lbs.py
+non-root joint, forward kinematics, linear blend skinning, translation. tests/training/twins/test_lbs.py
 holds the two within 1e-5.
 """
 

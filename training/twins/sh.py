@@ -1,4 +1,4 @@
-"""Torch twin of ``core/avatar/sh.py``: real spherical harmonics to degree 3 in the 3DGS sign
+"""Torch twin of core/avatar/sh.py: real spherical harmonics to degree 3 in the 3DGS sign
 convention, and view-dependent colour max(SH(d) . coeffs + 0.5, 0). Differentiable."""
 
 from __future__ import annotations

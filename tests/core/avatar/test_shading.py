@@ -1,4 +1,5 @@
-"""Normal shading (core/avatar/shading.py): its maths, the torch twin, and the avatar file."""
+"""Normal shading (core/avatar/shading.py): its maths and the avatar file (the torch twin:
+tests/training/twins/test_shading.py)."""
 
 from __future__ import annotations
 
@@ -35,37 +36,6 @@ def test_zero_at_rest_and_linear_in_the_normal() -> None:
     n_rest = shading.rest_normal.astype(np.float64)
     expected = np.einsum("gcd,gd->gc", shading.matrix, n_rest @ turn.T - n_rest)
     np.testing.assert_allclose(shading.dc_delta(turned, parent), expected, atol=1e-5)
-
-
-def test_torch_twin_agrees_with_the_exported_form() -> None:
-    """The trainer's form (dc' + S n, training/model/posing.py) and the file's (f_dc + S (n - n_rest))
-    give the same colour on any posed mesh."""
-    torch = pytest.importorskip("torch")
-    from training.model.posing import bind_world
-
-    rng = np.random.default_rng(1)
-    vertices, faces = bumpy_sphere(rng)
-    g = 40
-    parent = rng.integers(0, len(faces), g)
-    matrix = rng.normal(0, 0.3, (g, 3, 3))
-    dc_train = rng.normal(0, 0.5, (g, 1, 3))
-    params = {
-        "offset": torch.zeros(g, 3, dtype=torch.float64),
-        "rotation": torch.tensor([[1.0, 0, 0, 0]], dtype=torch.float64).repeat(g, 1),
-        "log_scale": torch.zeros(g, 3, dtype=torch.float64),
-        "opacity": torch.zeros(g, dtype=torch.float64),
-        "sh_dc": torch.as_tensor(dc_train),
-        "sh_rest": torch.zeros(g, 0, 3, dtype=torch.float64),
-        "shading": torch.as_tensor(matrix),
-    }
-    posed = vertices + 0.02 * rng.normal(size=vertices.shape)
-    world = bind_world(
-        params, torch.as_tensor(parent), torch.as_tensor(posed), torch.as_tensor(faces), None, 0
-    )
-    n_rest = face_frames(vertices, faces).rotations[parent, :, 2]
-    f_dc = dc_train[:, 0] + np.einsum("gcd,gd->gc", matrix, n_rest)
-    engine = f_dc + Shading(matrix, n_rest).dc_delta(face_frames(posed, faces), parent)
-    np.testing.assert_allclose(world.sh[:, 0].numpy(), engine, atol=1e-9)
 
 
 def test_bad_shapes_are_refused() -> None:

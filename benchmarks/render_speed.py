@@ -7,7 +7,7 @@ tiled to 100k Gaussians, in the same run, one frame at a time:
 
 - ``eager``: ``render_avatar`` (every op launched from Python, gsplat's ``rasterization()``);
 - ``posing graph``: the rig eagerly, binding + dynamics as one CUDA graph, then ``rasterization()``
-  (the previous best, training/step_functions.GraphedPosing);
+  (the previous best, training/loop/steps.GraphedPosing);
 - ``frame graph``: rig, binding, dynamics, SH colour and projection as one CUDA graph, then gsplat's
   intersection and rasterization kernels called directly (training/render/frame_graph.py, what
   ``python -m training render`` uses);

@@ -1,7 +1,7 @@
 """The tracked rig of an imported dataset: the model from the preferences (or the free stand-in),
 animated with the dataset's per-frame parameters as keyframes on bones and shape keys.
 
-The rig itself is built by the rig binding (rig_build.add_rig) and keyed by its parameter writer;
+The rig itself is built by blender/rig/build.py (``add_rig``) and keyed by its parameter writer;
 this module chooses the model, checks which parameters fit it (core/datasets/fit.py) and reports
 what had to be left out. When no model can be loaded, cameras and images still import and the
 report says why the rig did not.
@@ -9,16 +9,20 @@ report says why the rig did not.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import bpy
+from bpy.types import Collection, Context, Object
 
 from ...core.datasets import Dataset
 from ...core.datasets.fit import fit_to_model
 from ...core.rig import standins
 from ...core.rig.errors import ModelFileError
-from ..rig import dataset_entry as rig_build
+from ...core.rig.model import RigModel
+from ..rig import build, params_io
+from ..rig.parts import find_rig
 
 
 @dataclass
@@ -61,10 +65,23 @@ def import_rig(
     out.notes.extend(fit.notes)
     if not fit.params:
         return out
-    rig = rig_build.add_rig(model, collection=collection, context=context)
+    rig = add_rig(model, collection=collection, context=context)
     frames = {frame_of_timestep[t]: p for t, p in sorted(fit.params.items())}
-    for message in rig_build.key_parameters(rig, frames):
+    for message in key_parameters(rig, frames):
         if message not in out.notes:
             out.notes.append(message)
     out.rig = rig
     return out
+
+
+def add_rig(model: RigModel, collection: Collection | None = None, context: Context | None = None) -> Object:
+    """A rig for model (in a new collection under collection); returns its armature."""
+    return build.build_rig(model, context or bpy.context, parent_collection=collection).armature
+
+
+def key_parameters(rig: Object, frames: Mapping[int, Mapping[str, Any]]) -> list[str]:
+    """Keys {frame: dataset parameter dict} on the rig; returns what could not be applied."""
+    parts = find_rig(rig)
+    if parts is None:
+        raise ValueError(f"'{rig.name}' is not part of a Gaussian Avatar rig")
+    return params_io.key_frames(parts, frames).messages()

@@ -14,5 +14,5 @@ Public API (other parts call these; all take/return ``parts.RigParts``):
   (docs/DESIGN.md keys) through ``core.rig.params``.
 - ``rest.bake_rest_joints(parts)``: move the rest bones to the current identity's joints.
 - ``RigParts.info.live_correctives``: mute / unmute the driven pose-corrective keys.
-``blender/rig/dataset_entry.py`` wraps these for the dataset import (``add_rig``, ``key_parameters``).
+blender/datasets/rig.py wraps these for the dataset import (``add_rig``, ``key_parameters``).
 """

@@ -268,8 +268,8 @@ def test_update_rig_joints_operator(addon: str, clean_scene: None, model_files) 
 
 
 def test_dataset_entry_points_key_sparse_frames(addon: str, clean_scene: None, model_files) -> None:
-    """blender/rig/dataset_entry.py: what the dataset import calls (add_rig(model), key_parameters)."""
-    entry = importlib.import_module(f"{addon}.blender.rig.dataset_entry")
+    """blender/datasets/rig.py: what the dataset import calls (add_rig(model), key_parameters)."""
+    entry = importlib.import_module(f"{addon}.blender.datasets.rig")
     model = loaders.load_model(model_files["FLAME"])
     parent = bpy.data.collections.new("Dataset")
     bpy.context.scene.collection.children.link(parent)

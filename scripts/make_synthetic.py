@@ -260,9 +260,11 @@ def generate(recipe: Recipe, model: RigModel, out: Path, *, force: bool = False,
     resume = _prepare_folder(out, recipe, force)
     import bpy
 
-    from blender.synthetic import scene
-    from blender.synthetic.materials import Appearance
     from core.synthetic import regions, strain
+    from scripts.source_package import source_module
+
+    scene = source_module("blender.synthetic.scene")
+    Appearance = source_module("blender.synthetic.materials").Appearance  # noqa: N806 (a class)
 
     started = time.time()
     work = plan(recipe, model)

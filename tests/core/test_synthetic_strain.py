@@ -82,11 +82,13 @@ def test_skin_weight_excludes_hair_eyes_and_lips() -> None:
 def test_the_material_shades_compression_darker_and_stretch_paler(tmp_path: Path) -> None:
     """Cycles render of a small head: the same pose with the skin squeezed everywhere is darker,
     with it stretched paler, and neither changes the silhouette."""
-    from blender.synthetic import scene
-    from blender.synthetic.materials import Appearance
     from core.datasets import load_image, load_mask
     from core.synthetic import regions
     from scripts import make_synthetic as ms
+    from scripts.source_package import source_module
+
+    scene = source_module("blender.synthetic.scene")
+    Appearance = source_module("blender.synthetic.materials").Appearance  # noqa: N806 (a class)
 
     model = fx.tiny_flame_model(n_lon=32, n_lat=20)
     recipe = replace(ms.PRESETS[("head", True)], cameras=3, resolution=40, samples=4, denoise=False)

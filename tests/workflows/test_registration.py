@@ -62,7 +62,7 @@ enable_addon_from_source()
 import pkgutil, importlib
 top = importlib.import_module(ADDON_MODULE)
 imported = []
-for package in ("addon", "ops", "engine"):
+for package in ("addon", "ops", "blender", "engine", "core"):
     pkg = importlib.import_module(f"{ADDON_MODULE}.{package}")
     for info in pkgutil.walk_packages(pkg.__path__, prefix=pkg.__name__ + "."):
         importlib.import_module(info.name)

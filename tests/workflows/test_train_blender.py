@@ -401,9 +401,9 @@ def test_disabling_the_addon_or_quitting_stops_trainers_cleanly(head, tmp_path, 
 
 def test_check_trainer_reports_and_remembers_a_python_without_cuda(prefs, head, tmp_path):
     import_head(head[1])
-    setup_ops = addon_module("ops.trainer_setup")
+    setup_runs = addon_module("blender.jobs.setup_runs")
     assert bpy.ops.gavatar.trainer_check(wait=True) == {"FINISHED"}
-    run = setup_ops.last_check(sys.executable)
+    run = setup_runs.last_check(sys.executable)
     status = {r.name: r.status for r in run.results}
     assert status["torch"] == "OK" and status["trainer"] == "OK"
     if status["cuda"] == "OK":
@@ -430,7 +430,7 @@ def test_set_up_trainer_makes_an_environment_and_points_the_preferences_at_it(pr
             build_kernels=False,
             wait=True,
         )
-    run = addon_module("ops.trainer_setup").current_run()
+    run = addon_module("blender.jobs.setup_runs").current_run()
     assert [(r.name, r.status) for r in run.results][:4] == [
         ("venv", "OK"), ("install", "OK"), ("python", "OK"), ("torch", "FAILED")
     ]  # fmt: skip

@@ -59,6 +59,7 @@ class GAVATAR_PT_training(Panel):
         state = runtime.training_state(scene)
         layout.operator_context = "INVOKE_DEFAULT"
         layout.operator("gavatar.train", icon="PLAY")
+        layout.operator("gavatar.track_video", text="Track a Video...", icon="TRACKER")
         if not len(state.jobs):
             layout.label(text="Import a dataset, select it, and train", icon="INFO")
             return

@@ -31,10 +31,10 @@ os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="gavatar
 
 import bpy  # noqa: E402
 
-from engine.rig import loaders  # noqa: E402
-from engine.rig.standins import standin_path  # noqa: E402
-from tests.blender_helpers import ADDON_MODULE, enable_addon_from_source  # noqa: E402
-from tests.real_data import real_file  # noqa: E402
+from core.rig import loaders  # noqa: E402
+from core.rig.standins import standin_path  # noqa: E402
+from tests.fixtures.blender_helpers import ADDON_MODULE, enable_addon_from_source  # noqa: E402
+from tests.fixtures.real_data import real_file  # noqa: E402
 
 
 def _module(name: str) -> Any:
@@ -64,13 +64,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="gavatar-bench-"))
     clip = Path(args.clip) if args.clip else real_file("amass_sample_smplh.npz")
     if clip is None:
-        from tests.test_amass_import import _clip
+        from tests.blender.test_amass_import import _clip
 
         clip = _clip(work / "generated.npz", frames=601, fps=120.0)
     start = time.perf_counter()
     assert bpy.ops.gavatar.add_rig(family="SMPLX", model_path=str(model_path)) == {"FINISHED"}
     print(f"stand-in SMPL-X rig built in {time.perf_counter() - start:.1f} s")
-    parts = _module("engine.blender.rig.parts").active_rig(bpy.context)
+    parts = _module("blender.rig.parts").active_rig(bpy.context)
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = 30, 1.0
     plain = _timed(lambda: bpy.ops.gavatar.import_amass(filepath=str(clip)))
@@ -80,7 +80,7 @@ def main() -> None:
         f"import_amass {clip.name}: {count} frames at 30 fps in {plain:.2f} s; with ground {grounded:.2f} s"
     )
 
-    from tests.test_retarget_scene import _mixamo_armature
+    from tests.blender.test_retarget_scene import _mixamo_armature
 
     mixamo = _mixamo_armature("Mixamo")
     onto = _timed(lambda: bpy.ops.gavatar.retarget(source=parts.armature.name, target=mixamo.name))
@@ -93,12 +93,12 @@ def main() -> None:
         f"max limb direction error {figures.worst_degrees:.4f} deg"
     )
 
-    from tests.test_engine_render import look_at, setup_scene
-    from tests.test_render_sequence_gavatar import HEIGHT, WIDTH, _bound_splats
+    from tests.engine.test_render import look_at, setup_scene
+    from tests.workflows.test_render_sequence_gavatar import HEIGHT, WIDTH, _bound_splats
 
     camera = setup_scene(WIDTH, HEIGHT)
     model = loaders.load_model(model_path, family="SMPLX")
-    _module("engine.blender.splat_data").create_splat_object(
+    _module("engine.splats.data").create_splat_object(
         "Avatar", _bound_splats(model, count=args.gaussians), driver=parts.mesh
     )
     scene.frame_set(scene.frame_start)

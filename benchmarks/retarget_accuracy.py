@@ -30,10 +30,10 @@ os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="gavatar
 
 import bpy  # noqa: E402
 
-from engine.rig.standins import standin_path  # noqa: E402
+from core.rig.standins import standin_path  # noqa: E402
 from tests import retarget_rigs  # noqa: E402
-from tests.blender_helpers import enable_addon_from_source  # noqa: E402
-from tests.real_data import real_file  # noqa: E402
+from tests.fixtures.blender_helpers import enable_addon_from_source  # noqa: E402
+from tests.fixtures.real_data import real_file  # noqa: E402
 from tests.test_retarget_conventions import RIGS  # noqa: E402
 
 

@@ -20,8 +20,8 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
-from engine.motion import bone_maps
-from tests.blender_helpers import ADDON_MODULE
+from core.motion import bone_maps
+from tests.fixtures.blender_helpers import ADDON_MODULE
 
 CONVENTIONS = ("limbs", "fixed_z", "rolled", "random")
 _FINGERS = ("index", "middle", "ring", "pinky")
@@ -124,8 +124,8 @@ class Figures:
 
 def measure(source: Any, target: Any, frames: list[int]) -> Figures:
     """Figures of the target's retarget from the source, with the target's stored bone map."""
-    bake = importlib.import_module(f"{ADDON_MODULE}.engine.blender.animate.retarget_bake")
-    maths = importlib.import_module(f"{ADDON_MODULE}.engine.motion.retarget")
+    bake = importlib.import_module(f"{ADDON_MODULE}.blender.animate.retarget_bake")
+    maths = importlib.import_module(f"{ADDON_MODULE}.core.motion.retarget")
     pairs = [(p.name, p.source, p.target) for p in target.gavatar_retarget.pairs if p.enabled]
     joints = [p[0] for p in pairs]
     src = bake.sample_heads(bpy.context, source, [p[1] for p in pairs], frames)

@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 
 from tests import retarget_rigs
-from tests.animate_fixtures import (
+from tests.fixtures.animate import (
     active_parts,
     open_blend,
     standin_smplx_blend,  # noqa: F401  (fixture)
 )
-from tests.real_data import real_file
-from tests.standin_fixtures import standin_dir  # noqa: F401  (fixture)
+from tests.fixtures.real_data import real_file
+from tests.fixtures.standin import standin_dir  # noqa: F401  (fixture)
 
 REAL_CLIP = real_file("amass_sample_smplh.npz")
 MEDIAN_DEGREES, WORST_DEGREES, HIPS_LEGS = 2.0, 8.0, 0.05

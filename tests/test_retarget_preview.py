@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests import retarget_rigs
-from tests.animate_fixtures import data_counts, module
+from tests.fixtures.animate import data_counts, module
 
 FRAMES = (1, 12)
 
@@ -43,7 +43,7 @@ def test_preview_shows_ghosts_that_match_the_bake_and_keys_nothing(addon: str, c
     before = data_counts()
     assert bpy.ops.gavatar.retarget_preview(source=source.name, target=target.name, count=3) == {"FINISHED"}
     assert target.animation_data is None or target.animation_data.action is None
-    preview = module("engine.blender.animate.retarget_preview")
+    preview = module("blender.animate.retarget_preview")
     ghosts = sorted(preview.ghosts_of(target), key=lambda g: int(g.name.rsplit(" ", 1)[1]))
     assert [g.name for g in ghosts] == ["Target ghost 1", "Target ghost 6", "Target ghost 12"]
     collection = bpy.data.collections[preview.collection_name(target)]
@@ -55,8 +55,8 @@ def test_preview_shows_ghosts_that_match_the_bake_and_keys_nothing(addon: str, c
     assert len(ghosts) == 3
     # Each ghost stands where the baked target stands on its frame, limbs along the source's.
     assert bpy.ops.gavatar.retarget(source=source.name, target=target.name) == {"FINISHED"}
-    bake = module("engine.blender.animate.retarget_bake")
-    maths = module("engine.motion.retarget")
+    bake = module("blender.animate.retarget_bake")
+    maths = module("core.motion.retarget")
     pairs = [(p.name, p.source, p.target) for p in target.gavatar_retarget.pairs]
     bones = [p[2] for p in pairs]
     for ghost, frame in zip(ghosts, (1, 6, 12), strict=True):
@@ -80,7 +80,7 @@ def test_preview_refuses_a_bad_request(addon: str, clean_scene: None) -> None:
         bpy.ops.gavatar.retarget_preview(source="Nobody", target=target.name)
     with pytest.raises(RuntimeError, match="Choose the armature whose motion"):
         bpy.ops.gavatar.retarget_preview(target=target.name)  # no source given, none stored
-    assert module("engine.blender.animate.retarget_preview").ghosts_of(target) == []
+    assert module("blender.animate.retarget_preview").ghosts_of(target) == []
 
 
 def test_a_map_that_leaves_a_limb_out_is_warned_about(
@@ -98,14 +98,14 @@ def test_a_map_that_leaves_a_limb_out_is_warned_about(
 
 
 def test_the_readme_retarget_snippets_run_as_written(addon: str, clean_scene: None) -> None:
-    from tests.blender_rig_models import make_model
+    from tests.fixtures.blender_rig_models import make_model
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     snippets = [
         line.strip() for line in readme.splitlines() if line.startswith("    bpy.ops.gavatar.retarget")
     ]
     assert len(snippets) == 3
-    module("engine.blender.rig.build").build_rig(make_model("SMPLX", seed=4))
+    module("blender.rig.build").build_rig(make_model("SMPLX", seed=4))
     rig = bpy.data.objects["SMPL-X"]  # the name the README gives the body rig
     scene = bpy.context.scene
     scene.frame_start, scene.frame_end = FRAMES
@@ -118,5 +118,5 @@ def test_the_readme_retarget_snippets_run_as_written(addon: str, clean_scene: No
     for snippet in snippets:
         exec(snippet, {"bpy": bpy})
     target = bpy.data.objects["Armature"]
-    assert module("engine.blender.animate.retarget_preview").ghosts_of(target) == []
+    assert module("blender.animate.retarget_preview").ghosts_of(target) == []
     assert target.animation_data.action is not None

@@ -64,7 +64,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="gavatar-bench-"))
     clip = Path(args.clip) if args.clip else real_file("amass_sample_smplh.npz")
     if clip is None:
-        from tests.blender.test_amass_import import _clip
+        from tests.blender.animate.test_amass_import import _clip
 
         clip = _clip(work / "generated.npz", frames=601, fps=120.0)
     start = time.perf_counter()
@@ -80,11 +80,11 @@ def main() -> None:
         f"import_amass {clip.name}: {count} frames at 30 fps in {plain:.2f} s; with ground {grounded:.2f} s"
     )
 
-    from tests.blender.test_retarget_scene import _mixamo_armature
+    from tests.blender.animate.test_retarget_scene import _mixamo_armature
 
     mixamo = _mixamo_armature("Mixamo")
     onto = _timed(lambda: bpy.ops.gavatar.retarget(source=parts.armature.name, target=mixamo.name))
-    from tests.retarget_rigs import measure
+    from tests.fixtures.retarget_rigs import measure
 
     pairs = list(mixamo.gavatar_retarget.pairs)
     figures = measure(parts.armature, mixamo, list(range(scene.frame_start, scene.frame_end + 1)))

@@ -4,7 +4,7 @@
 
 The clip (default: the real AMASS sample in ../shared/real) is imported onto the free SMPL-X
 stand-in with ``gavatar.import_amass`` at 30 fps, then retargeted onto armatures built in code
-(tests/retarget_rigs.py) whose bones run along the limbs, all point up (+Z), are rolled, or point
+(tests/fixtures/retarget_rigs.py) whose bones run along the limbs, all point up (+Z), are rolled, or point
 anywhere, in T- and A-pose rests and other proportions, with Mixamo or Rigify names; then from each
 of them back onto the stand-in. Per direction it prints, over every frame of the clip:
 - the angle between the source's and the target's limb directions (a bone's joint to its mapped
@@ -31,10 +31,10 @@ os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="gavatar
 import bpy  # noqa: E402
 
 from core.rig.standins import standin_path  # noqa: E402
-from tests import retarget_rigs  # noqa: E402
+from tests.blender.animate.test_retarget_conventions import RIGS  # noqa: E402
+from tests.fixtures import retarget_rigs  # noqa: E402
 from tests.fixtures.blender_helpers import enable_addon_from_source  # noqa: E402
 from tests.fixtures.real_data import real_file  # noqa: E402
-from tests.test_retarget_conventions import RIGS  # noqa: E402
 
 
 def _row(label: str, figures: retarget_rigs.Figures, seconds: float) -> str:

@@ -13,7 +13,7 @@ import bpy
 import numpy as np
 import pytest
 
-from tests.blender.test_amass_import import _clip
+from tests.blender.animate.test_amass_import import _clip
 from tests.fixtures.animate import active_parts
 from tests.fixtures.blender_rig_models import make_model
 

@@ -20,7 +20,7 @@ torch = pytest.importorskip("torch")
 from core.avatar import binding  # noqa: E402
 from core.rig import lbs, loaders  # noqa: E402
 from core.rotations import axis_angle_to_matrix  # noqa: E402
-from tests.blender.test_amass_import import _clip  # noqa: E402
+from tests.blender.animate.test_amass_import import _clip  # noqa: E402
 from tests.engine.test_render import (  # noqa: E402
     PSNR_MIN,
     WORLD_LINEAR,

@@ -15,7 +15,7 @@ import bpy
 import numpy as np
 import pytest
 
-from tests import retarget_rigs
+from tests.fixtures import retarget_rigs
 from tests.fixtures.animate import (
     active_parts,
     open_blend,

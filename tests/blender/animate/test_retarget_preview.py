@@ -9,7 +9,7 @@ import bpy
 import numpy as np
 import pytest
 
-from tests import retarget_rigs
+from tests.fixtures import retarget_rigs
 from tests.fixtures.animate import data_counts, module
 
 FRAMES = (1, 12)
@@ -100,7 +100,7 @@ def test_a_map_that_leaves_a_limb_out_is_warned_about(
 def test_the_readme_retarget_snippets_run_as_written(addon: str, clean_scene: None) -> None:
     from tests.fixtures.blender_rig_models import make_model
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
     snippets = [
         line.strip() for line in readme.splitlines() if line.startswith("    bpy.ops.gavatar.retarget")
     ]

@@ -10,10 +10,10 @@ from typing import Any
 
 from bpy.types import Context, Panel, UILayout, UIList
 
-from ..engine.blender.animate import look_at
-from ..engine.blender.rig import naming
-from ..engine.blender.rig.parts import RigParts, active_rig
-from .classes import class_registrar
+from ..blender.animate import look_at
+from ..blender.rig import naming
+from ..blender.rig.parts import RigParts, active_rig
+from ..engine.registrar import class_registrar
 
 _MAX_SLIDERS = 200  # more rows than this makes the sidebar sluggish; the filter narrows them
 _ROTATION_PROPS = {"QUATERNION": "rotation_quaternion", "AXIS_ANGLE": "rotation_axis_angle"}
@@ -196,6 +196,12 @@ class GAVATAR_PT_retarget(Panel):
         run = layout.row()
         run.enabled = state.source is not None
         run.operator("gavatar.retarget", text="Retarget Scene Range", icon="ACTION").target = target.name
+        preview = run.row(align=True)
+        preview.operator(
+            "gavatar.retarget_preview", text="Preview", icon="GHOST_ENABLED"
+        ).target = target.name
+        clear = preview.operator("gavatar.retarget_preview", text="", icon="X")
+        clear.target, clear.clear = target.name, True
 
 
 register, unregister = class_registrar((GAVATAR_PT_animate, GAVATAR_UL_bone_map, GAVATAR_PT_retarget))

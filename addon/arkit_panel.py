@@ -7,10 +7,10 @@ from typing import Any
 
 from bpy.types import Context, Panel, UILayout, UIList
 
-from ..engine.blender.animate import arkit_map
-from ..engine.blender.rig.parts import active_rig
-from ..engine.motion import arkit_mapping
-from .classes import class_registrar
+from ..blender.animate import arkit_map
+from ..blender.rig.parts import active_rig
+from ..core.motion import arkit_mapping
+from ..engine.registrar import class_registrar
 
 
 class GAVATAR_UL_arkit_entries(UIList):

@@ -6,7 +6,7 @@ import bpy
 from bpy.types import Context, Menu
 
 from .. import ops
-from .classes import class_registrar
+from ..engine.registrar import class_registrar
 
 
 def _draw_entries(menu: Menu, entries: list[tuple[str, str]]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bpy.types import Context, Panel
 
-from .classes import class_registrar
+from ..engine.registrar import class_registrar
 from .preferences import get_preferences
 
 

@@ -6,11 +6,12 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 from bpy.types import AddonPreferences, Context
 
-from ..engine import paths
-from .classes import class_registrar
+from ..blender.rig.model_source import ModelFiles
+from ..core import paths
+from ..engine.registrar import EXTENSION_PACKAGE, class_registrar
+from .trainer_setup_box import draw_setup
 
-# The extension's top package, e.g. "bl_ext.user_default.gaussian_avatar".
-ADDON_PACKAGE = __package__.rpartition(".")[0]
+ADDON_PACKAGE = EXTENSION_PACKAGE  # the preferences' bl_idname
 
 DEVICE_ITEMS = [
     ("cuda", "CUDA", "Train on the NVIDIA GPU with gsplat"),
@@ -97,14 +98,22 @@ class GAVATAR_AddonPreferences(AddonPreferences):
             if name in problems:
                 layout.label(text=problems[name], icon="ERROR")
         layout.prop(self, "device")
-        from ..ops.trainer_setup import draw_setup  # lazy: the ops import these preferences
-
         draw_setup(layout, _context)
 
 
 def get_preferences(context: Context | None = None) -> GAVATAR_AddonPreferences:
     ctx = context or bpy.context
     return ctx.preferences.addons[ADDON_PACKAGE].preferences  # type: ignore[return-value]
+
+
+def model_files(context: Context | None = None) -> ModelFiles:
+    """The model-file settings, as absolute paths, for the Blender-side code below the shell."""
+    prefs = get_preferences(context)
+    return ModelFiles(
+        flame=bpy.path.abspath(prefs.flame_model_path),
+        smplx=bpy.path.abspath(prefs.smplx_model_path),
+        cache_dir=bpy.path.abspath(prefs.cache_dir),
+    )
 
 
 register, unregister = class_registrar((GAVATAR_AddonPreferences,))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bpy.props import FloatProperty, PointerProperty
 from bpy.types import PropertyGroup, Scene
 
-from .classes import class_registrar
+from ..engine.registrar import class_registrar
 
 
 class GAVATAR_SceneSettings(PropertyGroup):

@@ -8,11 +8,13 @@ from typing import Any
 
 from bpy.types import Context, Object, Panel
 
-from ..engine.avatar import range_stats
-from ..engine.blender import driver_mesh, range_guard, splat_data
-from ..engine.blender.rig import naming
-from ..engine.blender.rig.parts import find_rig
-from .classes import class_registrar
+from ..blender.animate.targets import guarded_splat
+from ..blender.rig import naming
+from ..blender.rig.parts import find_rig
+from ..core.avatar import range_stats
+from ..engine.registrar import class_registrar
+from ..engine.splats import data as splat_data
+from ..engine.splats import driver_mesh, range_guard
 
 
 def feature_label(obj: Object, index: int, num_expression: int) -> str:
@@ -67,7 +69,7 @@ class GAVATAR_PT_range_guard(Panel):
 
     def draw(self, context: Context) -> None:
         layout = self.layout
-        obj = range_guard.guarded_splat(context)
+        obj = guarded_splat(context)
         if obj is None:
             layout.label(text="Select an avatar (its splats or its rig)", icon="INFO")
             return

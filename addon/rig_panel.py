@@ -7,9 +7,9 @@ from typing import Any
 import bpy
 from bpy.types import Context, Menu, Panel, UILayout
 
-from ..engine.blender.rig import naming
-from ..engine.blender.rig.parts import RigParts, active_rig
-from .classes import class_registrar
+from ..blender.rig import naming
+from ..blender.rig.parts import RigParts, active_rig
+from ..engine.registrar import class_registrar
 
 _MAX_SLIDERS = 400  # drawing more rows than this makes the sidebar sluggish
 

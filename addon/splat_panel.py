@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bpy.types import Context, Panel
 
-from ..engine.blender import splat_data
-from .classes import class_registrar
+from ..engine.registrar import class_registrar
+from ..engine.splats import data as splat_data
 
 
 class GAVATAR_PT_splats(Panel):

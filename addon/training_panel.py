@@ -10,10 +10,10 @@ from typing import Any
 
 from bpy.types import Context, Panel, UILayout, UIList
 
-from ..engine.training_jobs import plot
-from ..engine.training_jobs.job import format_duration, metric_summary
-from . import training_runtime as runtime
-from .classes import class_registrar
+from ..blender.jobs import runtime
+from ..core.jobs import plot
+from ..core.jobs.job import format_duration, metric_summary
+from ..engine.registrar import class_registrar
 from .training_props import ACTIVE_STATES, STATE_ICONS, STATE_ITEMS
 
 STATE_LABELS = {item[0]: item[1] for item in STATE_ITEMS}
@@ -59,6 +59,7 @@ class GAVATAR_PT_training(Panel):
         state = runtime.training_state(scene)
         layout.operator_context = "INVOKE_DEFAULT"
         layout.operator("gavatar.train", icon="PLAY")
+        layout.operator("gavatar.track_video", text="Track a Video...", icon="TRACKER")
         if not len(state.jobs):
             layout.label(text="Import a dataset, select it, and train", icon="INFO")
             return

@@ -17,8 +17,8 @@ from bpy.props import (
 )
 from bpy.types import Collection, Image, Object, PropertyGroup, Scene
 
-from ..engine.training_jobs.settings import PRESET_ORDER, PRESETS
-from .classes import class_registrar
+from ..core.jobs.settings import PRESET_ORDER, PRESETS
+from ..engine.registrar import class_registrar
 
 STATE_ITEMS = [
     ("QUEUED", "Queued", "Waits for a free slot", "SORTTIME", 0),

@@ -4,8 +4,9 @@
 
 - import: ``gavatar.import_amass`` of the clip (the real AMASS sample in ../shared/real when present,
   else a generated 601-frame SMPL-X clip at 120 fps) resampled to 30 fps, plain and with ``ground``;
-- retarget: the imported motion baked from the stand-in rig onto a Mixamo-named armature and back
-  (every frame of the clip), with the largest bone-direction error over all frames;
+- retarget: the imported motion baked from the stand-in rig onto a Mixamo-named armature (every
+  frame of the clip), with the largest limb-direction error over all frames
+  (benchmarks/retarget_accuracy.py has the full figures);
 - render: ``gavatar.render_sequence`` with the GAVATAR engine at 72x96 (generated Gaussians bound
   to the driver mesh), seconds a frame.
 Wall-clock figures; the machine may be shared, so compare runs made side by side.
@@ -30,10 +31,10 @@ os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="gavatar
 
 import bpy  # noqa: E402
 
-from engine.rig import loaders  # noqa: E402
-from engine.rig.standins import standin_path  # noqa: E402
-from tests.blender_helpers import ADDON_MODULE, enable_addon_from_source  # noqa: E402
-from tests.real_data import real_file  # noqa: E402
+from core.rig import loaders  # noqa: E402
+from core.rig.standins import standin_path  # noqa: E402
+from tests.fixtures.blender_helpers import ADDON_MODULE, enable_addon_from_source  # noqa: E402
+from tests.fixtures.real_data import real_file  # noqa: E402
 
 
 def _module(name: str) -> Any:
@@ -45,15 +46,6 @@ def _timed(fn: Any) -> float:
     result = fn()
     assert result == {"FINISHED"}, result
     return time.perf_counter() - start
-
-
-def _directions(armature: Any, bones: list[str]) -> np.ndarray:
-    evaluated = armature.evaluated_get(bpy.context.evaluated_depsgraph_get())
-    world = np.array(evaluated.matrix_world, dtype=np.float64)
-    out = np.array(
-        [world[:3, :3] @ np.array(evaluated.pose.bones[b].matrix, dtype=np.float64)[:3, 1] for b in bones]
-    )
-    return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
 def main() -> None:
@@ -72,13 +64,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="gavatar-bench-"))
     clip = Path(args.clip) if args.clip else real_file("amass_sample_smplh.npz")
     if clip is None:
-        from tests.test_amass_import import _clip
+        from tests.blender.animate.test_amass_import import _clip
 
         clip = _clip(work / "generated.npz", frames=601, fps=120.0)
     start = time.perf_counter()
     assert bpy.ops.gavatar.add_rig(family="SMPLX", model_path=str(model_path)) == {"FINISHED"}
     print(f"stand-in SMPL-X rig built in {time.perf_counter() - start:.1f} s")
-    parts = _module("engine.blender.rig.parts").active_rig(bpy.context)
+    parts = _module("blender.rig.parts").active_rig(bpy.context)
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = 30, 1.0
     plain = _timed(lambda: bpy.ops.gavatar.import_amass(filepath=str(clip)))
@@ -88,28 +80,25 @@ def main() -> None:
         f"import_amass {clip.name}: {count} frames at 30 fps in {plain:.2f} s; with ground {grounded:.2f} s"
     )
 
-    from tests.test_retarget_scene import _mixamo_armature
+    from tests.blender.animate.test_retarget_scene import _mixamo_armature
 
     mixamo = _mixamo_armature("Mixamo")
     onto = _timed(lambda: bpy.ops.gavatar.retarget(source=parts.armature.name, target=mixamo.name))
-    pairs = [(p.source, p.target) for p in mixamo.gavatar_retarget.pairs]
-    worst = 0.0
-    for frame in range(scene.frame_start, scene.frame_end + 1):
-        scene.frame_set(frame)
-        a = _directions(parts.armature, [p[0] for p in pairs])
-        b = _directions(mixamo, [p[1] for p in pairs])
-        worst = max(worst, float(np.degrees(np.arccos(np.clip(np.sum(a * b, axis=1), -1, 1))).max()))
+    from tests.fixtures.retarget_rigs import measure
+
+    pairs = list(mixamo.gavatar_retarget.pairs)
+    figures = measure(parts.armature, mixamo, list(range(scene.frame_start, scene.frame_end + 1)))
     print(
         f"retarget stand-in -> Mixamo: {len(pairs)} bones x {count} frames in {onto:.2f} s, "
-        f"max direction error {worst:.4f} deg"
+        f"max limb direction error {figures.worst_degrees:.4f} deg"
     )
 
-    from tests.test_engine_render import look_at, setup_scene
-    from tests.test_render_sequence_gavatar import HEIGHT, WIDTH, _bound_splats
+    from tests.engine.test_render import look_at, setup_scene
+    from tests.workflows.test_render_sequence_gavatar import HEIGHT, WIDTH, _bound_splats
 
     camera = setup_scene(WIDTH, HEIGHT)
     model = loaders.load_model(model_path, family="SMPLX")
-    _module("engine.blender.splat_data").create_splat_object(
+    _module("engine.splats.data").create_splat_object(
         "Avatar", _bound_splats(model, count=args.gaussians), driver=parts.mesh
     )
     scene.frame_set(scene.frame_start)

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/arkit_guard.py [--seconds 60] [--gaussians 20000]
 
-- read: ``engine.motion.arkit.read_arkit`` of a generated Live Link Face CSV (60 fps, 52 weights and
+- read: ``core.motion.arkit.read_arkit`` of a generated Live Link Face CSV (60 fps, 52 weights and
   9 head/eye rotations) and its resampling to 30 fps;
 - import: ``gavatar.import_arkit`` of that CSV onto the stand-in (by name; neck and eyes);
 - fit: ``gavatar.arkit_map_fit`` of a second stand-in rig whose expressions are a random mix of the
@@ -33,13 +33,13 @@ os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="gavatar
 
 import bpy  # noqa: E402
 
-from engine.avatar.range_stats import compute_stats  # noqa: E402
-from engine.motion import arkit, arkit_mapping  # noqa: E402
-from engine.rig import loaders  # noqa: E402
-from engine.rig.standins import standin_path  # noqa: E402
-from tests.arkit_files import smooth_weights, write_live_link_csv  # noqa: E402
-from tests.blender_helpers import ADDON_MODULE, enable_addon_from_source  # noqa: E402
-from tests.engine_fixtures import bound_arrays  # noqa: E402
+from core.avatar.range_stats import compute_stats  # noqa: E402
+from core.motion import arkit, arkit_mapping  # noqa: E402
+from core.rig import loaders  # noqa: E402
+from core.rig.standins import standin_path  # noqa: E402
+from tests.fixtures.arkit_files import smooth_weights, write_live_link_csv  # noqa: E402
+from tests.fixtures.blender_helpers import ADDON_MODULE, enable_addon_from_source  # noqa: E402
+from tests.fixtures.engine import bound_arrays  # noqa: E402
 
 
 def _module(name: str) -> Any:
@@ -79,7 +79,7 @@ def main() -> None:
     enable_addon_from_source()
     bpy.ops.wm.read_homefile(use_empty=True)
     model = loaders.load_model(model_path, family="FLAME")
-    build = _module("engine.blender.rig.build")
+    build = _module("blender.rig.build")
     parts = build.build_rig(model, bpy.context, name="ArkitHead")
     bpy.context.view_layer.objects.active = parts.armature
     scene = bpy.context.scene
@@ -101,8 +101,8 @@ def main() -> None:
     print(f"gavatar.arkit_map_fit (52 shapes into 52 mixed expressions): {seconds:.2f} s, "
           f"worst relative residual {fit_error:.2e}")  # fmt: skip
 
-    splat_data = _module("engine.blender.splat_data")
-    runtime = _module("engine.blender.splat_runtime")
+    splat_data = _module("engine.splats.data")
+    runtime = _module("engine.splats.runtime")
     arrays = bound_arrays(num_faces=len(model.faces), count=args.gaussians, degree=0, rank=8,
                           num_expression=52, num_pose_features=36)  # fmt: skip
     obj = splat_data.create_splat_object("Avatar", arrays, driver=parts.mesh)
@@ -123,7 +123,7 @@ def main() -> None:
     )
     features = runtime.SplatSource(obj).features.read(parts.mesh, depsgraph)
     guard_only = _best(
-        lambda: _module("engine.avatar.range_stats").guard(features, stats.features(52, 36), "SOFT"), 20
+        lambda: _module("core.avatar.range_stats").guard(features, stats.features(52, 36), "SOFT"), 20
     )
     print(f"the guard alone on {features.size} features: {guard_only * 1e6:.0f} us")
 

@@ -1,4 +1,4 @@
-"""CPU cost per frame of the numpy deformation (engine/avatar/binding.py) against the naive way.
+"""CPU cost per frame of the numpy deformation (core/avatar/binding.py) against the naive way.
 
 Per frame: face frames of the deformed driver mesh, the dynamic deltas (rank K blendshapes of
 expression + pose features), and binding -> world means/rotations/log-scales, at 100k and 1M
@@ -26,11 +26,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.avatar.binding import DYN_CHANNELS, Binding, Dynamics, bind, face_frames
-from engine.avatar.gaussians import GaussianSet
-from engine.avatar.ply import read_ply, write_ply
-from engine.avatar.quaternion import quat_multiply, quat_normalize
-from engine.rotations import matrix_to_quaternion
+from core.avatar.binding import DYN_CHANNELS, Binding, Dynamics, bind, face_frames
+from core.avatar.gaussians import GaussianSet
+from core.avatar.ply import read_ply, write_ply
+from core.avatar.quaternion import quat_multiply, quat_normalize
+from core.rotations import matrix_to_quaternion
 
 
 def sphere_mesh(rings: int, segments: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

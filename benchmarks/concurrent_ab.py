@@ -30,7 +30,7 @@ from statistics import mean
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.training_jobs.events import TrainerEvent, parse_line  # noqa: E402
+from core.jobs.events import TrainerEvent, parse_line  # noqa: E402
 
 SPLITS = ("val", "test")
 

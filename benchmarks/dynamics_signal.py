@@ -2,7 +2,7 @@
 
 The Blender-made synthetic head has almost no expression-dependent appearance beyond the mesh's
 own motion, so there the blendshapes have little to learn. This benchmark checks that they learn
-such appearance when it is there, and carry it to unseen expressions: tests/trainer_fixtures.py's
+such appearance when it is there, and carry it to unseen expressions: tests/fixtures/trainer.py's
 generated head, whose lower-face colour follows two expression coefficients and the jaw, rendered
 with the reference rasterizer, then the same fit with and without blendshapes (both at once).
 
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.concurrent_ab import done_metrics, fit_at_once  # noqa: E402
-from tests.trainer_fixtures import write_head_dataset, write_head_model  # noqa: E402
+from tests.fixtures.trainer import write_head_dataset, write_head_model  # noqa: E402
 
 VARIANTS = {"dynamic": [], "static": ["--dynamics-rank", "0"]}
 

@@ -9,7 +9,7 @@ object (SH degree 3, dynamics of the given rank). Each frame is timed stage by s
 - mesh evaluation: scene.frame_set (Blender evaluates armature, shape keys, drivers);
 - read: the evaluated driver vertices and the dynamics features (bones, shape keys);
 - deform: GPU path = upload the vertices + face-frame and bind compute shaders;
-          baseline = engine/avatar/binding.py on every Gaussian (numpy);
+          baseline = core/avatar/binding.py on every Gaussian (numpy);
 - upload: baseline only: every Gaussian's world values to the GPU (the GPU path uploads nothing
           more than the vertices);
 - sort: GPU radix sort / np.argsort of every Gaussian's depth + upload of the order;
@@ -46,7 +46,7 @@ def _enable_addon() -> str:
     sys.path.insert(0, str(ROOT))
     import bpy  # noqa: F401 (reads BLENDER_USER_RESOURCES; makes addon_utils importable)
 
-    from tests.blender_helpers import ADDON_MODULE, enable_addon_from_source
+    from tests.fixtures.blender_helpers import ADDON_MODULE, enable_addon_from_source
 
     enable_addon_from_source()
     return ADDON_MODULE
@@ -58,7 +58,7 @@ def _module(top: str, name: str) -> Any:
 
 def sphere_model(rings: int, segments: int, seed: int = 0) -> Any:
     """A FLAME-format rig model whose mesh is a UV sphere (rings x segments vertices)."""
-    from engine.rig.model import FLAME_JOINT_NAMES, RigModel
+    from core.rig.model import FLAME_JOINT_NAMES, RigModel
 
     rng = np.random.default_rng(seed)
     theta = np.linspace(0.1 * np.pi, 0.9 * np.pi, rings)
@@ -95,9 +95,9 @@ def build_scene(top: str, count: int, rank: int, frames: int, rings: int, segmen
     import bpy
     from mathutils import Vector
 
-    build = _module(top, "engine.blender.rig.build")
-    pose_io = _module(top, "engine.blender.rig.pose_io")
-    splat_data = _module(top, "engine.blender.splat_data")
+    build = _module(top, "blender.rig.build")
+    pose_io = _module(top, "blender.rig.pose_io")
+    splat_data = _module(top, "engine.splats.data")
     bpy.ops.wm.read_homefile(use_empty=True)
     model = sphere_model(rings, segments)
     parts = build.build_rig(model, bpy.context)
@@ -163,19 +163,19 @@ def measure(
 ) -> Timer:
     import bpy
 
-    gpu_api = _module(top, "engine.blender.gpu_api")
-    frame_mod = _module(top, "engine.blender.frame")
-    splat_pass = _module(top, "engine.blender.splat_pass")
-    runtime = _module(top, "engine.blender.splat_runtime")
-    scene_camera = _module(top, "engine.blender.scene_camera")
-    gpu_arrays = _module(top, "engine.blender.gpu_arrays")
-    sorting = _module(top, "engine.blender.sorting")
+    gpu_api = _module(top, "engine.gpu.api")
+    frame_mod = _module(top, "engine.frame")
+    splat_pass = _module(top, "engine.passes.splats")
+    runtime = _module(top, "engine.splats.runtime")
+    scene_camera = _module(top, "engine.scene_camera")
+    gpu_arrays = _module(top, "engine.gpu.arrays")
+    sorting = _module(top, "engine.sorting")
     scene = bpy.context.scene
     state = runtime.SplatObjectState(obj)
     targets = frame_mod.FrameTargets(width, height)
     timer = Timer(gpu_api.finish)
     depsgraph = bpy.context.evaluated_depsgraph_get()
-    binding_gpu = _module(top, "engine.blender.binding_gpu")
+    binding_gpu = _module(top, "engine.gpu.binding")
     source = state.source
 
     def read_frame() -> tuple[np.ndarray, np.ndarray | None]:
@@ -228,7 +228,9 @@ class _NoDraw:
 def gpu_work_stubbed(top: str) -> Iterator[None]:
     """Replaces every compute dispatch and the splat draw call by no-ops: what is left is the CPU
     side of the GPU path (Python, bpy calls, the vertex upload), as a real GPU would leave it."""
-    modules = [_module(top, f"engine.blender.{name}") for name in ("binding_gpu", "sorting", "splat_pass")]
+    modules = [
+        _module(top, name) for name in ("engine.gpu.binding", "engine.sorting", "engine.passes.splats")
+    ]
     splat_pass = modules[2]
     saved = [m.dispatch for m in modules], splat_pass._quad_batch
     for m in modules:
@@ -278,7 +280,7 @@ def main() -> None:
     top = _enable_addon()
     import gpu
 
-    _module(top, "engine.blender.gpu_context").ensure_gpu_context()
+    _module(top, "engine.gpu.context").ensure_gpu_context()
     print(f"GPU: {gpu.platform.renderer_get()} ({gpu.platform.backend_type_get()})")
     for count in args.counts:
         parts, obj = build_scene(top, count, args.rank, args.frames, *args.mesh)
@@ -312,7 +314,7 @@ def main() -> None:
             f"  whole frame on this machine (GPU work included, mesh evaluation excluded): GPU path "
             f"{gpu_total:.0f} ms, baseline {base_total:.0f} ms, ratio {base_total / gpu_total:.2f}x"
         )
-        state = _module(top, "engine.blender.splat_runtime").SplatObjectState(obj)
+        state = _module(top, "engine.splats.runtime").SplatObjectState(obj)
         print(
             f"  memory per Gaussian: GPU textures {state.data.gpu_bytes() / count:.0f} B, "
             f".blend (uncompressed) {blend_bytes_per_gaussian(count):.0f} B"

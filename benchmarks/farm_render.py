@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.farm_render [--frames 16] [--gaussians 3000] [--size 160 120]
                                                [--workers 1 2]
 
-The scene is tests/farm_fixtures.py's keyed sphere-head avatar (SH degree 1, rank-2 dynamics) at
+The scene is tests/fixtures/farm.py's keyed sphere-head avatar (SH degree 1, rank-2 dynamics) at
 the given resolution. Each run renders every frame from scratch (overwrite) with
 ``gavatar.render_distributed(workers=N, wait=True)``; the baseline is ``gavatar.render_sequence``
 in this process (no start-up: Blender, the extension and the GPU context are already warm). A
@@ -36,8 +36,8 @@ def main() -> None:
 
     import bpy
 
-    from tests import farm_fixtures
-    from tests.blender_helpers import enable_addon_from_source
+    from tests.fixtures import farm as farm_fixtures
+    from tests.fixtures.blender_helpers import enable_addon_from_source
 
     enable_addon_from_source()
     folder = Path(tempfile.mkdtemp(prefix="gavatar-farm-bench-"))

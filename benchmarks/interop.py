@@ -31,11 +31,11 @@ os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="gavatar
 
 import bpy  # noqa: E402
 
-from engine.avatar.gaussians import GaussianSet  # noqa: E402
-from engine.avatar.ply import write_ply  # noqa: E402
-from engine.interop import gaussian_avatars  # noqa: E402
-from engine.rig import loaders  # noqa: E402
-from tests.blender_helpers import enable_addon_from_source  # noqa: E402
+from core.avatar.gaussians import GaussianSet  # noqa: E402
+from core.avatar.ply import write_ply  # noqa: E402
+from core.interop import gaussian_avatars  # noqa: E402
+from core.rig import loaders  # noqa: E402
+from tests.fixtures.blender_helpers import enable_addon_from_source  # noqa: E402
 
 
 def write_result(folder: Path, num_vertices: int, num_faces: int, gaussians: int, frames: int) -> None:
@@ -72,7 +72,7 @@ def write_result(folder: Path, num_vertices: int, num_faces: int, gaussians: int
 def _sphere_flame(folder: Path) -> Path:
     """A FLAME 2023-format file of FLAME's size whose mesh is a closed-up sphere grid of 59 x 86
     (5074 vertices, 9976 triangles, manifold like FLAME's), random bases of the real sizes."""
-    from tests import rig_files
+    from tests.fixtures import rig_files
 
     rings, segments = 59, 86
     arrays = rig_files.model_arrays("FLAME", num_vertices=rings * segments, num_faces=9976, scale=0.2)

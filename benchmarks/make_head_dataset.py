@@ -2,7 +2,7 @@
 with Blender) is at hand: the FLAME-layout rig posed with random expressions, jaw, neck and eye
 motion, a colourful ground-truth Gaussian avatar bound to it (whose lower-face colour follows the
 expression and the jaw), rendered from a ring of cameras into the GaussianAvatars layout (one
-held-out camera; held-out last timesteps). The generator is tests/trainer_fixtures.py's.
+held-out camera; held-out last timesteps). The generator is tests/fixtures/trainer.py's.
 
     python benchmarks/make_head_dataset.py --model flame_standin.pkl --out DIR [--size 512]
         [--cameras 16] [--timesteps 60] [--test 6] [--device cuda]
@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.trainer_fixtures import write_head_dataset  # noqa: E402
+from tests.fixtures.trainer import write_head_dataset  # noqa: E402
 
 
 def main() -> int:

@@ -7,7 +7,7 @@ tiled to 100k Gaussians, in the same run, one frame at a time:
 
 - ``eager``: ``render_avatar`` (every op launched from Python, gsplat's ``rasterization()``);
 - ``posing graph``: the rig eagerly, binding + dynamics as one CUDA graph, then ``rasterization()``
-  (the previous best, training/step_functions.GraphedPosing);
+  (the previous best, training/loop/steps.GraphedPosing);
 - ``frame graph``: rig, binding, dynamics, SH colour and projection as one CUDA graph, then gsplat's
   intersection and rasterization kernels called directly (training/render/frame_graph.py, what
   ``python -m training render`` uses);
@@ -52,11 +52,11 @@ class RenderSetup:
 
 
 def load_setup(avatar_path: str, data: str, model: str, rig: str, num_frames: int) -> RenderSetup:
-    from training.avatar_io import avatar_rig, load_avatar
     from training.data.scene import load_dataset, split_data
+    from training.files.avatar_read import avatar_rig, load_avatar
+    from training.model.posing import RigPoser
     from training.model.tracking import TrackedSequence
-    from training.posing import RigPoser
-    from training.rendering import Renderer
+    from training.render.renderer import Renderer
     from training.rigs import identity_inputs, rig_inputs
 
     device = torch.device("cuda")
@@ -76,7 +76,7 @@ def load_setup(avatar_path: str, data: str, model: str, rig: str, num_frames: in
 
 def tiled(gaussians: Any, target: int) -> Any:
     """The avatar's Gaussians repeated (and their offsets jittered) up to ``target`` of them."""
-    from training.model.gaussians import GaussianSet
+    from training.model.face_gaussians import GaussianSet
 
     state = gaussians.export_state()
     reps = math.ceil(target / state["offset"].shape[0])
@@ -92,7 +92,7 @@ def tiled(gaussians: Any, target: int) -> Any:
 
 
 def eager_frames(s: RenderSetup, gaussians: Any) -> Callable[[int], torch.Tensor]:
-    from training.rendering import render_avatar
+    from training.render.renderer import render_avatar
 
     a = s.avatar
 
@@ -114,9 +114,9 @@ class Ways(dict):
 def frame_functions(s: RenderSetup, gaussians: Any, compiled: bool = False) -> Ways:
     """Each way of rendering frame i -> its (H,W,3) image (``compiled``: also the frame graph with
     torch.compile'd posing)."""
-    from training.posing import WorldGaussians
+    from training.loop.steps import GraphedPosing
+    from training.model.posing import WorldGaussians
     from training.render.frame_graph import GraphedFrames
-    from training.step_functions import GraphedPosing
 
     a = s.avatar
     vm, ks = s.viewmat[None], s.K[None]
@@ -165,8 +165,8 @@ def batched_fps(s: RenderSetup, gaussians: Any, batch: int, repeats: int) -> tup
     frame against the eager single-frame render)."""
     from gsplat import rasterization
 
-    from training.posing import bind_world
-    from training.rig_torch import axis_angle_to_matrix
+    from training.model.posing import bind_world
+    from training.twins.lbs import axis_angle_to_matrix
 
     a, device, frames = s.avatar, s.K.device, s.frames
     expr = torch.stack([f.expression for f in frames])

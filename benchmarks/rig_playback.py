@@ -38,12 +38,12 @@ os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="gavatar
 
 import bpy  # noqa: E402
 
-from engine.rig import lbs, loaders  # noqa: E402
-from tests.blender_helpers import ADDON_MODULE, enable_addon_from_source  # noqa: E402
+from core.rig import lbs, loaders  # noqa: E402
+from tests.fixtures.blender_helpers import ADDON_MODULE, enable_addon_from_source  # noqa: E402
 
 
 def _rig_module(name: str) -> Any:
-    return importlib.import_module(f"{ADDON_MODULE}.engine.blender.rig.{name}")
+    return importlib.import_module(f"{ADDON_MODULE}.blender.rig.{name}")
 
 
 def _model_file(family: str, given: str, folder: Path) -> tuple[Path, str]:
@@ -52,7 +52,7 @@ def _model_file(family: str, given: str, folder: Path) -> tuple[Path, str]:
     found = _rig_module("model_source").standin_path(family, "")
     if found is not None:
         return found, "free stand-in"
-    from tests import rig_files
+    from tests.fixtures import rig_files
 
     if family == "FLAME":
         path = rig_files.flame_2023_pickle(folder, num_vertices=5023, num_faces=9976)
@@ -148,8 +148,8 @@ def handler_correctives(parts: Any, model: Any) -> Callable[..., None]:
             for c in range(4):
                 fcurve = _fcurve(action, f'pose.bones["{bone.name}"].rotation_quaternion', c)
                 quats[j, c] = fcurve.evaluate(scene.frame_current) if fcurve else bone.rotation_quaternion[c]
-        from engine import rotations
-        from engine.rig import bone_frames
+        from core import rotations
+        from core.rig import bone_frames
 
         local = rotations.quaternion_to_matrix(quats)
         model_rot = bone_frames.local_to_model(local, frames)

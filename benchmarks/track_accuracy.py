@@ -5,7 +5,7 @@ Monocular: one camera, the head turning up to +-``--yaw`` degrees with talking-l
 blinks and gaze; the focal length is estimated (as for a user's video). Multi-view: ``--views``
 cameras on an arc like NeRSemble's (93 degrees across) with their calibration. Each clip goes
 through the real command line (landmarks, masks, fit, dataset written and read back with
-engine/datasets), then prints:
+core/datasets), then prints:
 - detector error: mediapipe's landmarks against the true mesh's landmark points (px);
 - reprojection error: the tracked mesh's landmark points against the true ones (px);
 - vertex error after a per-frame similarity alignment (mm; face region and whole head);
@@ -32,11 +32,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.datasets.registry import open_dataset  # noqa: E402
-from engine.rig.loaders import load_model  # noqa: E402
-from engine.rig.model import RigModel  # noqa: E402
-from engine.rig.params import forward_sequence, params_from_dict  # noqa: E402
-from engine.rig.standins import standin_path  # noqa: E402
+from core.datasets.registry import open_dataset  # noqa: E402
+from core.rig.loaders import load_model  # noqa: E402
+from core.rig.model import RigModel  # noqa: E402
+from core.rig.params import forward_sequence, params_from_dict  # noqa: E402
+from core.rig.standins import standin_path  # noqa: E402
 from training.cli import main  # noqa: E402
 from training.track import groundtruth as gt  # noqa: E402
 from training.track.correspondence import Correspondence, load_or_find  # noqa: E402

@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.render_speed import describe, profile_frames, render_speed  # noqa: E402
+from training.commands.fit import _coerce  # noqa: E402
 from training.config import PRESETS, TrainConfig  # noqa: E402
-from training.fit import _coerce  # noqa: E402
-from training.protocol import EventWriter, setup_logging  # noqa: E402
+from training.runtime.protocol import EventWriter, setup_logging  # noqa: E402
 
 GA_REFERENCE_SECONDS = 390.0  # GaussianAvatars' figures are after 6.5 minutes
 
@@ -83,7 +83,7 @@ def profile_steps(trainer: Any, steps: int, path: Path) -> None:
 
 
 def train_variant(name: str, args: argparse.Namespace, overrides: dict[str, Any]) -> dict[str, Any]:
-    from training.trainer import Trainer
+    from training.loop.trainer import Trainer
 
     out = Path(args.out) / name
     out.mkdir(parents=True, exist_ok=True)

@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from tests.trainer_fixtures import write_head_dataset, write_head_model
+    from tests.fixtures.trainer import write_head_dataset, write_head_model
 
     work = Path(tempfile.mkdtemp(prefix="gavatar-bench-train-"))
     model = write_head_model(work / "model")
@@ -52,13 +52,13 @@ def main() -> None:
 
     import bpy
 
-    from tests.blender_helpers import ADDON_MODULE, enable_addon_from_source
-    from tests.engine_fixtures import addon_module
-    from tests.train_fakes import write_fake_python
+    from tests.fixtures.blender_helpers import ADDON_MODULE, enable_addon_from_source
+    from tests.fixtures.engine import addon_module
+    from tests.fixtures.train_fakes import write_fake_python
 
     enable_addon_from_source()
-    runtime = addon_module("addon.training_runtime")
-    plot = addon_module("engine.training_jobs.plot")
+    runtime = addon_module("blender.jobs.runtime")
+    plot = addon_module("core.jobs.plot")
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
     prefs.trainer_python, prefs.flame_model_path, prefs.cache_dir = (
         sys.executable,

@@ -11,6 +11,7 @@ from types import ModuleType
 OPERATOR_MODULES: tuple[str, ...] = (
     ".setup_check",
     ".import_dataset",
+    ".track",
     ".rig",
     ".amass",
     ".retarget",
@@ -32,6 +33,7 @@ OPERATOR_MODULES: tuple[str, ...] = (
 # (operator bl_idname, menu label), shown under File > Import / Export > Gaussian Avatar.
 IMPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.import_dataset", "Avatar Dataset (folder)"),
+    ("gavatar.track_video", "Track Video (video or frames -> FLAME dataset)"),
     ("gavatar.apply_params", "Rig Parameters (.npz)"),
     ("gavatar.import_amass", "AMASS Motion (.npz)"),
     ("gavatar.reenact", "FLAME Sequence (reenactment)"),

@@ -9,12 +9,12 @@ import numpy as np
 from bpy.props import BoolProperty, EnumProperty, FloatVectorProperty, IntProperty, StringProperty
 from bpy.types import Context, Event, Operator
 
-from ..addon.classes import OperatorResult, class_registrar
-from ..addon.preferences import get_preferences
-from ..engine.blender.animate import amass_import
-from ..engine.blender.animate.errors import AnimateError
-from ..engine.blender.animate.targets import body_rig_for_import
-from ..engine.motion import amass
+from ..addon.preferences import get_preferences, model_files
+from ..blender.animate import amass_import
+from ..blender.animate.errors import AnimateError
+from ..blender.animate.targets import body_rig_for_import
+from ..core.motion import amass
+from ..engine.registrar import OperatorResult, class_registrar
 
 PELVIS_ITEMS = [
     ("AUTO", "Body Model", "The clip's body model from the AMASS body-model folder in the preferences; "
@@ -135,7 +135,7 @@ class GAVATAR_OT_import_amass(Operator):
             clip_pelvis=pelvis,
         )
         try:
-            found = body_rig_for_import(context, self.target)
+            found = body_rig_for_import(context, self.target, model_files(context))
         except AnimateError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

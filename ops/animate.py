@@ -7,11 +7,11 @@ from typing import Any
 from bpy.props import BoolProperty, EnumProperty, FloatProperty
 from bpy.types import Context, Operator
 
-from ..addon.classes import OperatorResult, class_registrar
-from ..engine.blender.animate import look_at, pose_presets
-from ..engine.blender.animate.errors import AnimateError
-from ..engine.blender.rig import naming
-from ..engine.blender.rig.parts import RigParts, active_rig
+from ..blender.animate import look_at, pose_presets
+from ..blender.animate.errors import AnimateError
+from ..blender.rig import naming
+from ..blender.rig.parts import RigParts, active_rig
+from ..engine.registrar import OperatorResult, class_registrar
 
 BODY_ITEMS = [
     ("T", "T-Pose", "Arms straight out to the sides, palms down; the rest of the body at rest"),

@@ -1,6 +1,6 @@
 """``gavatar.import_avatar`` / ``gavatar.export_avatar``: .gavatar files <-> a rig + splat object.
 
-The work is in engine/blender/avatar_import.py (``import_avatar``, ``export_avatar``), which other
+The work is in blender/avatar_io.py (``import_avatar``, ``export_avatar``), which other
 operators call directly.
 """
 
@@ -10,12 +10,14 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 from bpy.types import Context, Event, Operator
 
-from ..addon.classes import OperatorResult, class_registrar
-from ..engine.avatar.avatar_file import AvatarFileError
-from ..engine.avatar.binding import BindingError
-from ..engine.blender import avatar_import, splat_data
-from ..engine.blender.driver_mesh import DriverMeshError
-from ..engine.blender.splat_data import SplatDataError
+from ..addon.preferences import model_files
+from ..blender import avatar_io as avatar_import
+from ..core.avatar.avatar_file import AvatarFileError
+from ..core.avatar.binding import BindingError
+from ..engine.registrar import OperatorResult, class_registrar
+from ..engine.splats import data as splat_data
+from ..engine.splats.data import SplatDataError
+from ..engine.splats.driver_mesh import DriverMeshError
 from .ply_io import default_export_path, open_file_browser
 
 RIG_ITEMS = [
@@ -58,7 +60,11 @@ class GAVATAR_OT_import_avatar(Operator):
                 return {"CANCELLED"}
         try:
             result = avatar_import.import_avatar(
-                context, bpy.path.abspath(self.filepath), rig=target, model_path=self.model_path
+                context,
+                bpy.path.abspath(self.filepath),
+                rig=target,
+                model_path=self.model_path,
+                models=model_files(context),
             )
         except _IMPORT_ERRORS as error:
             self.report({"ERROR"}, f"Cannot import the avatar: {error}")

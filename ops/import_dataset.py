@@ -7,10 +7,10 @@ import traceback
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from bpy.types import Context, Event, Operator
 
-from ..addon.classes import OperatorResult, class_registrar
 from ..addon.preferences import get_preferences
-from ..engine.blender.dataset_import import ImportOptions, import_dataset
-from ..engine.datasets import FORMAT_LABELS, DatasetError, ReadOptions, open_dataset
+from ..blender.datasets.scene import ImportOptions, import_dataset
+from ..core.datasets import FORMAT_LABELS, DatasetError, ReadOptions, open_dataset
+from ..engine.registrar import OperatorResult, class_registrar
 
 FORMAT_ITEMS = [("AUTO", "Detect", "Detect the format from the folder contents")] + [
     (key.upper(), label, f"Read the folder as {label}") for key, label in FORMAT_LABELS.items()
@@ -55,41 +55,57 @@ class GAVATAR_OT_import_dataset(Operator):
         if not self.directory:
             self.report({"ERROR"}, "Choose a dataset folder")
             return {"CANCELLED"}
-        prefs = get_preferences(context)
-        try:
-            dataset = open_dataset(
-                self.directory, self.format.lower(), options=ReadOptions(resolution=self.resolution)
-            )
-        except DatasetError as exc:
-            self.report({"ERROR"}, f"Cannot import the dataset: {exc}")
-            return {"CANCELLED"}
-        model_path = ""
-        if dataset.rig_family == "FLAME":
-            model_path = prefs.flame_model_path
-        elif dataset.rig_family == "SMPLX":
-            model_path = prefs.smplx_model_path
-        options = ImportOptions(
-            frame_start=self.frame_start,
-            load_images=self.load_images,
-            with_rig=self.import_rig,
-            model_path=bpy_abspath(model_path),
-            cache_dir=bpy_abspath(prefs.cache_dir),
+        return import_folder(
+            self, context, self.directory, self.format, frame_start=self.frame_start,
+            load_images=self.load_images, with_rig=self.import_rig, resolution=self.resolution,
+        )  # fmt: skip
+
+
+def import_folder(
+    op: Operator,
+    context: Context,
+    directory: str,
+    fmt: str = "AUTO",
+    *,
+    frame_start: int = 1,
+    load_images: bool = True,
+    with_rig: bool = True,
+    resolution: str = "full",
+    model_path: str = "",
+) -> OperatorResult:
+    """Imports the dataset in ``directory`` (what gavatar.import_dataset does), reporting on ``op``;
+    ``model_path`` overrides the preferences' model file for the rig (empty: the preference)."""
+    prefs = get_preferences(context)
+    try:
+        dataset = open_dataset(directory, fmt.lower(), options=ReadOptions(resolution=resolution))
+    except DatasetError as exc:
+        op.report({"ERROR"}, f"Cannot import the dataset: {exc}")
+        return {"CANCELLED"}
+    if not model_path:
+        preference = {"FLAME": prefs.flame_model_path, "SMPLX": prefs.smplx_model_path}
+        model_path = preference.get(dataset.rig_family or "", "")
+    options = ImportOptions(
+        frame_start=frame_start,
+        load_images=load_images,
+        with_rig=with_rig,
+        model_path=bpy_abspath(model_path),
+        cache_dir=bpy_abspath(prefs.cache_dir),
+    )
+    try:
+        result = import_dataset(context, dataset, options)
+    except (DatasetError, OSError, RuntimeError, ValueError) as exc:
+        op.report({"ERROR"}, f"Cannot import the dataset: {exc}")
+        return {"CANCELLED"}
+    except Exception as exc:  # a bug of ours: say so in one line, details on the console
+        traceback.print_exc()
+        op.report(
+            {"ERROR"}, f"Cannot import the dataset ({type(exc).__name__}: {exc}); details in the console"
         )
-        try:
-            result = import_dataset(context, dataset, options)
-        except (DatasetError, OSError, RuntimeError, ValueError) as exc:
-            self.report({"ERROR"}, f"Cannot import the dataset: {exc}")
-            return {"CANCELLED"}
-        except Exception as exc:  # a bug of ours: say so in one line, details on the console
-            traceback.print_exc()
-            self.report(
-                {"ERROR"}, f"Cannot import the dataset ({type(exc).__name__}: {exc}); details in the console"
-            )
-            return {"CANCELLED"}
-        for note in result.notes:
-            self.report({"INFO"}, note)
-        self.report({"WARNING"} if result.skipped else {"INFO"}, result.message())
-        return {"FINISHED"}
+        return {"CANCELLED"}
+    for note in result.notes:
+        op.report({"INFO"}, note)
+    op.report({"WARNING"} if result.skipped else {"INFO"}, result.message())
+    return {"FINISHED"}
 
 
 def bpy_abspath(path: str) -> str:

@@ -17,14 +17,14 @@ import numpy as np
 from bpy.props import BoolProperty, StringProperty
 from bpy.types import Context, Event, Object, Operator
 
-from ..addon.classes import OperatorResult, class_registrar
-from ..engine.avatar.gaussians import GaussianSet
-from ..engine.avatar.ply import PlyError, read_ply, write_ply
-from ..engine.blender import splat_data
-from ..engine.blender.driver_mesh import DriverMeshError
-from ..engine.blender.gaussian_transform import Y_UP_FROM_Z_UP, transform_gaussians
-from ..engine.blender.splat_data import SplatArrays, SplatDataError
-from ..engine.blender.splat_runtime import posed_gaussians
+from ..core.avatar.gaussians import GaussianSet
+from ..core.avatar.ply import PlyError, read_ply, write_ply
+from ..core.avatar.transform import Y_UP_FROM_Z_UP, transform_gaussians
+from ..engine.registrar import OperatorResult, class_registrar
+from ..engine.splats import data as splat_data
+from ..engine.splats.data import SplatArrays, SplatDataError
+from ..engine.splats.driver_mesh import DriverMeshError
+from ..engine.splats.runtime import posed_gaussians
 
 Y_UP_ROTATION = (math.radians(90.0), 0.0, 0.0)
 

@@ -7,8 +7,11 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 from bpy.types import Context, Operator
 
-from ..addon.classes import OperatorResult, class_registrar
-from ..engine.blender import range_guard, range_guard_bake, splat_data
+from ..blender.animate import range_bake as range_guard_bake
+from ..blender.animate.targets import guarded_splat
+from ..engine.registrar import OperatorResult, class_registrar
+from ..engine.splats import data as splat_data
+from ..engine.splats import range_guard
 
 MODE_ITEMS = [
     ("GUARD", "As the Guard", "The splat object's guard mode (Clamp when the guard is off)"),
@@ -29,7 +32,7 @@ class GAVATAR_OT_range_guard_bake(Operator):
     mode: EnumProperty(name="Mode", items=MODE_ITEMS, default="GUARD")  # type: ignore[valid-type]
 
     def execute(self, context: Context) -> OperatorResult:
-        obj = bpy.data.objects.get(self.splats) if self.splats else range_guard.guarded_splat(context)
+        obj = bpy.data.objects.get(self.splats) if self.splats else guarded_splat(context)
         if obj is None or not splat_data.is_splat_object(obj):
             self.report({"ERROR"}, "Select an avatar (its splats or its rig), or name its splat object.")
             return {"CANCELLED"}

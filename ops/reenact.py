@@ -9,12 +9,12 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import Context, Event, Operator
 
-from ..addon.classes import OperatorResult, class_registrar
-from ..engine.blender.animate import reenact
-from ..engine.blender.animate.errors import AnimateError
-from ..engine.blender.animate.targets import face_rig
-from ..engine.motion import flame_sequence
-from ..engine.motion.errors import MotionFileError
+from ..blender.animate import reenact
+from ..blender.animate.errors import AnimateError
+from ..blender.animate.targets import face_rig
+from ..core.motion import flame_sequence
+from ..core.motion.errors import MotionFileError
+from ..engine.registrar import OperatorResult, class_registrar
 from .amass import FPS_ITEMS
 
 

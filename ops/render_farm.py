@@ -16,9 +16,8 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from bpy.types import Context, Event, Operator, Scene
 
-from ..addon import farm_runtime
-from ..addon.classes import OperatorResult, class_registrar
-from ..engine.blender.farm_launch import (
+from ..blender.farm import runtime as farm_runtime
+from ..blender.farm.launch import (
     DistributedRequest,
     FarmSetupError,
     LocalFarm,
@@ -28,8 +27,9 @@ from ..engine.blender.farm_launch import (
     save_copy,
     start_local_render,
 )
-from ..engine.farm import flamenco
-from ..engine.farm.frames import FrameSpecError, format_frames, frame_list
+from ..core.farm import flamenco
+from ..core.farm.frames import FrameSpecError, format_frames, frame_list
+from ..engine.registrar import OperatorResult, class_registrar
 
 ENGINE_ITEMS = [
     ("GAVATAR", "Gaussian Avatar", "The Gaussian Avatar engine"),

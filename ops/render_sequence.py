@@ -8,9 +8,9 @@ import sys
 from bpy.props import EnumProperty, IntProperty, StringProperty
 from bpy.types import Context, Operator
 
-from ..addon.classes import OperatorResult, class_registrar
-from ..engine.blender.animate.errors import AnimateError
-from ..engine.blender.animate.render_sequence import SequenceRequest, render_frames
+from ..blender.animate.errors import AnimateError
+from ..blender.animate.render_sequence import SequenceRequest, render_frames
+from ..engine.registrar import OperatorResult, class_registrar
 
 FORMAT_ITEMS = [
     ("SCENE", "Scene Output", "The scene's output format and settings"),

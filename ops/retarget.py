@@ -1,5 +1,6 @@
 """Retargeting between armatures in the scene: ``gavatar.retarget`` bakes the source's motion onto the
-target; ``gavatar.retarget_detect_map`` fills the target's editable bone map from the naming presets."""
+target; ``gavatar.retarget_preview`` shows ghosts of the result on a few frames without keying;
+``gavatar.retarget_detect_map`` fills the target's editable bone map from the naming presets."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from bpy.types import Context, Object, Operator
 
-from ..addon.classes import OperatorResult, class_registrar
-from ..engine.blender.animate import retarget_bake
-from ..engine.blender.animate.errors import AnimateError
-from ..engine.blender.animate.properties import PRESET_ITEMS, ROOT_MOTION_ITEMS
-from ..engine.blender.rig.parts import active_rig
+from ..blender.animate import retarget_bake, retarget_preview
+from ..blender.animate.errors import AnimateError
+from ..blender.animate.properties import PRESET_ITEMS, ROOT_MOTION_ITEMS
+from ..blender.rig.parts import active_rig
+from ..engine.registrar import OperatorResult, class_registrar
 
 
 def settings(obj: Object) -> Any:
@@ -137,6 +138,16 @@ class GAVATAR_OT_retarget_map_edit(Operator):
         return {"FINISHED"}
 
 
+def map_for(target: Object, source: Object) -> list[retarget_bake.Pair]:
+    """The target's stored bone map when it is for this source, else one detected (and stored)."""
+    state = settings(target)
+    pairs = stored_pairs(target) if state.source == source else []
+    if not pairs:
+        pairs = retarget_bake.detect_pairs(source, target, state.source_preset, state.target_preset)
+        store_map(target, source, pairs)
+    return pairs
+
+
 class GAVATAR_OT_retarget(_Armatures, Operator):
     """Bake the source armature's motion onto the target as keyframes, bone by bone"""
 
@@ -161,10 +172,7 @@ class GAVATAR_OT_retarget(_Armatures, Operator):
             target = resolve_target(context, self.target)
             source = resolve_source(target, self.source)
             state = settings(target)
-            pairs = stored_pairs(target) if state.source == source else []
-            if not pairs:
-                pairs = retarget_bake.detect_pairs(source, target, state.source_preset, state.target_preset)
-                store_map(target, source, pairs)
+            pairs = map_for(target, source)
             root = self.root_motion if self.properties.is_property_set("root_motion") else state.root_motion
             result = retarget_bake.bake(context, source, target, pairs, start, end, root, self.new_action)
         except AnimateError as exc:
@@ -181,6 +189,49 @@ class GAVATAR_OT_retarget(_Armatures, Operator):
         return {"FINISHED"}
 
 
+class GAVATAR_OT_retarget_preview(_Armatures, Operator):
+    """Show ghosts of the target posed as the retarget would pose it on a few frames of the scene
+    range (wireframes in front), without keying anything; run with Clear to remove them"""
+
+    bl_idname = "gavatar.retarget_preview"
+    bl_label = "Preview Retarget"
+    bl_options = {"REGISTER", "UNDO"}
+
+    count: IntProperty(  # type: ignore[valid-type]
+        name="Ghosts", description="How many frames of the scene range to show", default=4, min=1,
+        max=retarget_preview.MAX_GHOSTS,
+    )  # fmt: skip
+    clear: BoolProperty(name="Clear", description="Remove the target's ghosts")  # type: ignore[valid-type]
+
+    def execute(self, context: Context) -> OperatorResult:
+        scene = context.scene
+        try:
+            target = resolve_target(context, self.target)
+            if self.clear:
+                removed = retarget_preview.clear(target)
+                self.report({"INFO"}, f"Removed {removed} ghosts of {target.name}")
+                return {"FINISHED"}
+            source = resolve_source(target, self.source)
+            frames = retarget_preview.preview_frames(scene.frame_start, scene.frame_end, self.count)
+            pairs = map_for(target, source)
+            ghosts, warnings = retarget_preview.show(
+                context, source, target, pairs, frames, settings(target).root_motion
+            )
+        except AnimateError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        for message in warnings:
+            self.report({"WARNING"}, message)
+        shown = ", ".join(str(f) for f in frames)
+        self.report({"INFO"}, f"{len(ghosts)} ghosts of {target.name} at frames {shown}; nothing was keyed")
+        return {"FINISHED"}
+
+
 register, unregister = class_registrar(
-    (GAVATAR_OT_retarget_detect_map, GAVATAR_OT_retarget_map_edit, GAVATAR_OT_retarget)
+    (
+        GAVATAR_OT_retarget_detect_map,
+        GAVATAR_OT_retarget_map_edit,
+        GAVATAR_OT_retarget,
+        GAVATAR_OT_retarget_preview,
+    )
 )

@@ -9,12 +9,12 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from bpy.types import Context, Event, Operator
 
-from ..addon.classes import OperatorResult, class_registrar
 from ..addon.preferences import get_preferences
-from ..engine.blender.rig import build, model_source, params_io, rest
-from ..engine.blender.rig.parts import active_rig
-from ..engine.rig import params as rig_params
-from ..engine.rig.errors import ModelFileError, ParamsError
+from ..blender.rig import build, model_source, params_io, rest
+from ..blender.rig.parts import active_rig
+from ..core.rig import params as rig_params
+from ..core.rig.errors import ModelFileError, ParamsError
+from ..engine.registrar import OperatorResult, class_registrar
 
 FAMILY_ITEMS = [
     ("FLAME", "FLAME", "FLAME head model (root, neck, jaw, eyes)"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bpy.types import Context, Operator
 
-from ..addon.classes import OperatorResult, class_registrar
 from ..addon.preferences import get_preferences
+from ..engine.registrar import OperatorResult, class_registrar
 
 
 class GAVATAR_OT_check_setup(Operator):

@@ -1,8 +1,8 @@
 """``gavatar.train`` and the operators around a training: cancel, resume, remove, import the result,
 show its images.
 
-The training itself runs as ``<trainer python> -m training fit ...`` (engine/training_jobs); these
-operators check the inputs, start or stop jobs, and let addon/training_runtime.py mirror them.
+The training itself runs as ``<trainer python> -m training fit ...`` (core/jobs); these
+operators check the inputs, start or stop jobs, and let blender/jobs/runtime.py mirror them.
 
 Scripts::
 
@@ -25,19 +25,18 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import Collection, Context, Event, Operator, Scene
 
-from ..addon import training_runtime as runtime
-from ..addon.classes import OperatorResult, class_registrar
 from ..addon.preferences import get_preferences
 from ..addon.training_props import ACTIVE_STATES, DEVICE_ITEMS, PRESET_ITEMS, RIG_ITEMS
-from ..addon.training_result import ResultImportError, dataset_rig, import_trained_avatar
-from ..engine import paths
-from ..engine.blender.dataset_import import PROP_FAMILY, PROP_ROOT
-from ..engine.blender.rig import model_source
-from ..engine.blender.rig.parts import RigParts
-from ..engine.datasets import DatasetError, detect_format, open_dataset
-from ..engine.training_jobs import launch, preflight
-from ..engine.training_jobs.job import TrainingJob, metric_summary
-from ..engine.training_jobs.settings import (
+from ..blender.datasets.scene import PROP_FAMILY, PROP_ROOT
+from ..blender.jobs import runtime
+from ..blender.jobs.result import ResultImportError, dataset_rig, import_trained_avatar
+from ..blender.rig import model_source
+from ..blender.rig.parts import RigParts
+from ..core import paths
+from ..core.datasets import DatasetError, detect_format, open_dataset
+from ..core.jobs import launch, preflight
+from ..core.jobs.job import TrainingJob, metric_summary
+from ..core.jobs.settings import (
     TrainSettings,
     fit_command,
     parse_extra_args,
@@ -45,6 +44,7 @@ from ..engine.training_jobs.settings import (
     trainer_environment,
     with_length,
 )
+from ..engine.registrar import OperatorResult, class_registrar
 
 
 # ------------------------------------------------------------------------------------------ dataset
@@ -449,7 +449,7 @@ def _unique_name(name: str, taken: list[str]) -> str:
 
 def known_without_cuda(python: str) -> bool:
     """True when Check Trainer found no CUDA in this Python during this session."""
-    from .trainer_setup import last_check
+    from ..blender.jobs.setup_runs import last_check
 
     run = last_check(python)
     if run is None or not run.done:

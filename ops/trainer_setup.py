@@ -4,7 +4,8 @@ the add-on preferences, step by step, without freezing Blender (subprocesses dri
 Set up: a venv in the cache folder, ``pip install -r training/requirements.txt`` (versions pinned
 as in the repository's pyproject.toml), then the checks. Check: the same checks on the Python the
 preferences point to (torch imports? CUDA? gsplat imports and builds its kernels? the trainer?).
-``draw_setup(layout, context)`` is what the preferences draw.
+The run itself lives in blender/jobs/setup_runs.py; addon/trainer_setup_box.py draws it in the
+preferences.
 """
 
 from __future__ import annotations
@@ -12,73 +13,23 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
 
 import bpy
 from bpy.props import BoolProperty, StringProperty
-from bpy.types import Context, Event, Operator, UILayout
+from bpy.types import Context, Event, Operator
 
-from ..addon import handlers
-from ..addon import training_runtime as runtime
-from ..addon.classes import OperatorResult, class_registrar
 from ..addon.preferences import ADDON_PACKAGE, get_preferences
-from ..engine import paths
-from ..engine.training_jobs import setup
-from ..engine.training_jobs.setup import SetupRun
-
-TIMER_INTERVAL = 0.3
-STATUS_ICONS: dict[str, Any] = {
-    setup.PENDING: "LAYER_USED",
-    setup.RUNNING: "SORTTIME",
-    setup.OK: "CHECKMARK",
-    setup.FAILED: "CANCEL",
-    setup.SKIPPED: "BLANK1",
-    setup.WARNING: "ERROR",
-}
-
-# Module-level: the set-up processes belong to this session (like the trainers).
-_current: dict[str, Any] = {"run": None, "title": "", "started": 0.0}
-_checks: dict[str, SetupRun] = {}  # trainer Python -> its last check
-
-
-def current_run() -> SetupRun | None:
-    return _current["run"]
-
-
-def last_check(python: str) -> SetupRun | None:
-    return _checks.get(python)
-
-
-def _begin(run: SetupRun, title: str) -> None:
-    _current.update(run=run, title=title, started=time.monotonic())
-    run.tick()
-    if not bpy.app.timers.is_registered(_timer):
-        handlers.add_timer(_timer, first_interval=TIMER_INTERVAL)
-
-
-def drive() -> bool:
-    """One step of the current run (the timer's work; tests call it). True while it runs."""
-    run = current_run()
-    if run is None or run.done:
-        return False
-    if run.tick():
-        runtime.tag_redraw()
-    if run.done:
-        _checks[run.python] = run
-        runtime.notify({"INFO"} if run.ok else {"ERROR"}, f"{_current['title']}: {run.summary()}")
-        runtime.tag_redraw()
-        return False
-    return True
-
-
-def _timer() -> float | None:
-    return TIMER_INTERVAL if drive() else None
+from ..blender.jobs import runtime, setup_runs
+from ..core import paths
+from ..core.jobs import setup
+from ..core.jobs.setup import SetupRun
+from ..engine.registrar import OperatorResult, class_registrar
 
 
 def _busy(op: Operator) -> bool:
-    run = current_run()
+    run = setup_runs.current_run()
     if run is not None and not run.done:
-        op.report({"ERROR"}, f"{_current['title']} is still running")
+        op.report({"ERROR"}, f"{setup_runs.title()} is still running")
         return True
     return False
 
@@ -170,7 +121,7 @@ class GAVATAR_OT_trainer_setup(Operator):
             index_args=["--extra-index-url", self.extra_index] if self.extra_index else [],
             standins_cache=cache if self.standins else None,
         )
-        _begin(run, "Set up Trainer")
+        setup_runs.begin(run, "Set up Trainer")
         self.report({"INFO"}, f"Setting up the trainer in '{folder}' (log: {run.log_path})")
         if self.wait:
             return _wait(self, run)
@@ -206,7 +157,7 @@ class GAVATAR_OT_trainer_check(Operator):
             python, runtime.extension_root(), build_kernels=self.build_kernels,
             log_path=str(setup.env_dir(cache).parent / "trainer-check.log"),
         )  # fmt: skip
-        _begin(run, "Check Trainer")
+        setup_runs.begin(run, "Check Trainer")
         if self.wait:
             return _wait(self, run)
         return {"FINISHED"}
@@ -220,7 +171,7 @@ class GAVATAR_OT_trainer_setup_cancel(Operator):
     bl_options = {"REGISTER", "INTERNAL"}
 
     def execute(self, _context: Context) -> OperatorResult:
-        run = current_run()
+        run = setup_runs.current_run()
         if run is None or run.done:
             return {"CANCELLED"}
         run.cancel()
@@ -229,37 +180,12 @@ class GAVATAR_OT_trainer_setup_cancel(Operator):
 
 
 def _wait(op: Operator, run: SetupRun) -> OperatorResult:
-    while drive():
+    while setup_runs.drive():
         time.sleep(0.05)
     for row in run.results:
         print(f"Gaussian Avatar: {row.label}: {row.status} {row.detail}")
-    op.report({"INFO"} if run.ok else {"ERROR"}, f"{_current['title']}: {run.summary()}")
+    op.report({"INFO"} if run.ok else {"ERROR"}, f"{setup_runs.title()}: {run.summary()}")
     return {"FINISHED"} if run.ok else {"CANCELLED"}
-
-
-def draw_setup(layout: UILayout, _context: Context) -> None:
-    """The preferences' trainer section: the buttons and the last run's steps."""
-    box = layout.box()
-    row = box.row(align=True)
-    run = current_run()
-    running = run is not None and not run.done
-    row.enabled = not running
-    row.operator(GAVATAR_OT_trainer_setup.bl_idname, icon="CONSOLE")
-    row.operator(GAVATAR_OT_trainer_check.bl_idname, icon="CHECKMARK")
-    if run is None:
-        box.label(text="Set up makes a Python with torch + gsplat (a few GB); Check tests an existing one")
-        return
-    head = box.row()
-    head.label(text=f"{_current['title']}: {'running...' if running else run.summary()}")
-    if running:
-        head.operator(GAVATAR_OT_trainer_setup_cancel.bl_idname, text="", icon="X")
-    col = box.column(align=True)
-    for result in run.results:
-        line = col.row()
-        line.label(text=result.label, icon=STATUS_ICONS.get(result.status, "DOT"))
-        line.label(text=result.detail[-90:])
-    if run.log_path:
-        box.label(text=f"Log: {run.log_path}", icon="TEXT")
 
 
 _register_classes, _unregister_classes = class_registrar(
@@ -272,7 +198,7 @@ def register() -> None:
 
 
 def unregister() -> None:
-    run = current_run()
+    run = setup_runs.current_run()
     if run is not None and not run.done:
         run.cancel()  # no pip or check left running behind a disabled add-on
     _unregister_classes()

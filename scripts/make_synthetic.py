@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.datasets.camera import Camera
-from engine.datasets.frames import Split
-from engine.datasets.writers import (
+from core.datasets.camera import Camera
+from core.datasets.frames import Split
+from core.datasets.writers import (
     RECIPE_FILE,
     FrameRecord,
     atomic_write_bytes,
@@ -39,10 +39,10 @@ from engine.datasets.writers import (
     write_avatarrex,
     write_gaussian_avatars,
 )
-from engine.rig.lbs import forward
-from engine.rig.model import RigModel
+from core.rig.lbs import forward
+from core.rig.model import RigModel
 
-# Bump a subject's version whenever a change here or in engine/blender/synthetic alters its pixels:
+# Bump a subject's version whenever a change here or in blender/synthetic alters its pixels:
 # its cached datasets are then rendered again.
 # Head version 4: the skin creases and pales with the expression (strain.py); 3 and earlier
 # changed with the expression only through the mesh, which a static binding follows by itself.
@@ -89,7 +89,7 @@ PRESETS = {key: replace(r, generator_version=GENERATOR_VERSIONS[r.subject]) for 
 
 
 def default_out(subject: str, small: bool, cache_dir: str | None = None) -> Path:
-    from engine.paths import default_cache_dir
+    from core.paths import default_cache_dir
 
     base = Path(cache_dir) if cache_dir else default_cache_dir()
     return base / "synthetic" / (f"{subject}_small" if small else subject)
@@ -100,8 +100,8 @@ def default_out(subject: str, small: bool, cache_dir: str | None = None) -> Path
 
 def load_standin(subject: str, model_path: str | None, cache_dir: str | None) -> RigModel:
     """The model to render: ``model_path``, else the free stand-in from the cache."""
-    from engine.rig import standins
-    from engine.rig.errors import ModelFileError
+    from core.rig import standins
+    from core.rig.errors import ModelFileError
 
     try:
         return standins.load_rig_model("FLAME" if subject == "head" else "SMPLX", model_path or "", cache_dir)
@@ -138,7 +138,7 @@ class Plan:
 
 
 def plan(recipe: Recipe, model: RigModel) -> Plan:
-    from engine.blender.synthetic import layout, motion
+    from core.synthetic import layout, motion
 
     # Every camera frames the whole subject (for the head: down to the stand-in's shoulders), so
     # whatever the held-out camera sees was seen whole by training cameras too. (Version 1 framed
@@ -260,8 +260,11 @@ def generate(recipe: Recipe, model: RigModel, out: Path, *, force: bool = False,
     resume = _prepare_folder(out, recipe, force)
     import bpy
 
-    from engine.blender.synthetic import regions, scene, strain
-    from engine.blender.synthetic.materials import Appearance
+    from core.synthetic import regions, strain
+    from scripts.source_package import source_module
+
+    scene = source_module("blender.synthetic.scene")
+    Appearance = source_module("blender.synthetic.materials").Appearance  # noqa: N806 (a class)
 
     started = time.time()
     work = plan(recipe, model)

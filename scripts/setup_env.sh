@@ -28,7 +28,7 @@ echo "setup: creating $venv (bpy, torch, gsplat, smplx, anny: a few GB, a few mi
 "$venv/bin/python" - <<'PY'
 import sys
 sys.path.insert(0, ".")
-from engine.paths import record_trainer_python
+from core.paths import record_trainer_python
 print("setup: trainer Python recorded in", record_trainer_python(sys.executable), file=sys.stderr)
 PY
 echo "$want" > "$stamp"

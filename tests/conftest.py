@@ -21,10 +21,10 @@ _user_resources = tempfile.mkdtemp(prefix="gavatar-blender-user-")
 os.environ["BLENDER_USER_RESOURCES"] = _user_resources
 os.environ.setdefault("XDG_CONFIG_HOME", os.path.join(_user_resources, "xdg-config"))
 
-from tests.blender_helpers import ADDON_MODULE, enable_addon_from_source  # noqa: E402
+from tests.fixtures.blender_helpers import ADDON_MODULE, enable_addon_from_source  # noqa: E402
 
 # Shared fixtures: the free stand-in rigs (built once into the cache when missing).
-pytest_plugins = ["tests.standin_fixtures"]
+pytest_plugins = ["tests.fixtures.standin"]
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """``python -m training track`` on small generated clips of the FLAME stand-in (CPU rasterizer,
 skin-like shading, known parameters): the landmark model finds the rig's own landmarks on its
 template, a monocular clip and a multi-view capture are tracked close to the truth, the written
-dataset is what engine/datasets reads, and bad input is refused with one sentence and nothing
+dataset is what core/datasets reads, and bad input is refused with one sentence and nothing
 written."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import pytest
 pytest.importorskip("mediapipe")
 pytest.importorskip("av")
 
-from engine.datasets.registry import open_dataset
-from engine.rig.loaders import load_model
-from engine.rig.model import RigModel
-from engine.rig.params import forward_sequence, params_from_dict
-from tests.standin_fixtures import standin_dir, standin_paths  # noqa: F401
+from core.datasets.registry import open_dataset
+from core.rig.loaders import load_model
+from core.rig.model import RigModel
+from core.rig.params import forward_sequence, params_from_dict
+from tests.fixtures.standin import standin_dir, standin_paths  # noqa: F401
 from training.cli import main
 from training.errors import ExitCode
 from training.track import groundtruth as gt

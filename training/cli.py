@@ -1,6 +1,6 @@
 """Command line of the trainer: ``python -m training {fit,eval,render,info,track}``.
 
-stdout carries the JSON-lines protocol only (training/protocol.py); logs go to stderr. The exit
+stdout carries the JSON-lines protocol only (training/runtime/protocol.py); logs go to stderr. The exit
 codes are in training/errors.py and training/README.md.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from training.errors import ExitCode, Interrupted, OutOfMemoryError, TrainerError
-from training.protocol import EventWriter, setup_logging
+from training.runtime.protocol import EventWriter, setup_logging
 
 LOG = logging.getLogger("training")
 
@@ -23,7 +23,7 @@ OOM_HINT = "lower --max-gaussians, --resolution-scale or --batch-cameras"
 
 def _fit_parser(sub: Any) -> None:
     p = sub.add_parser("fit", help="train an avatar from a tracked dataset")
-    p.add_argument("--data", required=True, help="dataset folder (any format engine/datasets reads)")
+    p.add_argument("--data", required=True, help="dataset folder (any format core/datasets reads)")
     p.add_argument("--rig", required=True, choices=["flame", "smplx"], help="rig family of the dataset")
     p.add_argument("--model", required=True, help="rig model file (FLAME .pkl / SMPL-X .npz, or a stand-in)")
     p.add_argument("--out", required=True, help="output folder (avatar, checkpoint, previews)")
@@ -106,11 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _dispatch(args: argparse.Namespace, events: EventWriter) -> int:
     if args.command == "fit":
-        from training.fit import run_fit
+        from training.commands.fit import run_fit
 
         return run_fit(args, events)
     if args.command == "eval":
-        from training.evaluate import run_eval
+        from training.commands.evaluate import run_eval
 
         return run_eval(args, events)
     if args.command == "track":
@@ -118,10 +118,10 @@ def _dispatch(args: argparse.Namespace, events: EventWriter) -> int:
 
         return run_track(args, events)
     if args.command == "render":
-        from training.render_cmd import run_render
+        from training.commands.render import run_render
 
         return run_render(args, events)
-    from training.info import run_info
+    from training.commands.info import run_info
 
     return run_info(args, events)
 

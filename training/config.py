@@ -33,7 +33,7 @@ class TrainConfig:
     batch_cameras: int = 1  # images (cameras of one timestep) per step
     cache_on_device: str = "auto"  # auto | yes | no
     max_cache_gb: float = 8.0
-    cuda_graphs: bool = True  # replay posing and loss as CUDA graphs (training/step_functions.py)
+    cuda_graphs: bool = True  # replay posing and loss as CUDA graphs (training/loop/steps.py)
 
     # Gaussians
     init_gaussians: int = 0  # 0: three per face
@@ -80,7 +80,7 @@ class TrainConfig:
     lambda_dynamics: float = 1e-2  # mean squared blendshape delta per Gaussian
     dynamics_weight_decay: float = 1e-4
 
-    # Adaptive density control (training/strategy.py)
+    # Adaptive density control (training/loop/densify.py)
     densify_from: float = 0.02  # progress
     densify_until: float = 0.5
     densify_every: int = 100  # iterations

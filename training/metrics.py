@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from training.losses import psnr, ssim
+from training.loop.losses import psnr, ssim
 
 ALEXNET_WEIGHTS = "alexnet-owt-7be5be79.pth"
 

@@ -1,6 +1,6 @@
 """Rig model loading and the dataset's tracked parameters as rig inputs, with trainer errors.
 
-The mapping of parameter dictionaries to forward() inputs is engine/rig/params.py; this module
+The mapping of parameter dictionaries to forward() inputs is core/rig/params.py; this module
 only stacks it over timesteps and turns its errors into the trainer's exit codes.
 """
 
@@ -19,8 +19,8 @@ FAMILY = {"flame": "FLAME", "smplx": "SMPLX"}
 
 def load_rig(path: str, rig: str | None = None):
     """The RigModel of a FLAME / SMPL-X file (or a stand-in), checked against ``--rig``."""
-    from engine.rig.errors import ModelFileError
-    from engine.rig.loaders import load_model
+    from core.rig.errors import ModelFileError
+    from core.rig.loaders import load_model
 
     if not str(path):
         raise RigModelError("no rig model file given (--model)")
@@ -39,8 +39,8 @@ def load_rig(path: str, rig: str | None = None):
 def identity_inputs(model, identity: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray | None]:
     """(betas (S,), vertex offsets (V,3) or None) of an identity dict (``shape``/``betas``,
     ``static_offset``), fitted to the model's sizes."""
-    from engine.rig.errors import ParamsError
-    from engine.rig.params import params_from_dict
+    from core.rig.errors import ParamsError
+    from core.rig.params import params_from_dict
 
     if not identity:
         return np.zeros(model.num_shape), None
@@ -54,8 +54,8 @@ def identity_inputs(model, identity: Mapping[str, Any]) -> tuple[np.ndarray, np.
 
 def rig_inputs(dataset, timesteps: Sequence[int], model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(expression (T,E), pose (T,J,3), transl (T,3)) of the dataset's tracked timesteps."""
-    from engine.rig.errors import ParamsError
-    from engine.rig.params import params_from_dict
+    from core.rig.errors import ParamsError
+    from core.rig.params import params_from_dict
 
     expr, pose, transl = [], [], []
     for t in timesteps:

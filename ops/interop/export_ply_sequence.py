@@ -7,12 +7,12 @@ import bpy
 from bpy.props import BoolProperty, IntProperty, StringProperty
 from bpy.types import Context, Event, Operator
 
-from ...addon.classes import OperatorResult, class_registrar
-from ...engine.avatar.ply import PlyError
-from ...engine.blender import splat_data
-from ...engine.blender.driver_mesh import DriverMeshError
-from ...engine.blender.interop import ply_sequence
-from ...engine.blender.splat_data import SplatDataError
+from ...blender.interop import ply_sequence
+from ...core.avatar.ply import PlyError
+from ...engine.registrar import OperatorResult, class_registrar
+from ...engine.splats import data as splat_data
+from ...engine.splats.data import SplatDataError
+from ...engine.splats.driver_mesh import DriverMeshError
 
 
 class GAVATAR_OT_export_ply_sequence(Operator):

@@ -7,15 +7,15 @@ import bpy
 from bpy.props import IntProperty, StringProperty
 from bpy.types import Context, Event, Operator
 
-from ...addon.classes import OperatorResult, class_registrar
-from ...engine.avatar.avatar_file import AvatarFileError
-from ...engine.avatar.binding import BindingError
-from ...engine.blender import splat_data
-from ...engine.blender.avatar_import import AvatarImportError
-from ...engine.blender.driver_mesh import DriverMeshError, driver_armature
-from ...engine.blender.interop import gltf_export, gltf_import
-from ...engine.blender.splat_data import SplatDataError
-from ...engine.interop.errors import InteropError
+from ...blender.avatar_io import AvatarImportError
+from ...blender.interop import gltf_export, gltf_import
+from ...core.avatar.avatar_file import AvatarFileError
+from ...core.avatar.binding import BindingError
+from ...core.interop.errors import InteropError
+from ...engine.registrar import OperatorResult, class_registrar
+from ...engine.splats import data as splat_data
+from ...engine.splats.data import SplatDataError
+from ...engine.splats.driver_mesh import DriverMeshError, driver_armature
 from ..ply_io import default_export_path, open_file_browser
 
 _ERRORS = (InteropError, AvatarFileError, AvatarImportError, SplatDataError, BindingError, DriverMeshError)

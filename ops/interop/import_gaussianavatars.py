@@ -7,13 +7,14 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import Context, Event, Operator
 
-from ...addon.classes import OperatorResult, class_registrar
-from ...engine.avatar.avatar_file import AvatarFileError
-from ...engine.avatar.binding import BindingError
-from ...engine.blender.avatar_import import AvatarImportError
-from ...engine.blender.interop import ga_import
-from ...engine.blender.splat_data import SplatDataError
-from ...engine.interop.errors import InteropError
+from ...addon.preferences import get_preferences
+from ...blender.avatar_io import AvatarImportError
+from ...blender.interop import ga_import
+from ...core.avatar.avatar_file import AvatarFileError
+from ...core.avatar.binding import BindingError
+from ...core.interop.errors import InteropError
+from ...engine.registrar import OperatorResult, class_registrar
+from ...engine.splats.data import SplatDataError
 from ..amass import FPS_ITEMS
 
 _ERRORS = (InteropError, AvatarImportError, AvatarFileError, SplatDataError, BindingError)
@@ -59,7 +60,7 @@ class GAVATAR_OT_import_gaussianavatars(Operator):
             self.report({"ERROR"}, "Choose a GaussianAvatars result folder")
             return {"CANCELLED"}
         options = ga_import.GaImportOptions(
-            model_path=self.model_path,
+            model_path=self.model_path or get_preferences(context).flame_model_path,
             fps_mode=self.fps_mode,
             source_fps=self.source_fps,
             frame_start=self.frame_start,

@@ -140,8 +140,8 @@ def add_amass_head_motion(parts: Any, clip_path: Path, start: int, count: int, f
     """Retargets a real AMASS clip's neck and head rotation onto the FLAME rig's neck."""
     from mathutils import Matrix
 
-    amass = addon_module("engine.motion.amass")
-    rotations = addon_module("engine.rotations")
+    amass = addon_module("core.motion.amass")
+    rotations = addon_module("core.rotations")
     clip = amass.resample_clip(amass.read_amass(clip_path), fps)
     frames = min(count, clip.num_frames)
     # SMPL body joints: neck is joint 12, head 15 (body_pose holds joints 1..21).
@@ -189,9 +189,9 @@ def main() -> None:
     result = bpy.ops.gavatar.import_avatar(filepath=str(args.avatar), model_path=str(args.model))
     if result != {"FINISHED"}:
         raise RuntimeError(f"import_avatar failed for {args.avatar}")
-    splat_data = addon_module("engine.blender.splat_data")
+    splat_data = addon_module("engine.splats.data")
     splat = next(obj for obj in scene.objects if splat_data.is_splat_object(obj))
-    parts = addon_module("engine.blender.rig.parts").find_rig(splat_data.splat_driver(splat))
+    parts = addon_module("blender.rig.parts").find_rig(splat_data.splat_driver(splat))
     timings["import"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -201,7 +201,7 @@ def main() -> None:
         clip = args.amass
         if clip is None:
             sys.path.insert(0, str(ROOT))
-            from tests.real_data import real_file
+            from tests.fixtures.real_data import real_file
 
             clip = real_file("amass_sample_smplh.npz")
         if clip is not None and args.frames >= 48:
@@ -212,7 +212,7 @@ def main() -> None:
         clip = args.amass
         if clip is None:
             sys.path.insert(0, str(ROOT))
-            from tests.real_data import real_file
+            from tests.fixtures.real_data import real_file
 
             clip = real_file("amass_sample_smplh.npz")
         if clip is None:

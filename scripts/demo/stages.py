@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine import paths
-from engine.rig import standins
+from core import paths
+from core.rig import standins
 
 from .pipeline import DemoContext, DemoError, Stage, run_command
 from .progress import StageBar, log

@@ -44,8 +44,8 @@ def _decode(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     from PIL import Image
 
-    from engine.datasets import image_io
-    from engine.datasets.errors import DatasetError as ReaderError
+    from core.datasets import image_io
+    from core.datasets.errors import DatasetError as ReaderError
 
     try:
         rgb = image_io.load_image(frame.image_path, background=tuple(background))

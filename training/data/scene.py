@@ -34,9 +34,9 @@ def load_dataset(
     test_frames: str | None = None,
     rig_model: object | None = None,
 ):
-    """Read any dataset format engine/datasets knows, and check it can train a ``rig`` avatar."""
-    from engine.datasets import DatasetError as ReaderError
-    from engine.datasets import open_dataset
+    """Read any dataset format core/datasets knows, and check it can train a ``rig`` avatar."""
+    from core.datasets import DatasetError as ReaderError
+    from core.datasets import open_dataset
 
     try:
         dataset = open_dataset(

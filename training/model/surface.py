@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from training.gaussians.binding_torch import face_frames
+from training.twins.binding import face_frames
 
 
 def face_areas(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 
 import torch
 
-from training.model.gaussians import GaussianSet
+from training.model.face_gaussians import GaussianSet
+from training.model.posing import RigPoser, bind_world, dynamic_features
 from training.model.tracking import FrameInputs
-from training.posing import RigPoser, bind_world, dynamic_features
-from training.rig_torch import fit_coefficients
+from training.twins.lbs import fit_coefficients
 
 TILE_SIZE = 16
 
@@ -80,7 +80,7 @@ class GraphedFrames:
                 for _ in range(3):  # warm-up: lazy kernel loads and allocator pools outside capture
                     self._front()
             torch.cuda.current_stream().wait_stream(side)
-            gc.collect()  # see training/step_functions.py: no cyclic frees during a capture
+            gc.collect()  # see training/loop/steps.py: no cyclic frees during a capture
             gc.disable()
             try:
                 with torch.cuda.graph(self.graph):

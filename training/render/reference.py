@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch.utils.checkpoint import checkpoint
 
-from training.render.sh import sh_to_rgb
+from training.twins.sh import sh_to_rgb
 
 ALPHA_MIN = 1.0 / 255.0  # gsplat ALPHA_THRESHOLD
 ALPHA_MAX = 0.999  # gsplat 1.5.3 clamps alpha at 0.999 (graphdeco's rasterizer: 0.99)

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from engine.paths import standins_dir
+from core.paths import standins_dir
 
 
 def main(argv: list[str] | None = None) -> int:

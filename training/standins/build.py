@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.rig import standins as names
-from engine.rig.model import FLAME_PARENTS, SMPLH_PARENTS, SMPLX_PARENTS
+from core.rig import standins as names
+from core.rig.model import FLAME_PARENTS, SMPLH_PARENTS, SMPLX_PARENTS
 
 from .anny_source import LOCAL_CHANGE_STD, PHENOTYPE_RANGES, AnnyBody, AnnyIdentitySampler, load_anny
 from .fitting import (

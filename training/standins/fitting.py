@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.rig.lbs import axis_angle_to_matrix
+from core.rig.lbs import axis_angle_to_matrix
 
 from .mapping import BoundMapping
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.rig.model import FLAME_JOINT_NAMES, FLAME_PARENTS, SMPLX_JOINT_NAMES, SMPLX_PARENTS
+from core.rig.model import FLAME_JOINT_NAMES, FLAME_PARENTS, SMPLX_JOINT_NAMES, SMPLX_PARENTS
 
 from .anny_source import AnnyBody
 

@@ -30,7 +30,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def write_flame_pickle(path: Path, arrays: dict[str, Any]) -> None:
     """A FLAME-format pickle: a dict of plain numpy arrays (no chumpy), protocol 2 as the originals,
-    readable by ``pickle.load(f, encoding='latin1')`` and by engine.rig.loaders."""
+    readable by ``pickle.load(f, encoding='latin1')`` and by core.rig.loaders."""
     _atomic_write(path, pickle.dumps(dict(arrays), protocol=2))
 
 

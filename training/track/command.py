@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.datasets.camera import look_at
-from engine.rig.model import RigModel
+from core.datasets.camera import look_at
+from core.rig.model import RigModel
 from training.errors import DatasetError, ExitCode, Interrupted, NoCudaError, RigModelError
-from training.protocol import EventWriter
-from training.signals import StopRequest
+from training.runtime.protocol import EventWriter
+from training.runtime.signals import StopRequest
 
 from .calibration import CalibratedCamera, read_calibration
 from .correspondence import Correspondence
@@ -107,9 +107,9 @@ def _monocular_view(width: int, height: int, focal: float) -> View:
 
 
 def _load_model(path: str | None) -> RigModel:
-    from engine.rig.errors import ModelFileError
-    from engine.rig.loaders import load_model
-    from engine.rig.standins import StandinMissingError, resolve_model_path
+    from core.rig.errors import ModelFileError
+    from core.rig.loaders import load_model
+    from core.rig.standins import StandinMissingError, resolve_model_path
 
     try:
         choice = resolve_model_path("FLAME", path or "")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.datasets.camera import look_at
-from engine.paths import default_cache_dir
-from engine.rig.model import RigModel
+from core.datasets.camera import look_at
+from core.paths import default_cache_dir
+from core.rig.model import RigModel
 
 from .landmarks import NUM_LANDMARKS, FaceLandmarker
 from .raster import project
@@ -215,7 +215,7 @@ def load_or_find(model: RigModel, cache_dir: str | os.PathLike[str] | None = Non
             LOG.warning("ignoring an unreadable landmark cache %s", path)
     corr = find_correspondence(model)
     if model.source_sha256:
-        from engine.datasets.writers import atomic_savez
+        from core.datasets.writers import atomic_savez
 
         atomic_savez(
             path,

@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 import torch
 
-from engine.rig.model import RigModel
-from training.rig_torch import TorchRig, axis_angle_to_matrix
+from core.rig.model import RigModel
+from training.twins.lbs import TorchRig, axis_angle_to_matrix
 
 from .correspondence import Correspondence
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.datasets.camera import look_at
-from engine.rig.model import RigModel
+from core.datasets.camera import look_at
+from core.rig.model import RigModel
 
 from .correspondence import face_target, intrinsics
 from .fitter import View
@@ -102,7 +102,7 @@ def arc_views(
 
 def posed_vertices(model: RigModel, seq: Sequence) -> np.ndarray:
     """(T,V,3) vertices of ``seq`` (numpy reference forward)."""
-    from engine.rig.lbs import forward
+    from core.rig.lbs import forward
 
     frames = []
     for t in range(seq.num_frames):

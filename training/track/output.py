@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.datasets.camera import Camera
-from engine.datasets.frames import Split
-from engine.datasets.writers import FrameRecord, atomic_write_text, write_gaussian_avatars
+from core.datasets.camera import Camera
+from core.datasets.frames import Split
+from core.datasets.writers import FrameRecord, atomic_write_text, write_gaussian_avatars
 from training.errors import DatasetError
 
 from .fitter import FitResult, View

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.datasets.registry import open_dataset
-from engine.rig.model import RigModel
-from engine.rig.params import forward_sequence, params_from_dict
+from core.datasets.registry import open_dataset
+from core.rig.model import RigModel
+from core.rig.params import forward_sequence, params_from_dict
 
 from .correspondence import load_or_find
 from .raster import project
@@ -51,8 +51,8 @@ def overlay_images(root: Path, model: RigModel, max_images: int = 0) -> list[tup
 def main(argv: list[str] | None = None) -> int:
     from PIL import Image
 
-    from engine.rig.loaders import load_model
-    from engine.rig.standins import resolve_model_path
+    from core.rig.loaders import load_model
+    from core.rig.standins import resolve_model_path
 
     parser = argparse.ArgumentParser(prog="python -m training.track.overlay", description=__doc__)
     parser.add_argument("dataset")

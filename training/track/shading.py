@@ -1,7 +1,7 @@
 """Skin-like shading of a FLAME-format head for the CPU rasterizer: Lambert under a headlight with
 darker lips, brows, hair and eyes with irises, so that a face landmark model trained on photographs
 finds the face on a render of an untextured rig. The regions come from
-engine/blender/synthetic/regions.py (bpy-free), which works for any FLAME-layout model."""
+core/synthetic/regions.py (bpy-free), which works for any FLAME-layout model."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.blender.synthetic.regions import head_regions, vertex_normals
-from engine.rig.model import RigModel
+from core.rig.model import RigModel
+from core.synthetic.regions import head_regions, vertex_normals
 
 from .raster import Fragments, interpolate, rasterize
 

@@ -1,0 +1,83 @@
+"""What animation settings objects keep in the .blend.
+
+``Object.gavatar_retarget`` (on the armature that receives motion): the source armature, the bone
+map (editable: one row per canonical joint with the source and target bone names) and how root
+motion transfers. ``Object.gavatar_animate`` (on a rig's armature): panel state.
+"""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import (
+    BoolProperty,
+    CollectionProperty,
+    EnumProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
+from bpy.types import Object, PropertyGroup
+
+from ...core.motion import bone_maps
+from ...engine.registrar import class_registrar
+
+ROOT_MOTION_ITEMS = [
+    ("SCALED", "Scaled", "Root motion scaled by the ratio of the two skeletons' leg lengths"),
+    ("FULL", "Unscaled", "Root motion as the source moves, metre for metre"),
+    ("NONE", "None", "No root motion: the target stays where it is"),
+]
+PRESET_ITEMS = [("AUTO", "Detect", "Detect the naming convention from the bone names")] + [
+    (key, label, f"Bone names of the {label} convention") for key, label in bone_maps.PRESET_LABELS.items()
+]
+
+
+def _is_armature(_self: PropertyGroup, obj: Object) -> bool:
+    return obj.type == "ARMATURE"
+
+
+class GAVATAR_BonePair(PropertyGroup):
+    """One mapped joint: the canonical joint name (``name``), its source and target bones."""
+
+    source: StringProperty(name="Source Bone", description="Bone of the source armature")  # type: ignore[valid-type]
+    target: StringProperty(name="Target Bone", description="Bone of this armature")  # type: ignore[valid-type]
+    enabled: BoolProperty(name="Use", description="Retarget this bone", default=True)  # type: ignore[valid-type]
+
+
+class GAVATAR_RetargetSettings(PropertyGroup):
+    source: PointerProperty(  # type: ignore[valid-type]
+        name="Source", description="Armature whose motion this armature takes", type=Object, poll=_is_armature
+    )
+    source_preset: EnumProperty(name="Source Names", items=PRESET_ITEMS, default="AUTO")  # type: ignore[valid-type]
+    target_preset: EnumProperty(name="Target Names", items=PRESET_ITEMS, default="AUTO")  # type: ignore[valid-type]
+    pairs: CollectionProperty(type=GAVATAR_BonePair)  # type: ignore[valid-type]
+    active_pair: IntProperty(name="Active Pair")  # type: ignore[valid-type]
+    root_motion: EnumProperty(name="Root Motion", items=ROOT_MOTION_ITEMS, default="SCALED")  # type: ignore[valid-type]
+    show_map: BoolProperty(name="Bone Map", description="Show the bone map")  # type: ignore[valid-type]
+
+
+class GAVATAR_AnimateSettings(PropertyGroup):
+    expression_filter: StringProperty(  # type: ignore[valid-type]
+        name="Filter",
+        description="Show only the expressions whose name contains this text",
+        options={"TEXTEDIT_UPDATE"},
+    )
+    show_face: BoolProperty(name="Face", default=True)  # type: ignore[valid-type]
+    show_body: BoolProperty(name="Body", default=True)  # type: ignore[valid-type]
+    show_expressions: BoolProperty(name="Expressions", default=True)  # type: ignore[valid-type]
+
+
+_register_classes, _unregister_classes = class_registrar(
+    (GAVATAR_BonePair, GAVATAR_RetargetSettings, GAVATAR_AnimateSettings)
+)
+
+
+def register() -> None:
+    _register_classes()
+    bpy.types.Object.gavatar_retarget = PointerProperty(type=GAVATAR_RetargetSettings)  # type: ignore[attr-defined,func-returns-value]
+    bpy.types.Object.gavatar_animate = PointerProperty(type=GAVATAR_AnimateSettings)  # type: ignore[attr-defined,func-returns-value]
+
+
+def unregister() -> None:
+    del bpy.types.Object.gavatar_animate  # type: ignore[attr-defined]
+    del bpy.types.Object.gavatar_retarget  # type: ignore[attr-defined]
+    _unregister_classes()

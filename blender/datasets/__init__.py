@@ -1,0 +1,2 @@
+"""Imported datasets as Blender scenes: cameras, background images, the tracked rig, and the
+handlers that keep them right while scrubbing."""

@@ -1,0 +1,1 @@
+"""What one GAVATAR image draws: scene meshes, then splat objects."""

@@ -1,0 +1,90 @@
+"""One splat object in one view: project (compute), depth sort (GPU radix or numpy), draw
+(instanced quads, back to front, premultiplied "over", depth-tested against the scene's meshes)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...core.cameras import ViewCamera
+from .. import shaders as shader_cache
+from ..gpu import arrays as gpu_arrays
+from ..gpu.api import Batch, batch, dispatch, gpu
+from ..gpu.splat_buffers import SplatGpuData
+from ..shaders import project, splat_draw
+from ..sorting import sort_order_cpu
+
+_quad: Batch | None = None
+QUAD_CORNERS = np.array([(-1.0, -1.0), (1.0, -1.0), (-1.0, 1.0), (1.0, 1.0)], dtype=np.float32)
+
+
+def _quad_batch() -> Batch:
+    global _quad
+    if _quad is None:
+        _quad = batch("TRI_STRIP", {"corner": QUAD_CORNERS})
+    return _quad
+
+
+def release() -> None:
+    global _quad
+    _quad = None
+
+
+def run_project(
+    data: SplatGpuData, camera: ViewCamera, *, splat_scale: float = 1.0, max_sh_degree: int = 3
+) -> None:
+    """camera: the view camera in the splat object's space (camera.with_world(matrix_world))."""
+    shader = shader_cache.get(project)
+    shader.bind()
+    for name, texture in data.world.items():
+        shader.uniform_sampler(name, texture)
+    shader.uniform_sampler("sh_rest", data.sh_rest)
+    for name, texture in data.splat.items():
+        shader.image(name, texture)
+    shader.image("sort_keys", data.sorter.keys)
+    shader.image("sort_values", data.sorter.values)
+    forward = camera.forward / np.linalg.norm(camera.forward)
+    params = project.pack_params(
+        camera.world_to_camera,
+        (camera.fx, camera.fy, camera.cx + 0.5, camera.cy + 0.5),
+        (float(camera.width), float(camera.height), camera.near, camera.far),
+        camera.position,
+        float(splat_scale),
+        forward,
+        camera.frame_box,
+        (int(camera.orthographic), min(int(max_sh_degree), data.sh_degree), data.sh_texels, data.count),
+    )
+    shader.uniform_block("params", params)
+    dispatch(shader, -(-data.count // project.LOCAL_SIZE))
+
+
+def sort_gpu(data: SplatGpuData) -> None:
+    data.sorter.run()
+    data.sorted_values = data.sorter.values
+
+
+def sort_cpu(data: SplatGpuData, means: np.ndarray, camera: ViewCamera) -> None:
+    """The numpy sort: depths of the object-space means (N,3), np.argsort, upload the order."""
+    m = camera.world_to_camera
+    depth = np.asarray(means, dtype=np.float64) @ m[2, :3] + m[2, 3]
+    valid = (depth >= camera.near) & (depth <= camera.far)
+    data.sorted_values = gpu_arrays.upload_scalars(sort_order_cpu(depth, valid))
+
+
+def draw(data: SplatGpuData, camera: ViewCamera) -> None:
+    """Draws into the bound framebuffer (colour targets 0: colour, 1: depth sum), back to front."""
+    shader = shader_cache.get(splat_draw)
+    projection = camera.gl_projection()
+    shader.bind()
+    shader.uniform_sampler("sorted_values", data.sorted_values)
+    for name, texture in data.splat.items():
+        shader.uniform_sampler(name, texture)
+    shader.uniform_float("image_size", (float(camera.width), float(camera.height)))
+    shader.uniform_float("depth_params", (float(projection[2, 2]), float(projection[2, 3])))
+    shader.uniform_int("orthographic", int(camera.orthographic))
+    shader.uniform_int("count", data.count)
+    gpu.state.blend_set("ALPHA_PREMULT")
+    gpu.state.depth_test_set("LESS_EQUAL")
+    gpu.state.depth_mask_set(False)
+    _quad_batch().draw_instanced(shader, instance_start=0, instance_count=data.count)
+    gpu.state.depth_mask_set(True)
+    gpu.state.blend_set("NONE")

@@ -1,0 +1,179 @@
+"""The ``GAVATAR`` render engine: Gaussians live in the viewport and in F12 renders.
+
+Both paths draw the same frame (engine/frame.py): scene meshes in solid shading, then
+every splat object projected, depth-sorted and drawn back to front over them, composited in
+display (sRGB) values and converted into Blender's scene-linear buffers. render() fills the
+Combined pass (film transparency honoured) and the Depth pass, for the scene camera at the
+render resolution and percentage, within the render border; view_draw() hands the same image to
+Blender's display transform.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bpy
+from bpy.types import Context, Depsgraph, RenderEngine, Scene
+from gpu_extras.presets import draw_texture_2d
+
+from . import frame, scene_camera
+from . import settings as engine_settings_module
+from . import shaders as shader_cache
+from .gpu.api import compute_supported, gpu
+from .scene_sync import SceneCache, SceneContents
+from .settings import engine_settings
+from .splats import data as splat_data
+from .viewport import ViewportSession
+
+NO_COMPUTE = "The Gaussian Avatar engine needs compute shaders (OpenGL 4.3, Metal or Vulkan)"
+
+
+def world_color(scene: Scene) -> tuple[float, float, float]:
+    world = scene.world
+    if world is None:
+        return (0.0, 0.0, 0.0)
+    c = world.color
+    return (c.r, c.g, c.b)
+
+
+def background_srgb(scene: Scene) -> tuple[float, float, float] | None:
+    """The display colour behind the Gaussians, or None for a transparent film."""
+    if scene.render.film_transparent:
+        return None
+    return frame.background_from_world_color(world_color(scene))
+
+
+def splat_scale(scene: Scene) -> float:
+    settings = getattr(scene, "gavatar", None)
+    return float(getattr(settings, "splat_scale", 1.0))
+
+
+def sync_scene(cache: SceneCache, depsgraph: Depsgraph, *, deform: bool = True) -> SceneContents:
+    scene = depsgraph.scene_eval or depsgraph.scene
+    assert scene is not None
+    settings = engine_settings(scene)
+    return cache.sync(
+        depsgraph,
+        deform=deform,
+        deform_device=settings.deform_device,
+        sort_device=settings.sort_device,
+        splat_scale=splat_scale(scene),
+    )
+
+
+class GAVATAR_RenderEngine(RenderEngine):
+    bl_idname = "GAVATAR"
+    bl_label = "Gaussian Avatar"
+    bl_use_preview = False
+    bl_use_gpu_context = True
+    bl_use_eevee_viewport = False
+    bl_use_postprocess = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._viewport = ViewportSession()
+
+    # ------------------------------------------------------------------ final render
+    def update_render_passes(self, scene: Scene | None = None, renderlayer: Any = None) -> None:
+        self.register_pass(scene, renderlayer, "Combined", 4, "RGBA", "COLOR")
+        if renderlayer is not None and renderlayer.use_pass_z:
+            self.register_pass(scene, renderlayer, "Depth", 1, "Z", "VALUE")
+
+    def render(self, depsgraph: Depsgraph) -> None:  # type: ignore[override]
+        scene = depsgraph.scene
+        assert scene is not None
+        if not compute_supported():
+            self.report({"ERROR"}, NO_COMPUTE)
+            return
+        width, height = scene_camera.render_size(scene)
+        try:
+            camera = scene_camera.scene_camera(depsgraph, scene)
+        except RuntimeError as error:
+            self.report({"ERROR"}, str(error))
+            return
+        border = scene_camera.border_rect(scene, width, height)
+        left, bottom, w, h = border if border is not None else (0, 0, width, height)
+        camera = camera.crop(left, height - bottom - h, w, h)
+        contents = sync_scene(SceneCache(), depsgraph)
+        for problem in contents.problems:
+            self.report({"ERROR"}, problem)
+        targets = frame.FrameTargets(w, h)
+        frame.render_frame(
+            targets,
+            camera,
+            background_srgb=background_srgb(scene),
+            meshes=contents.meshes,
+            splats=contents.splats,
+        )
+        combined = frame.read_combined(targets)
+        result = self.begin_result(0, 0, w, h)
+        layer = result.layers[0]
+        layer.passes["Combined"].rect.foreach_set(combined.ravel())  # type: ignore[attr-defined]
+        depth_pass = next((p for p in layer.passes if p.name == "Depth"), None)  # with use_pass_z
+        if depth_pass is not None:
+            depth_pass.rect.foreach_set(frame.read_depth(targets).ravel())  # type: ignore[attr-defined]
+        self.end_result(result)
+
+    # ------------------------------------------------------------------ viewport
+    def view_update(self, context: Context, depsgraph: Depsgraph | None) -> None:
+        if depsgraph is not None:
+            self._viewport.note_update(depsgraph)
+
+    def view_draw(self, context: Context, depsgraph: Depsgraph | None) -> None:
+        if depsgraph is None or not compute_supported():
+            return
+        scene = depsgraph.scene
+        assert scene is not None
+        camera = scene_camera.viewport_camera(context)
+        image = self._viewport.draw(depsgraph, camera, background_srgb(scene), sync_scene)
+        gpu.state.blend_set("ALPHA_PREMULT")
+        self.bind_display_space_shader(scene)
+        draw_texture_2d(image, (0, 0), camera.width, camera.height)
+        self.unbind_display_space_shader()
+        gpu.state.blend_set("NONE")
+
+
+# Blender's own property panels that apply to this engine: output, format, film, colour, camera.
+_PANEL_PREFIXES = (
+    "RENDER_PT_format",
+    "RENDER_PT_frame_range",
+    "RENDER_PT_output",
+    "RENDER_PT_encoding",
+    "RENDER_PT_film",
+    "RENDER_PT_color_management",
+    "RENDER_PT_stereoscopy",
+    "DATA_PT_lens",
+    "DATA_PT_camera",
+    "RENDER_PT_time_stretching",
+    "RENDER_PT_post_processing",
+    "VIEWLAYER_PT_layer_passes",
+    "VIEWLAYER_PT_eevee_layer_passes_data",
+)
+
+
+def _compatible_panels() -> list[Any]:
+    return [
+        panel
+        for panel in bpy.types.Panel.__subclasses__()
+        if panel.__name__.startswith(_PANEL_PREFIXES)
+        and isinstance(getattr(panel, "COMPAT_ENGINES", None), set)
+    ]
+
+
+def register() -> None:
+    # The splat data and engine settings property groups come with the engine.
+    splat_data.register()
+    engine_settings_module.register()
+    bpy.utils.register_class(GAVATAR_RenderEngine)
+    for panel in _compatible_panels():
+        panel.COMPAT_ENGINES.add(GAVATAR_RenderEngine.bl_idname)
+
+
+def unregister() -> None:
+    for panel in _compatible_panels():
+        panel.COMPAT_ENGINES.discard(GAVATAR_RenderEngine.bl_idname)
+    bpy.utils.unregister_class(GAVATAR_RenderEngine)
+    shader_cache.clear()
+    frame.release()
+    engine_settings_module.unregister()
+    splat_data.unregister()

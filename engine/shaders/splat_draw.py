@@ -1,0 +1,82 @@
+"""Vertex + fragment: one instanced quad per splat, back to front, premultiplied "over".
+
+Instance i draws the splat at sorted position count-1-i (the sort is near to far). The quad spans
+the splat's ellipse along its 2D covariance's eigenvectors; the fragment evaluates
+alpha = min(0.999, opacity * exp(-power)) at the pixel centre and discards alpha < 1/255, as
+gsplat 1.5.3's rasterizer (and training/render/reference.py) does. Colour target 0 gets
+(rgb * alpha, alpha) in display (sRGB) values; target 1 gets (depth * alpha, 0, 0, alpha) for
+the expected-depth pass.
+"""
+
+from __future__ import annotations
+
+from ..gpu.api import Shader, create_shader, shader_info, stage_interface
+from . import glsl
+
+ALPHA_MAX = 0.999  # gsplat 1.5.3's clamp (graphdeco's rasterizer uses 0.99)
+
+VERTEX = """
+void main()
+{
+  int g = int(texelFetch(sorted_values, texel_coord(count - 1 - gl_InstanceID), 0).r);
+  ivec2 at = texel_coord(g);
+  vec4 center = texelFetch(splat_center, at, 0);
+  if (center.w <= 0.0) {
+    gl_Position = vec4(2.0, 2.0, 2.0, 1.0); /* Culled: outside the clip volume. */
+    return;
+  }
+  vec4 axes = texelFetch(splat_axes, at, 0);
+  vec2 offset = corner.x * axes.xy + corner.y * axes.zw;
+  vec2 pixel = center.xy + offset;
+  float z = center.z;
+  float ndc_z = orthographic != 0 ? -depth_params.x * z + depth_params.y
+                                  : (-depth_params.x * z + depth_params.y) / z;
+  gl_Position = vec4(2.0 * pixel.x / image_size.x - 1.0, 1.0 - 2.0 * pixel.y / image_size.y, ndc_z, 1.0);
+  delta = offset;
+  conic = texelFetch(splat_conic, at, 0).xyz;
+  color_opacity = vec4(texelFetch(splat_color, at, 0).rgb, center.w);
+  depth = z;
+}
+"""
+
+FRAGMENT = """
+void main()
+{
+  float power = 0.5 * (conic.x * delta.x * delta.x + conic.z * delta.y * delta.y) +
+                conic.y * delta.x * delta.y;
+  if (power < 0.0) {
+    discard;
+  }
+  float alpha = min(ALPHA_MAX, color_opacity.a * exp(-power));
+  if (alpha < 1.0 / 255.0) {
+    discard;
+  }
+  out_color = vec4(color_opacity.rgb * alpha, alpha);
+  out_depth = vec4(depth * alpha, 0.0, 0.0, alpha);
+}
+"""
+
+
+def build() -> Shader:
+    iface = stage_interface("gavatar_splat_iface")
+    iface.smooth("VEC2", "delta")
+    iface.flat("VEC3", "conic")
+    iface.flat("VEC4", "color_opacity")
+    iface.flat("FLOAT", "depth")
+    info = shader_info()
+    for slot, name in enumerate(
+        ("sorted_values", "splat_center", "splat_conic", "splat_color", "splat_axes")
+    ):
+        info.sampler(slot, "FLOAT_2D", name)
+    info.vertex_in(0, "VEC2", "corner")
+    info.vertex_out(iface)
+    info.push_constant("VEC2", "image_size")
+    info.push_constant("VEC2", "depth_params")
+    info.push_constant("INT", "orthographic")
+    info.push_constant("INT", "count")
+    info.define("ALPHA_MAX", repr(ALPHA_MAX))
+    info.fragment_out(0, "VEC4", "out_color")
+    info.fragment_out(1, "VEC4", "out_depth")
+    info.vertex_source(glsl.TEXEL + VERTEX)
+    info.fragment_source(FRAGMENT)
+    return create_shader(info)

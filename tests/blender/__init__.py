@@ -1,0 +1,1 @@
+"""Tests of blender/ (the layout: tests/README.md)."""

@@ -1,0 +1,1 @@
+"""Tests of blender/animate: AMASS, ARKit, reenactment, keyframe controls, retargeting."""

@@ -1,0 +1,1 @@
+"""One parity test per torch twin (training/twins/) and its numpy original (core/)."""

@@ -1,0 +1,1 @@
+"""What the trainer reads and writes: avatar files, checkpoints, exports, PNG images."""

@@ -1,0 +1,1 @@
+"""The trainer as a process: device choice, distributed launch, signals, the progress protocol."""

@@ -11,7 +11,7 @@ core/datasets), then prints:
 - vertex error after a per-frame similarity alignment (mm; face region and whole head);
 - seconds per frame (landmarks + masks + writing, and the fit) on this machine.
 
-Run:  .venv/bin/python -m benchmarks.track_accuracy [--frames 300] [--size 512] [--views 16]
+Run:  .venv/bin/python -m benchmarks.track.accuracy [--frames 300] [--size 512] [--views 16]
           [--yaw 45] [--multiview-frames 30] [--skip-multiview] [--device cpu]
 """
 
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from core.datasets.registry import open_dataset  # noqa: E402

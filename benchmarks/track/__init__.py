@@ -1,0 +1,1 @@
+"""Benchmarks of python -m training track (accuracy on ground-truth clips, speed)."""

@@ -17,7 +17,7 @@ from bpy.types import Depsgraph, Scene
 
 from ...core import rotations
 from ...core.rig import bone_frames
-from . import animation, drivers, mesh_data, naming
+from . import animation, bone_rotation, drivers, mesh_data, naming
 from .build import SHAPE_SLIDER, bone_rest_frames, stored_regressor
 from .parts import RigParts
 
@@ -168,10 +168,10 @@ def write_pose(
     if not keyframe:
         t = min(max(frame_index, 0), num_frames - 1)
         if pose is not None:
+            bone_rotation.use_quaternions(parts.armature, names)
             current = np.array([pose_bones[n].rotation_quaternion for n in names])
             quats = _local_quaternions(parts, pose[t : t + 1], current)[0]
             for name, q in zip(names, quats, strict=True):
-                pose_bones[name].rotation_mode = "QUATERNION"
                 pose_bones[name].rotation_quaternion = q
         if root_loc is not None:
             root.location = root_loc[t]
@@ -191,10 +191,10 @@ def write_pose(
     arm = parts.armature
     arm_action = animation.ensure_action(arm, f"{arm.name} Pose")
     if pose is not None:
+        bone_rotation.use_quaternions(arm, names)
         current = np.array([pose_bones[n].rotation_quaternion for n in names])
         quats = _local_quaternions(parts, pose, current)
         for j, name in enumerate(names):
-            pose_bones[name].rotation_mode = "QUATERNION"
             path = f'pose.bones["{name}"].rotation_quaternion'
             for c in range(4):
                 fcurve = animation.ensure_fcurve(arm, arm_action, path, c, name)

@@ -13,7 +13,7 @@ from typing import Any
 from bpy.types import Context, Panel, UILayout, UIList
 
 from ..blender.animate import joint_angles, look_at
-from ..blender.rig import naming
+from ..blender.rig import naming, training_range
 from ..blender.rig.parts import RigParts, active_rig
 from ..engine.registrar import class_registrar
 
@@ -159,7 +159,7 @@ class GAVATAR_PT_animate(Panel):
         row = box.row(align=True)
         row.operator("gavatar.key_rig", text="Key Face", icon="KEY_HLT").part = "FACE"
         row.operator("gavatar.reset_face", text="Reset", icon="LOOP_BACK")
-        stats = joint_angles.training_stats(parts)
+        stats = training_range.training_stats(parts)
         if stats is not None:
             box.prop(state, "limit_to_training")
         for bone, label in _FACE_BONES:

@@ -17,9 +17,7 @@ from bpy.types import Object, PoseBone
 
 from ...core.avatar.range_stats import RangeStats, RangeStatsError
 from ...core.rig import anatomy
-from ...engine.splats import data as splat_data
-from ...engine.splats import range_guard
-from ..rig import bone_rotation
+from ..rig import bone_rotation, training_range
 from ..rig.parts import RigParts, find_rig
 
 DEFAULT_LIMIT = 180.0
@@ -35,34 +33,16 @@ def angles(bone: PoseBone) -> np.ndarray:
     return anatomy.matrix_to_angles(frame @ bone_rotation.local_matrix(bone) @ frame.T)
 
 
-def bound_splat(parts: RigParts) -> Object | None:
-    """The first splat object in the file bound to the rig's driver mesh."""
-    for obj in bpy.data.objects:
-        if splat_data.is_splat_object(obj) and splat_data.splat_driver(obj) == parts.mesh:
-            return obj
-    return None
-
-
-def training_stats(parts: RigParts) -> RangeStats | None:
-    """The bound avatar's training range, or None (no bound avatar, or one without statistics)."""
-    splat = bound_splat(parts)
-    return range_guard.stats_of(splat) if splat is not None else None
-
-
 def training_limits(parts: RigParts, bone_name: str, stats: RangeStats | None = None) -> np.ndarray | None:
     """(3, 2) degree limits per angle from the bound avatar's training range, or None when there is
     no bound avatar with range statistics (stats: already read, to spare reading them again)."""
-    stats = stats or training_stats(parts)
+    stats = stats or training_range.training_stats(parts)
     if stats is None or bone_name not in parts.joint_names:
         return None
     try:
         return anatomy.training_limits(stats, parts.joint_names.index(bone_name))
     except RangeStatsError:
         return None
-
-
-def _keeps_range(parts: RigParts) -> bool:
-    return bool(parts.armature.gavatar_animate.limit_to_training)  # type: ignore[attr-defined]
 
 
 def set_angles(bone: PoseBone, degrees: Any, frame: float | None = None) -> np.ndarray:
@@ -72,7 +52,7 @@ def set_angles(bone: PoseBone, degrees: Any, frame: float | None = None) -> np.n
     wanted = np.asarray([float(x) for x in degrees], dtype=np.float64)
     owner = bone.id_data
     parts = find_rig(owner) if isinstance(owner, Object) else None
-    if parts is not None and _keeps_range(parts):
+    if parts is not None and training_range.keeps_range(parts):
         limits = training_limits(parts, bone.name)
         if limits is not None:
             wanted = np.clip(wanted, limits[:, 0], limits[:, 1])

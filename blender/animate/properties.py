@@ -22,6 +22,8 @@ from bpy.types import Object, PropertyGroup
 
 from ...core.motion import bone_maps
 from ...engine.registrar import class_registrar
+from ..rig import training_range
+from ..rig.parts import find_rig
 from . import joint_angles
 from .pose_library import PART_ITEMS
 
@@ -67,11 +69,22 @@ class GAVATAR_LibraryPose(PropertyGroup):
     data: StringProperty(name="Contents", options={"HIDDEN"})  # type: ignore[valid-type]
 
 
+def _apply_slider_ranges(self: PropertyGroup, _context: bpy.types.Context) -> None:
+    owner = self.id_data
+    parts = find_rig(owner) if isinstance(owner, Object) else None
+    if parts is not None:
+        training_range.apply_slider_ranges(parts)
+
+
 class GAVATAR_AnimateSettings(PropertyGroup):
     limit_to_training: BoolProperty(  # type: ignore[valid-type]
         name="Keep in Training Range",
-        description="Hold the angle sliders inside the angles the bound avatar was trained on",
+        description=(
+            "Hold the angle and expression sliders inside what the bound avatar was trained on "
+            "(off: the full ranges, for the range guard to handle)"
+        ),
         default=True,
+        update=_apply_slider_ranges,
     )
     poses: CollectionProperty(type=GAVATAR_LibraryPose)  # type: ignore[valid-type]
     active_pose: IntProperty(name="Active Pose")  # type: ignore[valid-type]

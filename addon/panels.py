@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import bpy
 from bpy.types import Context, Panel
 
+from ..engine import view_transform
 from ..engine.registrar import class_registrar
 from .preferences import get_preferences
 
@@ -27,4 +29,27 @@ class GAVATAR_PT_main(Panel):
         layout.prop(settings, "splat_scale")
 
 
-register, unregister = class_registrar((GAVATAR_PT_main,))
+def draw_view_hint(self: Panel, context: Context) -> None:
+    """Under Colour Management: a one-click way back to Standard when the avatar's colours would
+    be tone-mapped (engine/view_transform.py says why)."""
+    scene = context.scene
+    if scene is None or scene.render.engine != view_transform.ENGINE_ID:
+        return
+    if view_transform.shows_display_values(scene):
+        return
+    box = self.layout.box()
+    box.label(text="The avatar's colours are display values; this view alters them", icon="ERROR")
+    box.operator("gavatar.use_standard_view", icon="COLOR")
+
+
+_register_classes, _unregister_classes = class_registrar((GAVATAR_PT_main,))
+
+
+def register() -> None:
+    _register_classes()
+    bpy.types.RENDER_PT_color_management.append(draw_view_hint)
+
+
+def unregister() -> None:
+    bpy.types.RENDER_PT_color_management.remove(draw_view_hint)
+    _unregister_classes()

@@ -1,5 +1,6 @@
 """``gavatar.render_sequence``: render a frame range through Blender's output settings from a script,
-reporting progress (frame k of n); Ctrl+F12 does the same from the UI."""
+reporting progress (frame k of n); ``gavatar.use_standard_view``: the view transform the avatar's
+colours need."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bpy.types import Context, Operator
 
 from ..blender.animate.errors import AnimateError
 from ..blender.animate.render_sequence import SequenceRequest, render_frames
+from ..engine import view_transform
 from ..engine.registrar import OperatorResult, class_registrar
 
 FORMAT_ITEMS = [
@@ -90,4 +92,20 @@ class GAVATAR_OT_render_sequence(Operator):
         return {"FINISHED"}
 
 
-register, unregister = class_registrar((GAVATAR_OT_render_sequence,))
+class GAVATAR_OT_use_standard_view(Operator):
+    """Show the avatar's colours as they are: the Standard view transform, no look (AgX and Filmic
+    tone-map the avatar's display-value colours: whites turn grey, colours wash out)"""
+
+    bl_idname = "gavatar.use_standard_view"
+    bl_label = "Use Standard View"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context: Context) -> OperatorResult:
+        scene = context.scene
+        assert scene is not None
+        view_transform.use_standard(scene)
+        self.report({"INFO"}, f"'{scene.name}' shows display values: view transform Standard, no look")
+        return {"FINISHED"}
+
+
+register, unregister = class_registrar((GAVATAR_OT_render_sequence, GAVATAR_OT_use_standard_view))

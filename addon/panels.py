@@ -7,7 +7,22 @@ from bpy.types import Context, Panel
 
 from ..engine import view_transform
 from ..engine.registrar import class_registrar
+from ..engine.splats import data as splat_data
+from ..engine.splats import integrity
 from .preferences import get_preferences
+
+
+def _broken_avatars(layout: bpy.types.UILayout, context: Context) -> None:
+    """Avatars of the scene that lost a part, each in one sentence, with a way to clear them away."""
+    scene = context.scene
+    for obj in scene.objects if scene is not None else ():
+        if not splat_data.is_splat_object(obj):
+            continue
+        problem = integrity.avatar_problem(obj)
+        if problem:
+            box = layout.box()
+            box.label(text=problem, icon="ERROR")
+            box.label(text="The Gaussian Avatar engine skips it; select it to delete what is left.")
 
 
 class GAVATAR_PT_main(Panel):
@@ -19,12 +34,14 @@ class GAVATAR_PT_main(Panel):
 
     def draw(self, context: Context) -> None:
         layout = self.layout
+        assert layout is not None
         problems = get_preferences(context).problems()
         if problems:
             box = layout.box()
             for message in problems.values():
                 box.label(text=message, icon="ERROR")
         layout.operator("gavatar.check_setup", icon="CHECKMARK")
+        _broken_avatars(layout, context)
         settings = context.scene.gavatar  # type: ignore[union-attr]
         layout.prop(settings, "splat_scale")
 

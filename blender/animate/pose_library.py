@@ -4,7 +4,9 @@ Blender's own pose assets hold bone channels of one armature; a face here is bon
 values of the driver mesh, so each library entry holds both: the joints' rotations as model-axis
 axis-angle (independent of the bones' rotation modes, so an entry applies to any rig of the family)
 and the expression values by key name. Applying with a weight below 1 blends from the current pose
-(rotations along the shortest arc, expression values linearly).
+(rotations along the shortest arc, expression values linearly). Where a pose asset fits, the bone
+part is also saved as one (an asset-marked action, "<rig> <pose>"), so it shows in Blender's Pose
+Library asset shelf and blends there with Blender's own tools.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import bpy
 import numpy as np
+from bpy.types import Action
 
 from ...core import rotations
 from ...core.rig import anatomy
@@ -74,8 +78,39 @@ def save(parts: RigParts, name: str, part: str) -> Any:
     entry = library.get(name) or library.add()
     entry.name = name
     entry.part = part
-    entry.data = json.dumps(capture(parts, part))
+    contents = capture(parts, part)
+    entry.data = json.dumps(contents)
+    if contents["joints"]:
+        mark_pose_asset(parts, name, list(contents["joints"]))
     return entry
+
+
+def asset_name(parts: RigParts, name: str) -> str:
+    return f"{parts.armature.name} {name}"
+
+
+def mark_pose_asset(parts: RigParts, name: str, joints: list[str]) -> Action:
+    """The joints' current rotations as a pose asset: an action keyed at frame 1 on the bones' own
+    rotation channels, marked as an asset (replacing one of the same name); the armature keeps its
+    animation."""
+    old = bpy.data.actions.get(asset_name(parts, name))
+    if old is not None:
+        bpy.data.actions.remove(old)
+    action = bpy.data.actions.new(asset_name(parts, name))
+    armature = parts.armature
+    anim: Any = armature.animation_data or armature.animation_data_create()
+    previous, previous_slot = anim.action, getattr(anim, "action_slot", None)
+    bones = armature.pose.bones  # type: ignore[union-attr]
+    try:
+        anim.action = action
+        for joint in joints:
+            bone_rotation.key_rotation(bones[joint], 1.0)
+    finally:
+        anim.action = previous
+        if previous is not None and previous_slot is not None:
+            anim.action_slot = previous_slot
+    action.asset_mark()
+    return action
 
 
 def entry_contents(parts: RigParts, name: str) -> dict[str, Any]:
@@ -122,8 +157,12 @@ def apply(parts: RigParts, name: str, weight: float = 1.0, frame: float | None =
 
 
 def remove(parts: RigParts, name: str) -> None:
+    """Removes the entry and its pose asset."""
     library = _library(parts)
     index = library.find(name)
     if index < 0:
         raise AnimateError(f"'{parts.armature.name}' has no library pose named '{name}'.")
     library.remove(index)
+    asset = bpy.data.actions.get(asset_name(parts, name))
+    if asset is not None:
+        bpy.data.actions.remove(asset)

@@ -113,6 +113,16 @@ def test_pose_library_saves_applies_and_blends(flame) -> None:  # type: ignore[n
     bones["jaw"].gavatar_angles = (20.0, 0.0, 0.0)
     blocks["Exp000"].value = 0.8
     assert bpy.ops.gavatar.pose_library_save(name="Open", part="FACE") == {"FINISHED"}
+    asset = bpy.data.actions["FLAME Open"]  # the bones also as a pose asset for Blender's Pose Library
+    assert asset.asset_data is not None
+    assert 'pose.bones["jaw"].rotation_quaternion' in {
+        f.data_path
+        for layer in asset.layers
+        for strip in layer.strips
+        for bag in strip.channelbags
+        for f in bag.fcurves
+    }
+    assert flame.armature.animation_data.action is None  # the rig's own animation is untouched
     assert bpy.ops.gavatar.reset_face() == {"FINISHED"}
     bones["jaw"].rotation_mode = "ZXY"  # the library applies whatever the bone's mode
     assert bpy.ops.gavatar.pose_library_apply(name="Open", weight=0.5) == {"FINISHED"}
@@ -127,3 +137,4 @@ def test_pose_library_saves_applies_and_blends(flame) -> None:  # type: ignore[n
         bpy.ops.gavatar.pose_library_apply(name="Missing")
     assert bpy.ops.gavatar.pose_library_remove(name="Open") == {"FINISHED"}
     assert len(flame.armature.gavatar_animate.poses) == 0
+    assert "FLAME Open" not in bpy.data.actions

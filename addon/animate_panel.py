@@ -148,7 +148,7 @@ class GAVATAR_PT_animate(Panel):
         if parts.family in ("FLAME", "SMPLX"):
             self._face(layout, parts, state)
         if parts.family in ("SMPLX", "SMPLH"):
-            self._body(layout, parts, state)
+            self._body(layout, parts, state, context)
         _pose_library(layout, state)
 
     def _face(self, layout: UILayout, parts: RigParts, state: Any) -> None:
@@ -171,7 +171,7 @@ class GAVATAR_PT_animate(Panel):
                 box.prop(state, "expression_filter", text="", icon="VIEWZOOM")
                 _expressions(box, parts, state)
 
-    def _body(self, layout: UILayout, parts: RigParts, state: Any) -> None:
+    def _body(self, layout: UILayout, parts: RigParts, state: Any, context: Context) -> None:
         box = layout.box()
         box.prop(state, "show_body", icon="TRIA_DOWN" if state.show_body else "TRIA_RIGHT", emboss=False)
         if not state.show_body:
@@ -185,6 +185,10 @@ class GAVATAR_PT_animate(Panel):
             op = row.operator("gavatar.pose_preset", text=label)
             op.body, op.hands = "KEEP", hands
         box.operator("gavatar.key_rig", text="Key Body", icon="KEY_HLT").part = "BODY"
+        bone = context.active_pose_bone
+        if bone is not None and bone.id_data == parts.armature and bone.name in parts.joint_names:
+            stats = training_range.training_stats(parts)
+            _bone_angles(box, parts, bone.name, f"Selected: {bone.name}", stats)
 
 
 class GAVATAR_UL_bone_map(UIList):

@@ -7,8 +7,8 @@ clamps keys and drivers to it), so it is set from two things:
   SMPL-X's ``Exp000..``) are symmetric about 0 (+-SHAPE_SLIDER);
 - training: when a splat object with range statistics is bound to the rig's driver mesh and the
   rig keeps to the training range, each slider is narrowed to the training range of its value
-  (core/avatar/range_stats.bounds: the training min..max, stretched to include 0). A value the
-  avatar never moved in training is held at 0.
+  (core/avatar/range_stats.bounds: the training min..max, stretched to include 0, widened by
+  SLIDER_MARGIN of its width on each side). A value the avatar never moved in training is held at 0.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ from .build import ARKIT_WEIGHT_RANGE, SHAPE_SLIDER
 from .parts import RigParts
 
 _MIN_WIDTH = 0.001  # Blender keeps slider_max at least this far above slider_min
+# Room past each trained edge, as a fraction of the trained width: the statistics are of the
+# trainer's refined values, and a dataset's own (unrefined) keys may sit a little beyond them.
+SLIDER_MARGIN = 0.05
 
 
 def bound_splat(parts: RigParts) -> Object | None:
@@ -65,7 +68,7 @@ def slider_ranges(names: Sequence[str], stats: RangeStats | None) -> np.ndarray:
         return out
     trained = np.asarray(stats.expression)
     count = min(len(names), trained.shape[1])
-    low, high = range_stats.bounds(trained[:, :count])
+    low, high = range_stats.bounds(trained[:, :count], SLIDER_MARGIN)
     out[:count, 0] = np.maximum(out[:count, 0], low)
     out[:count, 1] = np.minimum(out[:count, 1], high)
     out[count:] = 0.0

@@ -54,13 +54,15 @@ def test_a_bound_avatar_narrows_the_sliders_to_its_training_range(addon: str, cl
     assert narrowed == 4
     blocks = parts.mesh.data.shape_keys.key_blocks
     tol = range_stats.EDGE_TOLERANCE
-    assert _range(blocks["Exp000"]) == pytest.approx((0.0, 0.7 + tol), abs=1e-5)
-    assert _range(blocks["Exp001"]) == pytest.approx((-0.5 - tol, 1.5 + tol), abs=1e-5)
-    assert _range(blocks["Exp002"]) == pytest.approx((-tol, expression[:, 2].max() + tol), abs=1e-5)
+    room = module("blender.rig.training_range").SLIDER_MARGIN  # of the trained width, each side
+    assert _range(blocks["Exp000"]) == pytest.approx((0.0, 0.7 * (1 + room) + tol), abs=1e-5)
+    assert _range(blocks["Exp001"]) == pytest.approx((-0.5 - 2 * room - tol, 1.5 + 2 * room + tol), abs=1e-5)
+    high = expression[:, 2].max()
+    assert _range(blocks["Exp002"]) == pytest.approx((-room * high - tol, high * (1 + room) + tol), abs=1e-5)
     low, high = _range(blocks["Exp003"])  # never moved in training: held at 0
     assert low == pytest.approx(0.0, abs=1e-4) and high <= 0.0011
     blocks["Exp001"].value = 4.0
-    assert blocks["Exp001"].value == pytest.approx(1.5 + tol, abs=1e-5)
+    assert blocks["Exp001"].value == pytest.approx(1.5 + 2 * room + tol, abs=1e-5)
     # The animator lets go of the training range: the full ranges come back, and again.
     parts.armature.gavatar_animate.limit_to_training = False
     assert _range(blocks["Exp003"]) == pytest.approx((-10.0, 10.0))
@@ -85,7 +87,7 @@ def test_avatar_import_applies_the_training_range(addon: str, clean_scene: None,
     splat = next(o for o in bpy.data.objects if o.gavatar_splat.is_splat)
     parts = module("blender.rig.parts").find_rig(splat.gavatar_splat.driver)
     blocks = parts.mesh.data.shape_keys.key_blocks
-    tol = range_stats.EDGE_TOLERANCE
+    tol = range_stats.EDGE_TOLERANCE + 3.0 * module("blender.rig.training_range").SLIDER_MARGIN
     assert _range(blocks["Exp000"]) == pytest.approx((-1.0 - tol, 2.0 + tol), abs=1e-5)
     assert blocks["Exp001"].slider_max <= 0.0011  # trained, but never moved
     assert blocks["Exp050"].slider_max <= 0.0011  # beyond what the avatar was trained on

@@ -1,7 +1,9 @@
 """Sidebar "Avatar" > "Animate" and "Retarget" panels.
 
-Every control is the real property (a shape-key value, a pose bone's rotation), so hovering and
-pressing I, the right-click menu, the Dope Sheet and drivers all work on them as on any rig.
+Expression sliders are the real shape-key values, so hovering and pressing I, the right-click menu,
+the Dope Sheet and drivers work on them as on any rig. Jaw, neck and eyes are turned by degree
+sliders (pitch, yaw, roll; blender/animate/joint_angles.py) that edit the bones' real rotations in
+whatever mode the bone has; "Key Face" keys those rotations.
 """
 
 from __future__ import annotations
@@ -10,13 +12,13 @@ from typing import Any
 
 from bpy.types import Context, Panel, UILayout, UIList
 
-from ..blender.animate import look_at
-from ..blender.rig import naming
+from ..blender.animate import joint_angles, look_at
+from ..blender.rig import naming, training_range
 from ..blender.rig.parts import RigParts, active_rig
 from ..engine.registrar import class_registrar
 
 _MAX_SLIDERS = 200  # more rows than this makes the sidebar sluggish; the filter narrows them
-_ROTATION_PROPS = {"QUATERNION": "rotation_quaternion", "AXIS_ANGLE": "rotation_axis_angle"}
+_ANGLE_LABELS = ("Pitch (nod)", "Yaw (turn)", "Roll (tilt)")
 _FACE_BONES = (
     ("jaw", "Jaw"),
     ("neck", "Neck"),
@@ -27,17 +29,21 @@ _FACE_BONES = (
 )
 
 
-def _bone_rotation(layout: UILayout, parts: RigParts, bone: str, label: str) -> None:
+def _bone_angles(layout: UILayout, parts: RigParts, bone: str, label: str, stats: Any) -> None:
+    """Three degree sliders (pitch, yaw, roll) editing the bone's real rotation, with its
+    rotation-mode menu (switching converts the bone's keys) and the trained range when known."""
     pose_bone = parts.armature.pose.bones.get(bone)  # type: ignore[union-attr]
     if pose_bone is None:
         return
     column = layout.column(align=True)
     row = column.row(align=True)
     row.label(text=label)
-    row.prop(pose_bone, "rotation_mode", text="")
-    column.row(align=True).prop(
-        pose_bone, _ROTATION_PROPS.get(pose_bone.rotation_mode, "rotation_euler"), text=""
-    )
+    mode = row.operator_menu_enum("gavatar.bone_rotation_mode", "mode", text=pose_bone.rotation_mode)
+    mode.bone = bone
+    limits = joint_angles.training_limits(parts, bone, stats) if stats is not None else None
+    for index, name in enumerate(_ANGLE_LABELS):
+        text = name if limits is None else f"{name} ({limits[index, 0]:.0f}..{limits[index, 1]:.0f})"
+        column.prop(pose_bone, "gavatar_angles", index=index, text=text)
 
 
 def _expressions(layout: UILayout, parts: RigParts, state: Any) -> None:
@@ -73,6 +79,52 @@ def _eye_target(layout: UILayout, parts: RigParts) -> None:
         layout.prop(constraint, "influence", text="Look-At Influence", slider=True)
 
 
+class GAVATAR_UL_pose_library(UIList):
+    """Rows of a rig's pose library: the pose's name and what it covers."""
+
+    def draw_item(  # type: ignore[override]
+        self,
+        _context: Context,
+        layout: UILayout,
+        _data: Any,
+        item: Any,
+        _icon: int,
+        _active_data: Any,
+        _active_property: str,
+        _index: int = 0,
+        _flt_flag: int = 0,
+    ) -> None:
+        row = layout.row(align=True)
+        row.prop(item, "name", text="", emboss=False, icon="POSE_HLT")
+        row.label(text=item.part.title())
+
+
+def _pose_library(layout: UILayout, state: Any) -> None:
+    box = layout.box()
+    box.prop(state, "show_library", icon="TRIA_DOWN" if state.show_library else "TRIA_RIGHT", emboss=False)
+    if not state.show_library:
+        return
+    row = box.row(align=True)
+    row.prop(state, "new_pose_name", text="")
+    row.prop(state, "new_pose_part", text="")
+    save = row.operator("gavatar.pose_library_save", text="", icon="ADD")
+    save.name, save.part = state.new_pose_name, state.new_pose_part
+    if not len(state.poses):
+        box.label(text="Name the current pose and press + to keep it", icon="INFO")
+        return
+    box.template_list("GAVATAR_UL_pose_library", "", state, "poses", state, "active_pose", rows=3)
+    if not 0 <= state.active_pose < len(state.poses):
+        return
+    chosen = state.poses[state.active_pose].name
+    box.prop(state, "pose_weight", slider=True)
+    row = box.row(align=True)
+    apply = row.operator("gavatar.pose_library_apply", text="Apply", icon="CHECKMARK")
+    apply.name, apply.weight, apply.keyframe = chosen, state.pose_weight, False
+    keyed = row.operator("gavatar.pose_library_apply", text="Apply and Key", icon="KEY_HLT")
+    keyed.name, keyed.weight, keyed.keyframe = chosen, state.pose_weight, True
+    row.operator("gavatar.pose_library_remove", text="", icon="X").name = chosen
+
+
 class GAVATAR_PT_animate(Panel):
     bl_idname = "GAVATAR_PT_animate"
     bl_label = "Animate"
@@ -96,7 +148,8 @@ class GAVATAR_PT_animate(Panel):
         if parts.family in ("FLAME", "SMPLX"):
             self._face(layout, parts, state)
         if parts.family in ("SMPLX", "SMPLH"):
-            self._body(layout, parts, state)
+            self._body(layout, parts, state, context)
+        _pose_library(layout, state)
 
     def _face(self, layout: UILayout, parts: RigParts, state: Any) -> None:
         box = layout.box()
@@ -106,8 +159,11 @@ class GAVATAR_PT_animate(Panel):
         row = box.row(align=True)
         row.operator("gavatar.key_rig", text="Key Face", icon="KEY_HLT").part = "FACE"
         row.operator("gavatar.reset_face", text="Reset", icon="LOOP_BACK")
+        stats = training_range.training_stats(parts)
+        if stats is not None:
+            box.prop(state, "limit_to_training")
         for bone, label in _FACE_BONES:
-            _bone_rotation(box, parts, bone, label)
+            _bone_angles(box, parts, bone, label, stats)
         _eye_target(box, parts)
         if int(parts.info.num_expression):
             box.prop(state, "show_expressions", icon="TRIA_DOWN" if state.show_expressions else "TRIA_RIGHT")
@@ -115,7 +171,7 @@ class GAVATAR_PT_animate(Panel):
                 box.prop(state, "expression_filter", text="", icon="VIEWZOOM")
                 _expressions(box, parts, state)
 
-    def _body(self, layout: UILayout, parts: RigParts, state: Any) -> None:
+    def _body(self, layout: UILayout, parts: RigParts, state: Any, context: Context) -> None:
         box = layout.box()
         box.prop(state, "show_body", icon="TRIA_DOWN" if state.show_body else "TRIA_RIGHT", emboss=False)
         if not state.show_body:
@@ -129,6 +185,10 @@ class GAVATAR_PT_animate(Panel):
             op = row.operator("gavatar.pose_preset", text=label)
             op.body, op.hands = "KEEP", hands
         box.operator("gavatar.key_rig", text="Key Body", icon="KEY_HLT").part = "BODY"
+        bone = context.active_pose_bone
+        if bone is not None and bone.id_data == parts.armature and bone.name in parts.joint_names:
+            stats = training_range.training_stats(parts)
+            _bone_angles(box, parts, bone.name, f"Selected: {bone.name}", stats)
 
 
 class GAVATAR_UL_bone_map(UIList):
@@ -204,4 +264,6 @@ class GAVATAR_PT_retarget(Panel):
         clear.target, clear.clear = target.name, True
 
 
-register, unregister = class_registrar((GAVATAR_PT_animate, GAVATAR_UL_bone_map, GAVATAR_PT_retarget))
+register, unregister = class_registrar(
+    (GAVATAR_UL_pose_library, GAVATAR_PT_animate, GAVATAR_UL_bone_map, GAVATAR_PT_retarget)
+)

@@ -38,6 +38,11 @@ def _export_menu(self: Menu, _context: Context) -> None:
     self.layout.menu(GAVATAR_MT_export.bl_idname)
 
 
+def _object_menu(self: Menu, _context: Context) -> None:
+    """Object > Delete Avatar: every part of the active object's avatar at once."""
+    self.layout.operator("gavatar.delete_avatar", icon="TRASH")
+
+
 _register_classes, _unregister_classes = class_registrar((GAVATAR_MT_import, GAVATAR_MT_export))
 
 
@@ -45,9 +50,11 @@ def register() -> None:
     _register_classes()
     bpy.types.TOPBAR_MT_file_import.append(_import_menu)
     bpy.types.TOPBAR_MT_file_export.append(_export_menu)
+    bpy.types.VIEW3D_MT_object.append(_object_menu)
 
 
 def unregister() -> None:
+    bpy.types.VIEW3D_MT_object.remove(_object_menu)
     bpy.types.TOPBAR_MT_file_export.remove(_export_menu)
     bpy.types.TOPBAR_MT_file_import.remove(_import_menu)
     _unregister_classes()

@@ -6,14 +6,17 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 from bpy.types import AddonPreferences, Context
 
+from ..blender.jobs import setup_runs
 from ..blender.rig.model_source import ModelFiles
 from ..core import paths
+from ..core.jobs import setup
 from ..engine.registrar import EXTENSION_PACKAGE, class_registrar
 from .trainer_setup_box import draw_setup
 
 ADDON_PACKAGE = EXTENSION_PACKAGE  # the preferences' bl_idname
 
 DEVICE_ITEMS = [
+    ("AUTO", "Automatic", "CUDA when an NVIDIA GPU is visible and the trainer's torch has CUDA, else CPU"),
     ("cuda", "CUDA", "Train on the NVIDIA GPU with gsplat"),
     ("cpu", "CPU", "Train with the pure-torch reference rasterizer (tiny runs only)"),
 ]
@@ -46,7 +49,7 @@ class GAVATAR_AddonPreferences(AddonPreferences):
         name="Trainer Python",
         description="Python executable with torch and gsplat that runs the trainer",
         subtype="FILE_PATH",
-        default=paths.recorded_trainer_python(),
+        default=setup.discovered_trainer_python(),
         update=_on_path_set("trainer_python"),
     )
     flame_model_path: StringProperty(  # type: ignore[valid-type]
@@ -78,7 +81,7 @@ class GAVATAR_AddonPreferences(AddonPreferences):
         name="Training Device",
         description="Default device for training",
         items=DEVICE_ITEMS,
-        default="cuda",
+        default="AUTO",
     )
 
     def problems(self) -> dict[str, str]:
@@ -98,6 +101,9 @@ class GAVATAR_AddonPreferences(AddonPreferences):
             if name in problems:
                 layout.label(text=problems[name], icon="ERROR")
         layout.prop(self, "device")
+        device, note = setup_runs.training_device(str(self.device), str(self.trainer_python))
+        if self.device == "AUTO":
+            layout.label(text=note or f"Training runs on {device.upper()}", icon="INFO")
         draw_setup(layout, _context)
 
 

@@ -24,6 +24,7 @@ MODULE_NAMES: tuple[str, ...] = (
     ".blender.animate.arkit_map",
     ".engine.splats.range_guard",
     ".engine.render_engine",
+    ".engine.view_transform",
     ".blender.datasets.handlers",
     ".ops",
     ".addon.menus",

@@ -6,6 +6,7 @@ from bpy.types import Context, Panel
 
 from ..engine.registrar import class_registrar
 from ..engine.splats import data as splat_data
+from ..engine.splats import integrity
 
 
 class GAVATAR_PT_splats(Panel):
@@ -24,6 +25,11 @@ class GAVATAR_PT_splats(Panel):
         obj = context.object
         assert obj is not None
         props = splat_data.settings(obj)
+        problem = integrity.avatar_problem(obj)
+        if problem:
+            box = layout.box()
+            box.label(text=problem, icon="ERROR")
+            box.operator("gavatar.delete_avatar", icon="TRASH")
         count = len(obj.data.vertices)  # type: ignore[union-attr]
         layout.label(text=f"{count:,} Gaussians, SH degree {props.sh_degree}", icon="POINTCLOUD_DATA")
         layout.prop(props, "max_sh_degree")

@@ -27,7 +27,7 @@ from ..engine.splats import data as splat_data
 from ..engine.splats.data import SplatArrays
 from ..engine.splats.driver_mesh import triangles
 from ..engine.splats.runtime import SplatSource
-from .rig import build, model_source, naming, pose_io
+from .rig import build, model_source, naming, pose_io, training_range
 from .rig.model_source import ModelFiles
 from .rig.parts import RigParts, find_rig
 from .rig.rest import bake_rest_joints
@@ -215,6 +215,7 @@ def import_loaded_avatar(
         )
         background = avatar.background
         splat_data.settings(obj).background = background
+        training_range.apply_slider_ranges(rig)  # expression sliders within what was trained
     except BaseException:
         remove_created(before)
         raise

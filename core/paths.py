@@ -52,7 +52,10 @@ def record_trainer_python(python: str) -> Path:
 
 def check_trainer_python(path: str) -> str | None:
     if not path:
-        return "No trainer Python is set: run the set-up or point to a Python that has torch."
+        return (
+            "No trainer Python is set: press Set up Trainer (it makes one with torch and gsplat) "
+            "or choose a Python that has torch."
+        )
     p = Path(path)
     if not p.exists():
         return f"Trainer Python '{path}' does not exist."

@@ -12,6 +12,7 @@ import bpy
 _app_handlers: list[tuple[str, Callable[..., Any]]] = []
 _timers: list[Callable[[], float | None]] = []
 _draw_handlers: list[tuple[Any, Any, str]] = []
+_MSGBUS_OWNER = object()  # owner of every message-bus subscription, to clear them together
 
 
 def add_app_handler(list_name: str, fn: Callable[..., Any]) -> None:
@@ -46,11 +47,17 @@ def remove_draw_handler(handle: Any) -> None:
             _draw_handlers.remove(entry)
 
 
+def subscribe_rna(key: Any, callback: Callable[[], None]) -> None:
+    """Calls callback when the RNA property ``key`` changes (UI edits, on the next event loop)."""
+    bpy.msgbus.subscribe_rna(key=key, owner=_MSGBUS_OWNER, args=(), notify=callback)
+
+
 def active_count() -> int:
     return len(_app_handlers) + len(_timers) + len(_draw_handlers)
 
 
 def remove_all() -> None:
+    bpy.msgbus.clear_by_owner(_MSGBUS_OWNER)
     while _draw_handlers:
         space_type, handle, region_type = _draw_handlers.pop()
         space_type.draw_handler_remove(handle, region_type)

@@ -95,8 +95,8 @@ class GAVATAR_RenderEngine(RenderEngine):
         left, bottom, w, h = border if border is not None else (0, 0, width, height)
         camera = camera.crop(left, height - bottom - h, w, h)
         contents = sync_scene(SceneCache(), depsgraph)
-        for problem in contents.problems:
-            self.report({"ERROR"}, problem)
+        for problem in contents.problems:  # a broken avatar is skipped; the rest of the scene renders
+            self.report({"WARNING"}, problem)
         targets = frame.FrameTargets(w, h)
         frame.render_frame(
             targets,

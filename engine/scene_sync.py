@@ -18,7 +18,7 @@ from .gpu import arrays as gpu_arrays
 from .gpu.arrays import GpuLimitError
 from .passes import meshes as mesh_pass
 from .splats import data as splat_data
-from .splats import range_guard
+from .splats import integrity, range_guard
 from .splats.data import SplatDataError
 from .splats.driver_mesh import DriverMeshError
 from .splats.runtime import Device, SplatObjectState
@@ -44,6 +44,24 @@ def _data_key(obj: Object) -> tuple[object, ...]:
         int(props.dynamics_rank),
         driver.session_uid if driver is not None else None,
     )
+
+
+def _hidden_drivers(depsgraph: Depsgraph, shown_splats: set[str]) -> set[str]:
+    """Driver meshes not to draw: every splat object's in the scene, so hiding an avatar's splat
+    object hides the whole avatar, except those whose shown splat object asks to show its driver."""
+    scene = depsgraph.scene_eval or depsgraph.scene
+    hidden: set[str] = set()
+    for obj in scene.objects if scene is not None else ():
+        original = obj.original or obj
+        if not splat_data.is_splat_object(original):
+            continue
+        driver = splat_data.splat_driver(original)
+        if driver is None:
+            continue
+        if original.name in shown_splats and splat_data.settings(original).show_driver:
+            continue
+        hidden.add(driver.name)
+    return hidden
 
 
 class SceneCache:
@@ -92,7 +110,6 @@ class SceneCache:
         splat_scale: float = 1.0,
     ) -> SceneContents:
         contents = SceneContents()
-        hidden_drivers: set[str] = set()
         splat_instances: list[tuple[Object, np.ndarray]] = []
         mesh_instances: list[tuple[Object, np.ndarray]] = []
         for instance in depsgraph.object_instances:
@@ -103,14 +120,17 @@ class SceneCache:
             original = obj.original or obj
             if splat_data.is_splat_object(original):
                 splat_instances.append((obj, matrix))
-                driver = splat_data.splat_driver(original)
-                if driver is not None and not splat_data.settings(original).show_driver:
-                    hidden_drivers.add(driver.name)
             else:
                 mesh_instances.append((obj, matrix))
+        shown = {(obj.original or obj).name for obj, _matrix in splat_instances}
+        hidden_drivers = _hidden_drivers(depsgraph, shown)
         for obj, matrix in splat_instances:
             original = obj.original or obj
             props = splat_data.settings(original)
+            problem = integrity.avatar_problem(original)
+            if problem:
+                contents.problems.append(f"{problem} It is skipped.")
+                continue
             try:
                 state = self._state(obj)
                 state.source.use_dynamics = bool(props.use_dynamics)

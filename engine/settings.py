@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bpy.props import EnumProperty, PointerProperty
+from bpy.props import BoolProperty, EnumProperty, PointerProperty
 from bpy.types import PropertyGroup, Scene
 
 from .registrar import class_registrar
@@ -25,6 +25,11 @@ class GAVATAR_EngineSettings(PropertyGroup):
         description="Where the Gaussians are sorted back to front for each view",
         items=DEVICE_ITEMS,
         default="GPU",
+    )
+    view_checked: BoolProperty(  # type: ignore[valid-type]
+        name="View Transform Checked",
+        description="The engine already set this scene's view transform once (engine/view_transform.py)",
+        options={"HIDDEN"},
     )
 
 

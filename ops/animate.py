@@ -1,15 +1,17 @@
-"""Keyframe helpers of the Animate panel: body presets, eye target, keying and resetting face and body."""
+"""Keyframe helpers of the Animate panel: body presets, eye target, keying and resetting face and body,
+degree controls and rotation modes of single bones, the pose library."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bpy.props import BoolProperty, EnumProperty, FloatProperty
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, FloatVectorProperty, StringProperty
 from bpy.types import Context, Operator
 
-from ..blender.animate import look_at, pose_presets
+from ..blender.animate import joint_angles, look_at, pose_library, pose_presets
 from ..blender.animate.errors import AnimateError
-from ..blender.rig import naming
+from ..blender.rig import bone_rotation, naming
 from ..blender.rig.parts import RigParts, active_rig
 from ..engine.registrar import OperatorResult, class_registrar
 
@@ -29,7 +31,11 @@ PART_ITEMS = [
     ("BODY", "Body", "Every control bone's rotation and the root's location"),
     ("ALL", "All", "Face and body"),
 ]
-FACE_JOINTS = ("jaw", "neck", "left_eye", "right_eye", "left_eye_smplhf", "right_eye_smplhf")
+FACE_JOINTS = pose_library.FACE_JOINTS
+ROTATION_MODE_ITEMS = [
+    (item.identifier, item.name, item.description)
+    for item in bpy.types.PoseBone.bl_rna.properties["rotation_mode"].enum_items  # type: ignore[attr-defined]
+]
 
 
 def _rig(context: Context) -> RigParts | None:
@@ -167,6 +173,144 @@ class GAVATAR_OT_reset_face(_RigOperator):
         return {"FINISHED"}
 
 
+def _bone(parts: RigParts, name: str) -> Any:
+    bone = parts.armature.pose.bones.get(name)  # type: ignore[union-attr]
+    if bone is None:
+        raise AnimateError(f"'{parts.armature.name}' has no bone named '{name}'.")
+    return bone
+
+
+class GAVATAR_OT_joint_angles(_RigOperator):
+    """Turn one bone of the active rig by pitch (nod), yaw (turn) and roll (tilt) in degrees"""
+
+    bl_idname = "gavatar.joint_angles"
+    bl_label = "Set Joint Angles"
+    bl_options = {"REGISTER", "UNDO"}
+
+    bone: StringProperty(name="Bone", description="Pose bone of the active rig, e.g. neck")  # type: ignore[valid-type]
+    angles: FloatVectorProperty(  # type: ignore[valid-type]
+        name="Pitch, Yaw, Roll",
+        description="Degrees: pitch + nods down, yaw + turns to its left, roll + tilts to its right",
+        size=3,
+    )
+    keyframe: BoolProperty(name="Insert Keyframe", description="Key the bone's rotation at the current frame")  # type: ignore[valid-type]
+
+    def execute(self, context: Context) -> OperatorResult:
+        parts = _rig(context)
+        assert parts is not None
+        try:
+            bone = _bone(parts, self.bone)
+        except AnimateError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        frame = float(context.scene.frame_current) if self.keyframe else None
+        done = joint_angles.set_angles(bone, tuple(self.angles), frame)
+        limits = joint_angles.training_limits(parts, bone.name)
+        if limits is not None and any(abs(a - b) > 1e-6 for a, b in zip(done, self.angles, strict=True)):
+            text = ", ".join(f"{low:.0f}..{high:.0f}" for low, high in limits)
+            self.report({"WARNING"}, f"{bone.name} held inside its training range ({text} degrees)")
+        return {"FINISHED"}
+
+
+class GAVATAR_OT_bone_rotation_mode(_RigOperator):
+    """Change a bone's rotation mode, rewriting its existing rotation keys in the new mode"""
+
+    bl_idname = "gavatar.bone_rotation_mode"
+    bl_label = "Rotation Mode"
+    bl_options = {"REGISTER", "UNDO"}
+
+    bone: StringProperty(name="Bone")  # type: ignore[valid-type]
+    mode: EnumProperty(name="Mode", items=ROTATION_MODE_ITEMS, default="QUATERNION")  # type: ignore[valid-type]
+
+    def execute(self, context: Context) -> OperatorResult:
+        parts = _rig(context)
+        assert parts is not None
+        try:
+            bone = _bone(parts, self.bone)
+        except AnimateError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        moved = bone_rotation.switch_mode(parts.armature, bone.name, self.mode)
+        if moved:
+            self.report({"INFO"}, f"{bone.name}: {moved} rotation keys rewritten in {self.mode}")
+        return {"FINISHED"}
+
+
+class GAVATAR_OT_pose_library_save(_RigOperator):
+    """Save the rig's current face or body pose in its pose library (stored in the .blend)"""
+
+    bl_idname = "gavatar.pose_library_save"
+    bl_label = "Save Pose"
+    bl_options = {"REGISTER", "UNDO"}
+
+    name: StringProperty(name="Name")  # type: ignore[valid-type]
+    part: EnumProperty(name="Part", items=pose_library.PART_ITEMS, default="FACE")  # type: ignore[valid-type]
+
+    def execute(self, context: Context) -> OperatorResult:
+        parts = _rig(context)
+        assert parts is not None
+        try:
+            entry = pose_library.save(parts, self.name, self.part)
+        except AnimateError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Saved '{entry.name}' in the pose library of {parts.armature.name}")
+        return {"FINISHED"}
+
+
+class GAVATAR_OT_pose_library_apply(_RigOperator):
+    """Move the rig towards a pose of its library (Blend 1: all the way), keyed if asked"""
+
+    bl_idname = "gavatar.pose_library_apply"
+    bl_label = "Apply Pose"
+    bl_options = {"REGISTER", "UNDO"}
+
+    name: StringProperty(name="Name")  # type: ignore[valid-type]
+    weight: FloatProperty(name="Blend", default=1.0, min=0.0, max=1.0, subtype="FACTOR")  # type: ignore[valid-type]
+    keyframe: BoolProperty(name="Insert Keyframes", description="Key what the pose sets at the current frame")  # type: ignore[valid-type]
+
+    def execute(self, context: Context) -> OperatorResult:
+        parts = _rig(context)
+        assert parts is not None
+        frame = float(context.scene.frame_current) if self.keyframe else None
+        try:
+            pose_library.apply(parts, self.name, self.weight, frame)
+        except AnimateError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
+class GAVATAR_OT_pose_library_remove(_RigOperator):
+    """Remove a pose from the rig's pose library"""
+
+    bl_idname = "gavatar.pose_library_remove"
+    bl_label = "Remove Pose"
+    bl_options = {"REGISTER", "UNDO"}
+
+    name: StringProperty(name="Name")  # type: ignore[valid-type]
+
+    def execute(self, context: Context) -> OperatorResult:
+        parts = _rig(context)
+        assert parts is not None
+        try:
+            pose_library.remove(parts, self.name)
+        except AnimateError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
 register, unregister = class_registrar(
-    (GAVATAR_OT_pose_preset, GAVATAR_OT_eye_target, GAVATAR_OT_key_rig, GAVATAR_OT_reset_face)
+    (
+        GAVATAR_OT_pose_preset,
+        GAVATAR_OT_eye_target,
+        GAVATAR_OT_key_rig,
+        GAVATAR_OT_reset_face,
+        GAVATAR_OT_joint_angles,
+        GAVATAR_OT_bone_rotation_mode,
+        GAVATAR_OT_pose_library_save,
+        GAVATAR_OT_pose_library_apply,
+        GAVATAR_OT_pose_library_remove,
+    )
 )

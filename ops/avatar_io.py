@@ -12,6 +12,7 @@ from bpy.types import Context, Event, Operator
 
 from ..addon.preferences import model_files
 from ..blender import avatar_io as avatar_import
+from ..blender import avatar_parts
 from ..core.avatar.avatar_file import AvatarFileError
 from ..core.avatar.binding import BindingError
 from ..engine.registrar import OperatorResult, class_registrar
@@ -114,4 +115,29 @@ class GAVATAR_OT_export_avatar(Operator):
         return {"FINISHED"}
 
 
-register, unregister = class_registrar((GAVATAR_OT_import_avatar, GAVATAR_OT_export_avatar))
+class GAVATAR_OT_delete_avatar(Operator):
+    """Delete the whole avatar of the active object: splat objects, driver mesh, joint mesh, armature
+    and its collection (also what is left of an avatar that lost a part)"""
+
+    bl_idname = "gavatar.delete_avatar"
+    bl_label = "Delete Avatar"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context: Context) -> bool:
+        return avatar_parts.gather(context.active_object) is not None
+
+    def execute(self, context: Context) -> OperatorResult:
+        parts = avatar_parts.gather(context.active_object)
+        if parts is None:
+            self.report({"ERROR"}, "The active object is not part of an avatar.")
+            return {"CANCELLED"}
+        name = parts.name
+        count = avatar_parts.delete(parts)
+        self.report({"INFO"}, f"Deleted avatar '{name}' ({count} objects)")
+        return {"FINISHED"}
+
+
+register, unregister = class_registrar(
+    (GAVATAR_OT_import_avatar, GAVATAR_OT_export_avatar, GAVATAR_OT_delete_avatar)
+)

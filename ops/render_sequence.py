@@ -1,15 +1,17 @@
 """``gavatar.render_sequence``: render a frame range through Blender's output settings from a script,
-reporting progress (frame k of n); Ctrl+F12 does the same from the UI."""
+reporting progress (frame k of n); ``gavatar.use_standard_view``: the view transform the avatar's
+colours need."""
 
 from __future__ import annotations
 
 import sys
 
 from bpy.props import EnumProperty, IntProperty, StringProperty
-from bpy.types import Context, Operator
+from bpy.types import Context, Event, Operator
 
 from ..blender.animate.errors import AnimateError
-from ..blender.animate.render_sequence import SequenceRequest, render_frames
+from ..blender.animate.render_sequence import SequenceRequest, render_frames, unsaved_relative_path
+from ..engine import view_transform
 from ..engine.registrar import OperatorResult, class_registrar
 
 FORMAT_ITEMS = [
@@ -25,7 +27,8 @@ ENGINE_ITEMS = [
 
 
 class GAVATAR_OT_render_sequence(Operator):
-    """Render the frame range through Blender's output settings (like Ctrl+F12), reporting progress"""
+    """Render a frame range through Blender's output settings (like Ctrl+F12), reporting progress;
+    from the UI, a dialog asks for the output and the range first"""
 
     bl_idname = "gavatar.render_sequence"
     bl_label = "Render Sequence"
@@ -36,11 +39,42 @@ class GAVATAR_OT_render_sequence(Operator):
     frame_step: IntProperty(name="Step", description="Render every n-th frame", default=1, min=1)  # type: ignore[valid-type]
     filepath: StringProperty(  # type: ignore[valid-type]
         name="Output",
-        description="Output path, '#' for the frame number (default: the scene's)",
+        description="Output folder and file name prefix, '#' for the frame number (default: the scene's)",
         subtype="FILE_PATH",
+        options={"PATH_SUPPORTS_BLEND_RELATIVE"},
     )
     file_format: EnumProperty(name="Format", items=FORMAT_ITEMS, default="SCENE")  # type: ignore[valid-type]
     engine: EnumProperty(name="Engine", items=ENGINE_ITEMS, default="SCENE")  # type: ignore[valid-type]
+
+    def invoke(self, context: Context, _event: Event) -> OperatorResult:
+        """The dialog: output and range, filled from the scene's settings."""
+        scene = context.scene
+        assert scene is not None and context.window_manager is not None
+        set_ = self.properties.is_property_set
+        if not set_("frame_start"):
+            self.frame_start = scene.frame_start
+        if not set_("frame_end"):
+            self.frame_end = scene.frame_end
+        if not set_("frame_step"):
+            self.frame_step = scene.frame_step
+        if not set_("filepath"):
+            self.filepath = scene.render.filepath
+        return context.window_manager.invoke_props_dialog(self, width=460, confirm_text="Render")
+
+    def draw(self, _context: Context) -> None:
+        layout = self.layout
+        layout.prop(self, "filepath")
+        refusal = unsaved_relative_path(self.filepath)
+        if refusal:
+            layout.label(text="'//' is relative to the .blend, which is not saved yet", icon="ERROR")
+        row = layout.row(align=True)
+        row.prop(self, "frame_start")
+        row.prop(self, "frame_end")
+        row.prop(self, "frame_step")
+        layout.prop(self, "file_format")
+        layout.prop(self, "engine")
+        count = len(range(self.frame_start, self.frame_end + 1, max(self.frame_step, 1)))
+        layout.label(text=f"{count} frames; Blender is busy until they are written (Esc stops)", icon="INFO")
 
     def execute(self, context: Context) -> OperatorResult:
         scene = context.scene
@@ -90,4 +124,20 @@ class GAVATAR_OT_render_sequence(Operator):
         return {"FINISHED"}
 
 
-register, unregister = class_registrar((GAVATAR_OT_render_sequence,))
+class GAVATAR_OT_use_standard_view(Operator):
+    """Show the avatar's colours as they are: the Standard view transform, no look (AgX and Filmic
+    tone-map the avatar's display-value colours: whites turn grey, colours wash out)"""
+
+    bl_idname = "gavatar.use_standard_view"
+    bl_label = "Use Standard View"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context: Context) -> OperatorResult:
+        scene = context.scene
+        assert scene is not None
+        view_transform.use_standard(scene)
+        self.report({"INFO"}, f"'{scene.name}' shows display values: view transform Standard, no look")
+        return {"FINISHED"}
+
+
+register, unregister = class_registrar((GAVATAR_OT_render_sequence, GAVATAR_OT_use_standard_view))

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,9 @@ from bpy.types import Collection, Context, Event, Operator, Scene
 from ..addon.preferences import get_preferences
 from ..addon.training_props import ACTIVE_STATES, DEVICE_ITEMS, PRESET_ITEMS, RIG_ITEMS
 from ..blender.datasets.scene import PROP_FAMILY, PROP_ROOT
-from ..blender.jobs import runtime
+from ..blender.jobs import runtime, setup_runs
 from ..blender.jobs.result import ResultImportError, dataset_rig, import_trained_avatar
+from ..blender.jobs.setup_runs import detected_gpus, known_without_cuda
 from ..blender.rig import model_source
 from ..blender.rig.parts import RigParts
 from ..core import paths
@@ -166,18 +166,6 @@ def resolve_model(family: str, explicit: str, rig: RigParts | None, context: Con
 
 
 # ------------------------------------------------------------------------------------------ GPUs
-_GPU_CACHE: dict[str, float] = {}
-GPU_RECHECK_S = 30.0  # the dialog redraws often; nvidia-smi is asked at most this often
-
-
-def detected_gpus() -> int:
-    """GPUs the trainer would see (nvidia-smi -L; Blender has no torch), cached for a while."""
-    now = time.monotonic()
-    if now - _GPU_CACHE.get("at", -1e9) > GPU_RECHECK_S:
-        _GPU_CACHE.update(count=float(launch.visible_gpus()), at=now)
-    return int(_GPU_CACHE["count"])
-
-
 def gpu_choice_shown(visible: int, device: str) -> bool:
     """The GPU count is offered only for CUDA training where more than one GPU is visible."""
     return device == "cuda" and visible > 1
@@ -305,6 +293,11 @@ class GAVATAR_OT_train(Operator):
         col.prop(self, "resolution_scale")
         col.prop(self, "max_gaussians")
         layout.prop(self, "device")
+        if self.device == "DEFAULT":
+            prefs = get_preferences(context)
+            note = setup_runs.training_device(str(prefs.device), str(prefs.trainer_python))[1]
+            if note:
+                layout.label(text=note, icon="INFO")
         visible = detected_gpus()
         if gpu_choice_shown(visible, device):
             row = layout.row()
@@ -319,7 +312,10 @@ class GAVATAR_OT_train(Operator):
         layout.prop(self, "import_result")
 
     def _device(self, context: Context) -> str:
-        return str(get_preferences(context).device) if self.device == "DEFAULT" else str(self.device)
+        if self.device != "DEFAULT":
+            return str(self.device)
+        prefs = get_preferences(context)
+        return setup_runs.training_device(str(prefs.device), str(prefs.trainer_python))[0]
 
     def _copy_from_job(self, context: Context) -> None:
         _scene, record = runtime.find_record(self.from_job)
@@ -445,17 +441,6 @@ def _unique_name(name: str, taken: list[str]) -> str:
     while f"{name} {n}" in taken:
         n += 1
     return f"{name} {n}"
-
-
-def known_without_cuda(python: str) -> bool:
-    """True when Check Trainer found no CUDA in this Python during this session."""
-    from ..blender.jobs.setup_runs import last_check
-
-    run = last_check(python)
-    if run is None or not run.done:
-        return False
-    row = run.result("cuda")
-    return row is not None and row.status != "OK"
 
 
 def report_end(op: Operator, record: Any, job: TrainingJob) -> OperatorResult:

@@ -20,7 +20,7 @@ from ...core import rotations
 from ...core.motion import arkit_mapping
 from ...core.motion.arkit import ARKIT_NAMES, ArkitClip
 from ...core.motion.errors import MotionFileError
-from ..rig import animation, naming
+from ..rig import animation, naming, training_range
 from ..rig.build import SHAPE_SLIDER
 from ..rig.parts import RigParts
 from . import arkit_map, rig_pose
@@ -103,6 +103,12 @@ def _key_expressions(
     clamped = np.clip(values, -SHAPE_SLIDER, SHAPE_SLIDER)
     if np.any(clamped != values):
         result.warnings.append(f"expression values beyond +-{SHAPE_SLIDER:g} were clamped")
+    clamped, outside = training_range.clamp_to_sliders(parts, clamped)
+    if outside:
+        result.warnings.append(
+            f"{outside} expression values beyond their sliders' ranges (ARKit weights 0..1, or the "
+            "avatar's training range) were clamped"
+        )
     action = animation.ensure_action(key_id, f"{parts.mesh.name} Keys")
     for i in columns:
         path = f'key_blocks["{naming.expression_key(int(i))}"].value'

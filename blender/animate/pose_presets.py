@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.motion import presets
-from ..rig import naming
+from ..rig import bone_rotation, naming
 from ..rig.parts import RigParts
 from . import rig_pose
 from .errors import AnimateError
@@ -27,6 +27,7 @@ def apply_preset(
     joints = list(chosen)
     quats = rig_pose.local_quaternions(parts, joints, np.stack([chosen[n] for n in joints])[None])[0]
     bones = parts.armature.pose.bones  # type: ignore[union-attr]
+    bone_rotation.use_quaternions(parts.armature, joints)
     current = np.array([bones[n].rotation_quaternion for n in joints], dtype=np.float64)
     quats[np.sum(quats * current, axis=1) < 0] *= -1  # keys interpolate the short way from the current pose
     rig_pose.set_rotations(parts, joints, quats)

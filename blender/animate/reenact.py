@@ -19,7 +19,7 @@ from ...core.motion import flame_sequence
 from ...core.motion.errors import MotionFileError
 from ...core.motion.flame_sequence import FlameSequence
 from ...core.rig.errors import ParamsError
-from ..rig import animation, naming, pose_io
+from ..rig import animation, naming, pose_io, training_range
 from ..rig.build import SHAPE_SLIDER, bone_rest_frames
 from ..rig.parts import RigParts
 from . import rig_pose
@@ -91,6 +91,12 @@ def _expression_keys(parts: RigParts, expr: np.ndarray, frames: np.ndarray, resu
     values = np.clip(expr[:, :count], -SHAPE_SLIDER, SHAPE_SLIDER)
     if np.any(values != expr[:, :count]):
         result.warnings.append(f"expression values beyond +-{SHAPE_SLIDER:g} were clamped")
+    values, outside = training_range.clamp_to_sliders(parts, values)
+    if outside:
+        result.warnings.append(
+            f"{outside} expression values beyond their sliders' ranges (ARKit weights 0..1, or the "
+            "avatar's training range) were clamped"
+        )
     action = animation.ensure_action(key_id, f"{parts.mesh.name} Keys")
     for i in range(count):
         path = f'key_blocks["{naming.expression_key(i)}"].value'

@@ -87,7 +87,7 @@ def _apply_format(overrides: _Overrides, scene: Scene, file_format: str) -> None
         overrides.set(settings, "media_type", _MEDIA_TYPES[file_format])
     overrides.set(settings, "file_format", file_format)
     if file_format == "PNG":
-        overrides.set(settings, "color_mode", "RGBA" if scene.render.film_transparent else "RGB")
+        overrides.set(settings, "color_mode", "RGBA")  # alpha kept, as the farm's PNGs keep it
     elif file_format == "OPEN_EXR_MULTILAYER":
         overrides.set(settings, "color_depth", "32")
         for layer in scene.view_layers:
@@ -159,7 +159,21 @@ def render_frames(
     return result
 
 
+def unsaved_relative_path(filepath: str) -> str | None:
+    """The sentence refusing a '//' (blend-relative) output path while the .blend is unsaved, or None:
+    Blender would resolve it against the working folder and write the frames there, unseen."""
+    if filepath.startswith("//") and not bpy.data.filepath:
+        return (
+            f"The output path '{filepath}' is relative to the .blend file ('//'), which is not saved "
+            "yet: save the file first, or choose an absolute output folder."
+        )
+    return None
+
+
 def _check_output(filepath: str) -> None:
+    refusal = unsaved_relative_path(filepath)
+    if refusal:
+        raise AnimateError(refusal)
     folder = Path(bpy.path.abspath(filepath)).parent
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from bpy.types import Action, Depsgraph, Object, Scene
 
 from ...core import rotations
 from ...core.rig import bone_frames
-from ..rig import animation
+from ..rig import animation, bone_rotation
 from ..rig.build import bone_rest_frames
 from ..rig.parts import RigParts
 
@@ -40,11 +40,11 @@ def local_quaternions(parts: RigParts, names: Sequence[str], model_rotations: np
 
 
 def set_rotations(parts: RigParts, names: Sequence[str], quaternions: np.ndarray) -> None:
-    """Sets the bones' rotations now (k,4), switching them to quaternion rotation."""
+    """Sets the bones' rotations now (k,4), switching them to quaternion rotation (keys converted)."""
     bones = parts.armature.pose.bones  # type: ignore[union-attr]
+    bone_rotation.use_quaternions(parts.armature, list(names))
     for name, q in zip(names, quaternions, strict=True):
         bone = bones[name]
-        bone.rotation_mode = "QUATERNION"
         bone.rotation_quaternion = tuple(float(x) for x in q)
 
 
@@ -57,9 +57,8 @@ def key_rotations(
     armature: Object, action: Action, names: Sequence[str], frames: np.ndarray, quaternions: np.ndarray
 ) -> None:
     """Keys (T,k,4) quaternions on the named pose bones at frames (T,), replacing keys in that span."""
-    bones = armature.pose.bones  # type: ignore[union-attr]
+    bone_rotation.use_quaternions(armature, list(names))
     for k, name in enumerate(names):
-        bones[name].rotation_mode = "QUATERNION"
         path = f'pose.bones["{name}"].rotation_quaternion'
         for c in range(4):
             fcurve = animation.ensure_fcurve(armature, action, path, c, name)

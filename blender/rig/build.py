@@ -26,11 +26,13 @@ import numpy as np
 from bpy.types import Collection, Context, Object
 from mathutils import Matrix
 
+from ...core.motion import arkit
 from ...core.rig import bone_frames
 from ...core.rig.model import RigModel
 from . import drivers, mesh_data, naming
 from .parts import RigParts, rig_info
 
+ARKIT_WEIGHT_RANGE = (0.0, 1.0)  # an ARKit blendshape weight: 0 neutral, 1 the full action
 SHAPE_SLIDER = 10.0  # Blender's largest slider range; identity and expression coefficients stay within it
 CORRECTIVE_SLIDER = 2.0  # entries of R - I lie in [-2, 2]
 # Keys whose largest displacement is below this (metres) change nothing and are not made.
@@ -300,9 +302,12 @@ def _build(
             driver_mesh, naming.shape_key(i), basis, model.shape_dirs[:, :, i], SHAPE_SLIDER
         )
     for i in range(n_expr):
-        mesh_data.add_shape_key(
+        block = mesh_data.add_shape_key(
             driver_mesh, naming.expression_key(i), basis, model.expr_dirs[:, :, i], SHAPE_SLIDER
         )
+        name = model.expression_names[i] if i < len(model.expression_names) else ""
+        if arkit.canonical_name(name) is not None:  # ARKit weights mean 0..1 (blender/rig/training_range.py)
+            block.slider_min, block.slider_max = ARKIT_WEIGHT_RANGE
 
     joints = _build_joint_mesh(
         f"{label} Joints",

@@ -17,7 +17,7 @@ from bpy.types import Depsgraph, Scene
 
 from ...core import rotations
 from ...core.rig import bone_frames
-from . import animation, drivers, mesh_data, naming
+from . import animation, bone_rotation, drivers, mesh_data, naming, training_range
 from .build import SHAPE_SLIDER, bone_rest_frames, stored_regressor
 from .parts import RigParts
 
@@ -28,12 +28,18 @@ ForwardInputs = Mapping[str, np.ndarray]
 class WriteReport:
     frames: int = 0
     clamped: int = 0  # coefficients beyond the slider range, clamped to it
+    outside_sliders: int = 0  # expression values beyond their keys' ranges (ARKit 0..1, training)
     dropped: list[str] = field(default_factory=list)  # what the rig has no keys for
 
     def messages(self) -> list[str]:
         out = list(self.dropped)
         if self.clamped:
             out.append(f"{self.clamped} shape/expression values beyond +-{SHAPE_SLIDER:g} were clamped")
+        if self.outside_sliders:
+            out.append(
+                f"{self.outside_sliders} expression values beyond their sliders' ranges (ARKit weights "
+                "0..1, or the avatar's training range) were clamped"
+            )
         return out
 
 
@@ -158,6 +164,8 @@ def write_pose(
     expression = _coefficients(
         inputs.get("expression"), info.num_expression, num_frames, "expression", report
     )
+    if expression is not None:
+        expression, report.outside_sliders = training_range.clamp_to_sliders(parts, expression)
     pose_bones = parts.armature.pose.bones  # type: ignore[union-attr]
     root = pose_bones[names[0]]
     _, bone_axes = bone_rest_frames(parts.armature, names)
@@ -168,10 +176,10 @@ def write_pose(
     if not keyframe:
         t = min(max(frame_index, 0), num_frames - 1)
         if pose is not None:
+            bone_rotation.use_quaternions(parts.armature, names)
             current = np.array([pose_bones[n].rotation_quaternion for n in names])
             quats = _local_quaternions(parts, pose[t : t + 1], current)[0]
             for name, q in zip(names, quats, strict=True):
-                pose_bones[name].rotation_mode = "QUATERNION"
                 pose_bones[name].rotation_quaternion = q
         if root_loc is not None:
             root.location = root_loc[t]
@@ -191,10 +199,10 @@ def write_pose(
     arm = parts.armature
     arm_action = animation.ensure_action(arm, f"{arm.name} Pose")
     if pose is not None:
+        bone_rotation.use_quaternions(arm, names)
         current = np.array([pose_bones[n].rotation_quaternion for n in names])
         quats = _local_quaternions(parts, pose, current)
         for j, name in enumerate(names):
-            pose_bones[name].rotation_mode = "QUATERNION"
             path = f'pose.bones["{name}"].rotation_quaternion'
             for c in range(4):
                 fcurve = animation.ensure_fcurve(arm, arm_action, path, c, name)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..paths import default_cache_dir, recorded_trainer_python
 from ..rig.standins import build_command
 from .process import LaunchError, TrainerProcess
 from .settings import trainer_environment
@@ -96,6 +98,79 @@ CHECK_LABELS = {
     "gsplat_build": "gsplat CUDA kernels build",
 }
 REQUIRED_CHECKS = ("python", "torch", "numpy", "scipy", "PIL", "smplx", "roma", "trainer")
+
+
+# Runs in the trainer Python: which modules it could import, without importing them (torch's import
+# takes seconds; this takes a fraction of one), so Check Set-up can say at once what is missing.
+MODULE_PROBE = (
+    "import importlib.util, json, sys; "
+    "print(json.dumps({'python': list(sys.version_info[:2]), "
+    "'found': {m: importlib.util.find_spec(m) is not None for m in sys.argv[1:]}}))"
+)
+PROBED_MODULES = ("torch", "numpy", "scipy", "PIL", "smplx", "roma", "gsplat", "training")
+PACKAGE_NAMES = {"PIL": "Pillow", "training": "the trainer (training/ in the extension)"}
+
+
+@dataclass(frozen=True)
+class PythonProbe:
+    """What a trainer Python has: ``missing`` required modules, whether gsplat (the GPU rasterizer)
+    is there, or ``error``: why the Python could not be asked (then the rest is empty)."""
+
+    missing: tuple[str, ...] = ()
+    has_gsplat: bool = False
+    error: str = ""
+
+    def problem(self, gpus_visible: int) -> str | None:
+        """One sentence on what stops training with this Python, or None."""
+        if self.error:
+            return self.error
+        if self.missing:
+            names = ", ".join(PACKAGE_NAMES.get(m, m) for m in self.missing)
+            fix = "press Set up Trainer, or install them into it"
+            if "torch" in self.missing:
+                return f"The trainer Python has no torch (missing: {names}); {fix}."
+            return f"The trainer Python lacks {names}; {fix}."
+        if gpus_visible and not self.has_gsplat:
+            return "The trainer Python has no gsplat, so it cannot train on the GPU; press Set up Trainer."
+        return None
+
+
+def probe_python(
+    python: str,
+    env: Mapping[str, str] | None = None,
+    run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+    timeout: float = 60.0,
+) -> PythonProbe:
+    """Asks ``python`` which of the trainer's modules it has (without importing them)."""
+    required = [m for m in PROBED_MODULES if m != "gsplat"]
+    try:
+        argv = [python, "-c", MODULE_PROBE, *PROBED_MODULES]
+        environment = None if env is None else dict(env)
+        done = run(argv, capture_output=True, text=True, timeout=timeout, env=environment, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return PythonProbe(error=f"The trainer Python '{python}' did not run: {exc}.")
+    try:
+        answer = json.loads((done.stdout or "").strip().splitlines()[-1])
+        found = {str(k): bool(v) for k, v in answer["found"].items()}
+        version = tuple(int(x) for x in answer["python"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        tail = (done.stderr or "").strip().splitlines()[-1:] or [f"exit code {done.returncode}"]
+        return PythonProbe(error=f"The trainer Python '{python}' did not answer: {tail[0][-200:]}.")
+    if version < (3, 10):
+        found_version = f"{version[0]}.{version[1]}"
+        return PythonProbe(error=f"The trainer Python is {found_version}; the trainer needs 3.10 or newer.")
+    missing = tuple(m for m in required if not found.get(m, False))
+    return PythonProbe(missing=missing, has_gsplat=found.get("gsplat", False))
+
+
+def discovered_trainer_python() -> str:
+    """The trainer Python to offer by default: the one the set-up recorded, else the set-up's
+    environment in the default cache folder when it exists, else ''."""
+    recorded = recorded_trainer_python()
+    if recorded:
+        return recorded
+    made = env_python(env_dir(default_cache_dir()))
+    return str(made) if made.is_file() else ""
 
 
 def requirements_path(extension_root: str | os.PathLike[str]) -> Path:

@@ -37,7 +37,7 @@ def test_standin_rig_matches_forward(addon: str, clean_scene: None, family: str)
     for _ in range(20):
         inputs = {
             "betas": rng.normal(scale=1.0, size=model.num_shape),
-            "expression": rng.uniform(-0.5, 1.0, size=model.num_expression),
+            "expression": rng.uniform(0.0, 1.0, size=model.num_expression),  # ARKit weights: 0..1
             "pose": rng.normal(scale=0.4, size=(model.num_joints, 3)),
             "transl": rng.normal(scale=0.2, size=3),
         }

@@ -121,3 +121,51 @@ def test_gaussian_avatar_engine_by_name(addon: str, clean_scene: None, tmp_path:
     assert ok == {"FINISHED"}
     assert (tmp_path / "gavatar" / "f_0001.png").stat().st_size > 0
     assert scene.render.engine == engine_before  # the override is put back
+
+
+def test_unsaved_relative_output_is_refused_and_pngs_keep_alpha(
+    addon: str, clean_scene: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'//' in an unsaved file would land in the working folder: refused with a sentence, nothing
+    written. Once the file is saved it resolves beside it; PNGs are RGBA, like the farm's."""
+    from PIL import Image
+
+    _scene(tmp_path)
+    work = tmp_path / "working_folder"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert not bpy.data.filepath
+    with pytest.raises(RuntimeError, match=r"relative to the \.blend file \('//'\), which is not saved yet"):
+        bpy.ops.gavatar.render_sequence(
+            frame_start=1, frame_end=2, filepath="//render/frame_", file_format="PNG"
+        )
+    assert not any(work.rglob("*"))  # nothing half-written anywhere
+    assert bpy.context.scene.render.film_transparent is False
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "shot.blend"))
+    ok = bpy.ops.gavatar.render_sequence(
+        frame_start=1, frame_end=2, filepath="//render/frame_", file_format="PNG"
+    )
+    assert ok == {"FINISHED"}
+    files = sorted((tmp_path / "render").glob("frame_*.png"))
+    assert len(files) == 2 and not any(work.rglob("*"))
+    with Image.open(files[0]) as image:
+        assert image.mode == "RGBA"
+
+
+def test_the_panel_button_invokes_the_dialog_with_the_scenes_output_and_range(
+    addon: str, clean_scene: None, tmp_path: Path
+) -> None:
+    """The Animate panel's button invokes the operator: a dialog (output, range, format) filled
+    from the scene comes first. Background Blender has no window, so Blender confirms the dialog
+    at once: what renders is what the dialog would have shown."""
+    _scene(tmp_path)
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end, scene.frame_step = 4, 8, 2
+    scene.render.filepath = str(tmp_path / "dialog" / "f_")
+    scene.render.image_settings.file_format = "PNG"
+    assert bpy.ops.gavatar.render_sequence("INVOKE_DEFAULT") == {"FINISHED"}
+    assert sorted(f.name for f in (tmp_path / "dialog").iterdir()) == [
+        "f_0004.png",
+        "f_0006.png",
+        "f_0008.png",
+    ]

@@ -128,7 +128,9 @@ def test_amass_driven_standin_avatar_sequence_matches_the_reference(
     k_matrix = camera_intrinsics(camera, WIDTH, HEIGHT)
     images, values = [], []
     for frame in frames:
-        image = read_png(tmp_path / f"f_{frame:04d}.png")
+        rgba = read_png(tmp_path / f"f_{frame:04d}.png")  # PNG sequences keep alpha, like the farm's
+        assert rgba.shape[2] == 4 and np.all(rgba[..., 3] == 1.0)  # opaque film: alpha 1 everywhere
+        image = rgba[..., :3]
         scene.frame_set(frame)
         posed, matrix = _forward_gaussians(parts, model, arrays)
         expected, _alphas, _depth = reference_render(

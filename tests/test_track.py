@@ -396,3 +396,48 @@ def test_the_rasterizer_gives_true_depth_and_barycentrics() -> None:
     assert np.allclose(frags.bary[ys, xs].sum(axis=1), 1.0)
     position = interpolate(frags, faces, verts)
     assert np.abs(position[ys, xs, 2] - expected).max() < 0.02
+
+
+def test_a_gaussian_head_avatar_folder_is_tracked_with_flame_on_its_own_cameras(
+    flame: tuple[Path, RigModel], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its BFM fits are no use to a FLAME avatar: tracking makes the folder trainable."""
+    from PIL import Image
+
+    path, model = flame
+    seq = gt.talking_sequence(model, 2, max_yaw_deg=10.0, seed=7)
+    truth = gt.posed_vertices(model, seq)
+    look = head_look(model)
+    root = tmp_path / "gha"
+    views = gt.arc_views(model, 3, 192, fov_deg=24.0)
+    for c, view in enumerate(views):
+        cam = f"22{c:07d}"
+        for t, image in enumerate(gt.render_frames(model, look, truth, view)):
+            (root / "images" / f"{t:04d}").mkdir(parents=True, exist_ok=True)
+            (root / "cameras" / f"{t:04d}").mkdir(parents=True, exist_ok=True)
+            (root / "params" / f"{t:04d}").mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(root / "images" / f"{t:04d}" / f"image_{cam}.jpg", quality=95)
+            Image.fromarray(np.full(image.shape[:2], 255, np.uint8)).save(
+                root / "images" / f"{t:04d}" / f"mask_{cam}.jpg"
+            )
+            np.savez(
+                root / "cameras" / f"{t:04d}" / f"camera_{cam}.npz",
+                extrinsic=view.world_to_camera[:3],
+                intrinsic=view.K,
+            )
+            rng = np.random.default_rng(t)
+            np.savez(
+                root / "params" / f"{t:04d}" / "params.npz",
+                id_coeff=rng.normal(0, 1, (1, 80)), exp_coeff=rng.normal(0, 1, (1, 64)),
+                scale=np.array([0.15]), pose=rng.normal(0, 0.1, (1, 6)),
+            )  # fmt: skip
+    assert not open_dataset(root).trainable  # BFM: cameras and images only
+    out = tmp_path / "tracked"
+    argv = ["track", "--video", str(root), "--model", str(path), "--out", str(out), "--no-masks"]
+    code, events = run_cli([*argv, "--iterations", "150"], capsys)
+    assert code == ExitCode.OK, events[-1]
+    assert events[0]["cameras"] == ["220000000", "220000001", "220000002"]
+    fitted = tracked_vertices(model, out)
+    face = gt.face_region(model)
+    assert np.linalg.norm(fitted[:, face] - truth[:, face], axis=-1).mean() * 1000.0 < 6.0
+    assert open_dataset(out, rig_model=model).trainable

@@ -25,7 +25,7 @@ from .correspondence import Correspondence
 from .fitter import FitSettings, LandmarkFitter, View
 from .landmarks import NUM_LANDMARKS, FaceLandmarker, LandmarkModelMissingError, PersonSegmenter
 from .output import StagingFolder, check_output, image_name, write_dataset
-from .sources import VideoInfo, camera_sources, count_frames, frames_of, is_capture_folder
+from .sources import VideoInfo, camera_sources, count_frames, frames_of, image_files, is_capture_folder
 
 LOG = logging.getLogger("training")
 
@@ -38,15 +38,58 @@ class Capture:
     """The cameras of the input and, per camera, where its frames come from."""
 
     camera_ids: list[str]
-    sources: list[Path]
+    sources: list[Path | list[Path]]  # a video, a folder of images, or the image files in order
     calibration: list[CalibratedCamera | None]
 
 
-def _capture(args: argparse.Namespace) -> Capture:
+def _dataset_capture(root: Path, model: RigModel) -> Capture | None:
+    """A dataset folder the readers know (Gaussian Head Avatar, GaussianAvatars, ...): its images
+    and cameras, to track with FLAME whatever rig (or none) it came with. None: not a dataset."""
+    from core.datasets.errors import DatasetError as ReaderError
+    from core.datasets.registry import detect_format, open_dataset
+
+    try:
+        detect_format(root)
+    except ReaderError:
+        return None
+    try:
+        dataset = open_dataset(root, rig_model=model)
+    except ReaderError as exc:
+        raise DatasetError(f"{root} looks like a dataset but cannot be read: {exc}") from exc
+    images: dict[str, dict[int, Path]] = {}
+    cameras: dict[str, CalibratedCamera] = {}
+    for frame in dataset.frames:
+        cam = frame.camera
+        known = cameras.setdefault(
+            cam.camera_id, CalibratedCamera(cam.camera_id, cam.K, cam.world_to_camera, cam.width, cam.height)
+        )
+        if not (np.allclose(known.K, cam.K) and np.allclose(known.world_to_camera, cam.world_to_camera)):
+            raise DatasetError(
+                f"Camera {cam.camera_id} of {root} moves between frames: track a fixed capture."
+            )
+        images.setdefault(cam.camera_id, {})[frame.timestep] = frame.image_path
+    common = sorted(set.intersection(*(set(by_time) for by_time in images.values())))
+    if not common:
+        raise DatasetError(f"{root} has no timestep that every camera sees.")
+    every = set().union(*(set(by_time) for by_time in images.values()))
+    if len(common) < len(every):
+        LOG.warning("%d timestep(s) of %s lack some camera and are left out", len(every) - len(common), root)
+    ids = sorted(images)
+    LOG.info(
+        "tracking the %s dataset %s: %d cameras, %d timesteps", dataset.format, root, len(ids), len(common)
+    )
+    return Capture(ids, [[images[c][t] for t in common] for c in ids], [cameras[c] for c in ids])
+
+
+def _capture(args: argparse.Namespace, model: RigModel) -> Capture:
     video = Path(args.video)
     if not video.exists():
         raise DatasetError(f"Input {video} does not exist.")
     calib = read_calibration(Path(args.calibration)) if args.calibration else None
+    if calib is None and video.is_dir() and not image_files(video):
+        dataset = _dataset_capture(video, model)
+        if dataset is not None:
+            return dataset
     if is_capture_folder(video):
         if calib is None:
             raise DatasetError(f"{video} holds one folder per camera: pass their --calibration.")
@@ -132,8 +175,8 @@ def run_track(args: argparse.Namespace, events: EventWriter) -> int:
 def _track(args: argparse.Namespace, events: EventWriter, stop: StopRequest) -> int:
     out = Path(args.out)
     check_output(out)
-    capture = _capture(args)
     model = _load_model(args.model)
+    capture = _capture(args, model)
     import torch
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")

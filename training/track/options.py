@@ -8,7 +8,9 @@ import argparse
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("track", help="track FLAME parameters from a video or a capture into a dataset")
     p.add_argument(
-        "--video", required=True, help="video file, folder of images, or capture folder (one per camera)"
+        "--video",
+        required=True,
+        help="video file, folder of images, capture folder (one per camera) or a dataset folder",
     )
     p.add_argument(
         "--calibration", default=None, help="cameras of a capture: JSON or COLMAP cameras.txt/images.txt"

@@ -92,8 +92,11 @@ def video_frames(path: Path, info: VideoInfo | None = None) -> Iterator[np.ndarr
             raise DatasetError(f"Video {path} cannot be decoded past frame {len(times)} ({exc}).") from exc
 
 
-def count_frames(source: Path) -> int | None:
-    """Number of frames of a video or an image folder (None when the container does not say)."""
+def count_frames(source: Path | list[Path]) -> int | None:
+    """Number of frames of a video, an image folder or a list of images (None when the container
+    does not say)."""
+    if isinstance(source, list):
+        return len(source)
     if source.is_dir():
         return len(image_files(source))
     import av
@@ -106,8 +109,12 @@ def count_frames(source: Path) -> int | None:
         return None
 
 
-def frames_of(source: Path, info: VideoInfo | None = None) -> Iterator[np.ndarray]:
-    """Frames of one camera: a video file or a folder of images in name order."""
+def frames_of(source: Path | list[Path], info: VideoInfo | None = None) -> Iterator[np.ndarray]:
+    """Frames of one camera: a video file, a folder of images in name order, or a list of images."""
+    if isinstance(source, list):
+        for f in source:
+            yield read_image(f)
+        return
     if source.is_dir():
         files = image_files(source)
         if not files:

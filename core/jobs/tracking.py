@@ -80,7 +80,11 @@ def default_output(video: str, cache_dir: str) -> Path:
     return candidate
 
 
-STAGES = {"landmarks": "Finding landmarks", "fit-rigid": "Fitting head pose", "fit-shape": "Fitting shape"}
+STAGES = {
+    "landmarks": "Finding landmarks",
+    "fit-rigid": "Fitting head pose",
+    "fit-full": "Fitting expressions",
+}
 
 
 def progress_text(event: TrainerEvent) -> str:

@@ -197,8 +197,16 @@ def _agree(
 
 
 def cache_path(model: RigModel, cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Keyed by the model file's checksum, this code's version and the landmark model's version
+    (another mediapipe may put its points elsewhere)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        landmarker = version("mediapipe")
+    except PackageNotFoundError:
+        landmarker = "none"
     key = model.source_sha256[:20] or "unnamed"
-    return Path(cache_dir or default_cache_dir()) / "track" / f"landmarks_{key}_v{VERSION}.npz"
+    return Path(cache_dir or default_cache_dir()) / "track" / f"landmarks_{key}_v{VERSION}_mp{landmarker}.npz"
 
 
 def load_or_find(model: RigModel, cache_dir: str | os.PathLike[str] | None = None) -> Correspondence:

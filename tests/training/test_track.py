@@ -341,7 +341,7 @@ def test_the_demo_tracks_a_video_into_its_dataset(flame: tuple[Path, RigModel], 
         model, head_look(model), gt.posed_vertices(model, seq), gt.front_view(model, 160)
     )
     clip = save_frames(tmp_path / "clip", frames)
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     ctx = DemoContext(root=root, out=tmp_path / "demo", subject="head", size="small", device="cpu",
                       user_video=clip, user_model=path)  # fmt: skip
     ctx.results["standins"] = {"model": str(path)}

@@ -27,6 +27,9 @@ class TrainConfig:
     # Length
     iterations: int = 30_000
     time_budget: float = 0.0  # seconds of training (0: none); evaluation time is not counted
+    # Fewer steps than this (a time budget that ran out) is not an avatar: exit 10, nothing exported.
+    # An explicit shorter --iterations is honoured (the least is min(min_iterations, iterations)).
+    min_iterations: int = 100
 
     # Data
     resolution_scale: float = 1.0  # images are resized by this factor once, when cached

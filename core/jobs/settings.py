@@ -46,14 +46,26 @@ PRESETS: dict[str, PresetValues] = {
     ),
 }  # fmt: skip
 
-# On the CPU the pure-torch (pairs) rasterizer makes only tiny runs practical.
+# On the CPU the pure-torch (pairs) rasterizer trains a few steps a second at best, so the CPU
+# presets are time budgets with the settings that scored best at the dataset's resolution in that
+# time (benchmarks/cpu_presets.py; docs/MEASUREMENTS.md): a rough avatar, never a finished one.
 CPU_PRESETS: dict[str, PresetValues] = {
-    "QUICK": PresetValues("Quick Preview", "A tiny CPU run", "tiny", 100, 0.0, 0.25, 3_000, 20, 50),
-    "STANDARD": PresetValues("Standard", "A small CPU run", "tiny", 400, 0.0, 0.25, 6_000, 50, 100),
-    "BEST": PresetValues(
-        "Best", "The largest CPU run worth waiting for", "tiny", 1500, 0.0, 0.5, 10_000, 100, 250
+    "QUICK": PresetValues(
+        "Quick Preview", "About 5 minutes on the CPU: a rough look at the data and framing",
+        "tiny", 5_000, 300.0, 0.25, 3_000, 50, 200,
     ),
-}
+    "STANDARD": PresetValues(
+        "Standard", "About 15 minutes on the CPU: the best rough avatar a CPU makes",
+        "tiny", 20_000, 900.0, 0.25, 3_000, 100, 500,
+    ),
+    "BEST": PresetValues(
+        "Best", "About 45 minutes on the CPU, at half resolution",
+        "tiny", 50_000, 2700.0, 0.5, 6_000, 200, 1000,
+    ),
+}  # fmt: skip
+CPU_RETRY_PRESET = "STANDARD"  # "Retry on CPU" after a failed GPU start
+# What a CPU run gives, said beside the CPU choice (figures: docs/MEASUREMENTS.md).
+CPU_EXPECTATION = "A CPU makes a rough, blurry avatar (about 17 dB); a GPU makes a real one (over 30 dB)"
 
 PRESET_ORDER = ("QUICK", "STANDARD", "BEST", "CUSTOM")
 

@@ -83,7 +83,7 @@ class Trainer:
         self.control: tuple[torch.Tensor, Any] | None = None
         self.stop_agreed = False  # a stop request every rank has seen (at the same step)
         self.fail_at: int | None = None  # tests: fail on this rank at this iteration
-        # Mean loss of the first and the latest progress window of this process (is it learning?)
+        # Mean loss of the first and (None until there is one) the latest later progress window
         self.first_loss: float | None = None
         self.last_loss: float | None = None
         self.eta = EtaEstimate()
@@ -556,9 +556,11 @@ class Trainer:
         LOG.info("rasterizer (%s) ready in %.1f s; training starts now", self.backend, seconds)
 
     def _note_loss(self, loss: float) -> None:
-        if math.isfinite(loss):
-            if self.first_loss is None:
-                self.first_loss = loss
+        if not math.isfinite(loss):
+            return
+        if self.first_loss is None:
+            self.first_loss = loss
+        else:  # only a later window says whether it learnt
             self.last_loss = loss
 
     def check_trained(self) -> None:

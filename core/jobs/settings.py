@@ -51,16 +51,15 @@ PRESETS: dict[str, PresetValues] = {
 # time (benchmarks/cpu_presets.py; docs/MEASUREMENTS.md): a rough avatar, never a finished one.
 CPU_PRESETS: dict[str, PresetValues] = {
     "QUICK": PresetValues(
-        "Quick Preview", "About 5 minutes on the CPU: a rough look at the data and framing",
-        "tiny", 5_000, 300.0, 0.25, 3_000, 50, 200,
+        "Quick Preview", "About 5 minutes on the CPU at 64 px: a rough look at the data and framing",
+        "cpu", 0, 300.0, 1.0, 3_000, 50, 200,
     ),
     "STANDARD": PresetValues(
-        "Standard", "About 15 minutes on the CPU: the best rough avatar a CPU makes",
-        "tiny", 20_000, 900.0, 0.25, 3_000, 100, 500,
+        "Standard", "About 15 minutes on the CPU at 64 px: the best rough avatar a CPU makes here",
+        "cpu", 0, 900.0, 1.0, 3_000, 100, 500,
     ),
     "BEST": PresetValues(
-        "Best", "About 45 minutes on the CPU, at half resolution",
-        "tiny", 50_000, 2700.0, 0.5, 6_000, 200, 1000,
+        "Best", "About 45 minutes on the CPU at 64 px", "cpu", 0, 2700.0, 1.0, 3_000, 200, 1000,
     ),
 }  # fmt: skip
 CPU_RETRY_PRESET = "STANDARD"  # "Retry on CPU" after a failed GPU start

@@ -114,8 +114,9 @@ class Trainer:
         self.poser = RigPoser(self.rig_model, *identity_inputs(self.rig_model, self.identity), self.device)
         self.renderer = Renderer(self.backend, self.background, self.device)
 
+        self.scale = self.training_scale()
         self.train = split_data(
-            self.dataset, "train", cfg.resolution_scale, self.device, self.background,
+            self.dataset, "train", self.scale, self.device, self.background,
             cfg.cache_on_device, cfg.max_cache_gb,
         )  # fmt: skip
         if len(self.train) == 0:
@@ -631,11 +632,11 @@ class Trainer:
     def _held_out(self, split: str, scale: float | None = None, limit: int | None = None) -> SplitData | None:
         """The split's frames (at most ``limit``, default eval_max_images) at ``scale`` (default
         the training scale), loaded once."""
-        scale = self.cfg.resolution_scale if scale is None else scale
+        scale = self.scale if scale is None else scale
         limit = self.cfg.eval_max_images if limit is None else limit
         key = (
             split
-            if (scale, limit) == (self.cfg.resolution_scale, self.cfg.eval_max_images)
+            if (scale, limit) == (self.scale, self.cfg.eval_max_images)
             else f"{split}@{scale:g}/{limit}"
         )
         if key not in self.held_out:
@@ -701,11 +702,19 @@ class Trainer:
         camera = self.dataset.split("train")[0].camera
         return int(camera.width), int(camera.height)
 
+    def training_scale(self) -> float:
+        """``resolution_scale``, lowered so the longest image side is at most ``max_image_side``
+        (the CPU preset trains at 64 px whatever the dataset's size)."""
+        scale = self.cfg.resolution_scale
+        if self.cfg.max_image_side > 0:
+            scale = min(scale, self.cfg.max_image_side / max(self.dataset_size()))
+        return scale
+
     def preview_scale(self) -> float:
         """The previews' image scale: at least PREVIEW_SIDE pixels on the longest side (at most the
         dataset's resolution), never below the training scale."""
         longest = max(self.dataset_size())
-        return max(self.cfg.resolution_scale, min(1.0, PREVIEW_SIDE / max(1, longest)))
+        return max(self.scale, min(1.0, PREVIEW_SIDE / max(1, longest)))
 
     @torch.no_grad()
     def preview(self) -> Path | None:
@@ -733,7 +742,7 @@ class Trainer:
         128 px)."""
         metrics: dict[str, Any] = {"iterations": self.iteration, "train_time": self.elapsed}
         final = self.evaluate_held_out() if (self.dataset.split("val") or self.dataset.split("test")) else {}
-        full_scale = self.cfg.resolution_scale == 1.0
+        full_scale = self.scale == 1.0
         if final and not full_scale:
             self.events.emit(
                 "stage", stage="evaluate", text="scoring the held-out views at the dataset resolution"

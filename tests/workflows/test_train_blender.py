@@ -137,7 +137,11 @@ def test_train_cancel_resume_finish_and_render(prefs, head, runtime, tmp_path):
     assert its == sorted(its) and its[-1] == 10 and stopped_at in its  # one history across the resume
     metrics = json.loads(record.metrics_json)
     assert metrics["iterations"] == 10 and metrics["val_psnr"] > 5
-    assert "val PSNR" in record.message
+    assert (
+        "val PSNR" in record.message
+        and "held-out views at 16x16 (the dataset's resolution)" in record.message
+    )
+    assert record.train_resolution == "16x16"
 
     # The avatar: bound to the rig the dataset import made, at the dataset's first frame.
     splat_data = addon_module("engine.splats.data")

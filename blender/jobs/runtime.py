@@ -341,6 +341,8 @@ def draw_status(self: Any, context: Context) -> None:
         return
     running = sum(1 for _, r in iter_records() if r.state in ACTIVE_STATES)
     label = f"{record.name}: {record.progress * 100:.0f}%"
+    if record.state in ("STARTING", "RUNNING") and record.message:  # e.g. "Compiling CUDA kernels (once)..."
+        label = f"{record.name}: {record.message}"
     if running > 1:
         label += f" (+{running - 1})"
     row = self.layout.row(align=True)

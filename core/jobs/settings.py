@@ -64,7 +64,9 @@ CPU_PRESETS: dict[str, PresetValues] = {
 }  # fmt: skip
 CPU_RETRY_PRESET = "STANDARD"  # "Retry on CPU" after a failed GPU start
 # What a CPU run gives, said beside the CPU choice (figures: docs/MEASUREMENTS.md).
-CPU_EXPECTATION = "A CPU makes a rough, blurry avatar (about 17 dB); a GPU makes a real one (over 30 dB)"
+CPU_EXPECTATION = (
+    "A CPU makes a rough 64 px avatar to check the data (about 18 dB); a GPU makes a real one (27-36 dB)"
+)
 
 PRESET_ORDER = ("QUICK", "STANDARD", "BEST", "CUSTOM")
 

@@ -118,11 +118,13 @@ def test_held_out_figures_at_the_dataset_resolution_large_previews_and_a_quiet_l
     _, data = head
     out = tmp_path / "run"
     start = time.monotonic()
-    argv = fit_args(head, out, "--iterations", "20", "--resolution-scale", "0.5", "--preview-every", "10")
+    argv = fit_args(head, out, "--iterations", "20", "--set", "max_image_side=8", "--preview-every", "10")
     code, events, err = run_cli_with_log(argv, capsys)
     wall = time.monotonic() - start
     assert code == 0
     metrics = events[-1]["metrics"]
+    # max_image_side (the cpu preset's 64 px) halves the 16 px dataset; the scores are at 16 px.
+    assert events[0]["resolution"] == [8, 8]
     assert metrics["training_resolution"] == [8, 8] and metrics["eval_resolution"] == [16, 16]
     assert metrics["val_psnr_at_training_scale"] != pytest.approx(metrics["val_psnr"], abs=1e-3)
     assert any(e["event"] == "stage" and "dataset resolution" in e["text"] for e in events)

@@ -13,6 +13,7 @@ from bpy.types import Context, Panel, UILayout, UIList
 from ..blender.jobs import runtime
 from ..core.jobs import plot
 from ..core.jobs.job import format_duration, metric_summary
+from ..core.jobs.settings import CPU_EXPECTATION, CPU_RETRY_PRESET
 from ..engine.registrar import class_registrar
 from .training_props import ACTIVE_STATES, STATE_ICONS, STATE_ITEMS
 
@@ -79,9 +80,22 @@ def _figures(layout: UILayout, record: Any) -> None:
     )
     grid.label(text=f"ETA {format_duration(record.eta) if record.eta >= 0 else '?'}")
     grid.label(text=f"Loss {loss:.4f}" if math.isfinite(loss) else "Loss -")
-    grid.label(text=f"PSNR {psnr:.2f} dB" if math.isfinite(psnr) else "PSNR -")
     grid.label(text=f"{record.gaussians:,} Gaussians")
     grid.label(text=f"{record.its_per_s:.1f} it/s" if record.its_per_s else "")
+    # Only a fit figure: the training views at the training scale, not the avatar's quality (the
+    # held-out figures at the dataset's resolution come with the result).
+    grid.label(text=train_psnr_text(psnr, record.train_resolution))
+
+
+def train_psnr_text(psnr: float, resolution: str) -> str:
+    """'Fit 28.1 dB (training views, 32x32)' or '' before the first figure."""
+    if not math.isfinite(psnr):
+        return ""
+    return (
+        f"Fit {psnr:.1f} dB (training views, {resolution})"
+        if resolution
+        else f"Fit {psnr:.1f} dB (training views)"
+    )
 
 
 def _thumbnail(layout: UILayout, record: Any, key: str, which: str, caption: list[str]) -> None:
@@ -138,6 +152,8 @@ def draw_record(layout: UILayout, state: Any, record: Any) -> None:
     col = layout.column(align=True)
     where = f"{record.gpus} GPUs" if record.gpus > 1 else record.device.upper()
     col.label(text=f"{record.rig} on {where}, preset {record.preset.title()}")
+    if record.device == "cpu":
+        col.label(text=CPU_EXPECTATION, icon="INFO")
     folder = col.row(align=True)
     folder.label(text=record.output_dir, icon="FILE_FOLDER")
     folder.operator("wm.path_open", text="", icon="FILEBROWSER").filepath = record.output_dir
@@ -163,8 +179,11 @@ def _draw_result(layout: UILayout, record: Any) -> None:
 
 def _draw_failure(layout: UILayout, state: Any, record: Any) -> None:
     if record.error_kind == "no_cuda":
-        op = layout.operator("gavatar.train", text="Retry on CPU (Quick Preview)", icon="MEMORY")
-        op.from_job, op.device, op.preset = record.job_id, "cpu", "QUICK"
+        op = layout.operator(
+            "gavatar.train", text=f"Retry on CPU ({CPU_RETRY_PRESET.title()})", icon="MEMORY"
+        )
+        op.from_job, op.device, op.preset = record.job_id, "cpu", CPU_RETRY_PRESET
+        layout.label(text=CPU_EXPECTATION)
     if record.error_kind == "trainer_python":
         layout.operator("gavatar.trainer_check", icon="CHECKMARK")
     if record.stderr_tail:

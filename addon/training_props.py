@@ -74,7 +74,9 @@ class GAVATAR_TrainJob(PropertyGroup):
     iteration: IntProperty(name="Iteration")  # type: ignore[valid-type]
     iterations: IntProperty(name="Iterations")  # type: ignore[valid-type]
     loss: FloatProperty(name="Loss", default=float("nan"))  # type: ignore[valid-type]
+    # PSNR on the training views at the training scale (a fit figure, not the avatar's quality)
     psnr: FloatProperty(name="PSNR", default=float("nan"))  # type: ignore[valid-type]
+    train_resolution: StringProperty(name="Training Resolution")  # type: ignore[valid-type]  # WxH
     eta: FloatProperty(name="ETA", default=-1.0)  # type: ignore[valid-type]
     its_per_s: FloatProperty(name="Iterations per Second")  # type: ignore[valid-type]
     gaussians: IntProperty(name="Gaussians")  # type: ignore[valid-type]

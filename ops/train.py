@@ -37,6 +37,7 @@ from ..core.datasets import DatasetError, detect_format, open_dataset
 from ..core.jobs import launch, preflight
 from ..core.jobs.job import TrainingJob, metric_summary
 from ..core.jobs.settings import (
+    CPU_EXPECTATION,
     TrainSettings,
     fit_command,
     parse_extra_args,
@@ -304,7 +305,7 @@ class GAVATAR_OT_train(Operator):
             row.prop(self, "gpus")
             row.label(text=f"of {visible} visible")
         if device == "cpu":
-            layout.label(text="CPU training is for tiny runs: expect minutes per hundred steps", icon="ERROR")
+            layout.label(text=CPU_EXPECTATION, icon="ERROR")
         layout.separator()
         layout.prop(self, "output_dir")
         layout.prop(self, "name")

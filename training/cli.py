@@ -29,7 +29,7 @@ def _fit_parser(sub: Any) -> None:
     p.add_argument("--out", required=True, help="output folder (avatar, checkpoint, previews)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     # Everything below defaults to the preset's value (None = not given on the command line).
-    p.add_argument("--preset", choices=["default", "fast", "static", "tiny"], default=None)
+    p.add_argument("--preset", choices=["default", "fast", "static", "tiny", "cpu"], default=None)
     p.add_argument("--iterations", type=int, default=None)
     p.add_argument("--time-budget", type=float, default=None, help="seconds of training (0: none)")
     p.add_argument("--device", choices=["cuda", "cpu"], default=None)

@@ -27,9 +27,13 @@ class TrainConfig:
     # Length
     iterations: int = 30_000
     time_budget: float = 0.0  # seconds of training (0: none); evaluation time is not counted
+    # Fewer steps than this (a time budget that ran out) is not an avatar: exit 10, nothing exported.
+    # An explicit shorter --iterations is honoured (the least is min(min_iterations, iterations)).
+    min_iterations: int = 100
 
     # Data
     resolution_scale: float = 1.0  # images are resized by this factor once, when cached
+    max_image_side: int = 0  # pixels: lower the scale so no image is longer than this (0: no cap)
     batch_cameras: int = 1  # images (cameras of one timestep) per step
     cache_on_device: str = "auto"  # auto | yes | no
     max_cache_gb: float = 8.0
@@ -128,6 +132,25 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # Static binding as in GaussianAvatars: no dynamic blendshapes.
     "static": {"dynamics_rank": 0, "normal_shading": False},
+    # The CPU (pairs rasterizer), run on a time budget: the settings that scored best on held-out
+    # views at the dataset's resolution in 3 minutes (benchmarks/cpu_presets.py,
+    # docs/MEASUREMENTS.md): 64 px images, 3,000 Gaussians, low SH and dynamics.
+    "cpu": {
+        "iterations": 100_000,  # the time budget ends it
+        "max_image_side": 64,
+        "max_gaussians": 3000,
+        "densify_every": 5,
+        "densify_from": 0.1,
+        "densify_until": 0.8,
+        "opacity_reset_every": 0,
+        "log_every": 5,
+        "preview_every": 50,
+        "checkpoint_every": 200,
+        "sh_grow_every": 0.2,
+        "sh_degree": 1,
+        "dynamics_rank": 2,
+        "dynamics_expressions": 4,
+    },
     # Tiny CPU runs (tests, smoke checks with the reference rasterizer).
     "tiny": {
         "iterations": 60,

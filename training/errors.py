@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     AVATAR_FILE = 7  # avatar file missing, unreadable or of an unknown version
     CHECKPOINT = 8  # --resume without a usable checkpoint, or one from other settings
     DISTRIBUTED = 9  # several processes (torchrun): set-up failed, or another rank failed / vanished
+    UNDERTRAINED = 10  # the run ended (time budget) before it trained: no avatar; --resume with more time
     INTERRUPTED = 75  # SIGTERM/SIGINT: a checkpoint was written; run again with --resume
 
 
@@ -71,6 +72,14 @@ class CheckpointError(TrainerError):
 class DistributedError(TrainerError):
     code = ExitCode.DISTRIBUTED
     kind = "distributed"
+
+
+class UndertrainedError(TrainerError):
+    """The run ended without training enough to call the avatar finished (too few iterations in
+    the time budget, or a loss that did not go down): no avatar is written."""
+
+    code = ExitCode.UNDERTRAINED
+    kind = "undertrained"
 
 
 class Interrupted(Exception):  # noqa: N818 - a control-flow signal, not an error

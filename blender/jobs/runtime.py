@@ -87,6 +87,8 @@ def sync_record(record: Any, job: TrainingJob, changes: set[str]) -> None:
     record.eta = _number(p.eta, -1.0)
     record.its_per_s = _number(p.its_per_s, 0.0)
     record.gaussians = p.gaussians
+    if job.resolution is not None:
+        record.train_resolution = f"{job.resolution[0]}x{job.resolution[1]}"
     if job.first_progress_latency is not None and record.first_progress_seconds < 0:
         record.first_progress_seconds = job.first_progress_latency
     if "progress" in changes:
@@ -102,8 +104,9 @@ def sync_record(record: Any, job: TrainingJob, changes: set[str]) -> None:
         record.metrics_json = json.dumps(job.metrics)
     if job.state == "CANCELLING":
         record.message = "Stopping: writing a checkpoint"
-    elif job.state == "RUNNING" and not job.outcome:
-        record.message = ""
+    elif job.state in ("STARTING", "RUNNING") and not job.outcome:
+        # What the trainer does before or between its steps ("compiling CUDA kernels (once)")
+        record.message = f"{job.stage[:1].upper()}{job.stage[1:]}..." if job.stage else ""
     if job.outcome is not None:
         record.message, record.hint, record.error_kind = (
             job.outcome.message,
@@ -220,7 +223,7 @@ def drain(echo: bool = False) -> list[TrainingJob]:
     for job in changed:
         changes = job.take_changes()
         scene, record = find_record(job.job_id)
-        if echo and "progress" in changes:
+        if echo and job.echo_due(changes):
             print(f"Gaussian Avatar: {job.name}: {job.status_line()}", flush=True)
         if record is None:
             _announce_orphan(job)
@@ -338,6 +341,8 @@ def draw_status(self: Any, context: Context) -> None:
         return
     running = sum(1 for _, r in iter_records() if r.state in ACTIVE_STATES)
     label = f"{record.name}: {record.progress * 100:.0f}%"
+    if record.state in ("STARTING", "RUNNING") and record.message:  # e.g. "Compiling CUDA kernels (once)..."
+        label = f"{record.name}: {record.message}"
     if running > 1:
         label += f" (+{running - 1})"
     row = self.layout.row(align=True)

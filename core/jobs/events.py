@@ -12,7 +12,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KNOWN_EVENTS = frozenset(
-    {"start", "progress", "preview", "checkpoint", "eval", "done", "stopped", "error", "frame", "info"}
+    {
+        "start",
+        "stage",
+        "progress",
+        "preview",
+        "checkpoint",
+        "eval",
+        "done",
+        "stopped",
+        "error",
+        "frame",
+        "info",
+    }
 )
 
 

@@ -23,6 +23,7 @@ EXIT_RIG_MODEL = 6
 EXIT_AVATAR_FILE = 7
 EXIT_CHECKPOINT = 8
 EXIT_DISTRIBUTED = 9  # several GPUs: the processes could not meet, or one of them failed
+EXIT_UNDERTRAINED = 10  # the time ran out before the avatar trained: no avatar, the checkpoint is kept
 EXIT_INTERRUPTED = 75  # SIGTERM/SIGINT: checkpoint written, --resume continues
 EXIT_HARD_STOP = 130  # a second signal: stopped at once, no new checkpoint
 
@@ -59,6 +60,11 @@ _MEANINGS: dict[int, tuple[str, str, str]] = {
         "distributed",
         "Training on several GPUs failed",
         "see the trainer log; Resume on one GPU continues from the last checkpoint",
+    ),
+    EXIT_UNDERTRAINED: (
+        "undertrained",
+        "Training ended before the avatar trained",
+        "give it a longer Time Budget (Resume continues from the checkpoint), or train on a GPU",
     ),
 }
 

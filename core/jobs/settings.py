@@ -46,14 +46,27 @@ PRESETS: dict[str, PresetValues] = {
     ),
 }  # fmt: skip
 
-# On the CPU the pure-torch (pairs) rasterizer makes only tiny runs practical.
+# On the CPU the pure-torch (pairs) rasterizer trains a few steps a second at best, so the CPU
+# presets are time budgets with the settings that scored best at the dataset's resolution in that
+# time (benchmarks/cpu_presets.py; docs/MEASUREMENTS.md): a rough avatar, never a finished one.
 CPU_PRESETS: dict[str, PresetValues] = {
-    "QUICK": PresetValues("Quick Preview", "A tiny CPU run", "tiny", 100, 0.0, 0.25, 3_000, 20, 50),
-    "STANDARD": PresetValues("Standard", "A small CPU run", "tiny", 400, 0.0, 0.25, 6_000, 50, 100),
-    "BEST": PresetValues(
-        "Best", "The largest CPU run worth waiting for", "tiny", 1500, 0.0, 0.5, 10_000, 100, 250
+    "QUICK": PresetValues(
+        "Quick Preview", "About 5 minutes on the CPU at 64 px: a rough look at the data and framing",
+        "cpu", 0, 300.0, 1.0, 3_000, 50, 200,
     ),
-}
+    "STANDARD": PresetValues(
+        "Standard", "About 15 minutes on the CPU at 64 px: the best rough avatar a CPU makes here",
+        "cpu", 0, 900.0, 1.0, 3_000, 100, 500,
+    ),
+    "BEST": PresetValues(
+        "Best", "About 45 minutes on the CPU at 64 px", "cpu", 0, 2700.0, 1.0, 3_000, 200, 1000,
+    ),
+}  # fmt: skip
+CPU_RETRY_PRESET = "STANDARD"  # "Retry on CPU" after a failed GPU start
+# What a CPU run gives, said beside the CPU choice (figures: docs/MEASUREMENTS.md).
+CPU_EXPECTATION = (
+    "A CPU makes a rough 64 px avatar to check the data (about 18 dB); a GPU makes a real one (27-36 dB)"
+)
 
 PRESET_ORDER = ("QUICK", "STANDARD", "BEST", "CUSTOM")
 

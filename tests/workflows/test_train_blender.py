@@ -137,7 +137,11 @@ def test_train_cancel_resume_finish_and_render(prefs, head, runtime, tmp_path):
     assert its == sorted(its) and its[-1] == 10 and stopped_at in its  # one history across the resume
     metrics = json.loads(record.metrics_json)
     assert metrics["iterations"] == 10 and metrics["val_psnr"] > 5
-    assert "val PSNR" in record.message
+    assert (
+        "val PSNR" in record.message
+        and "held-out views at 16x16 (the dataset's resolution)" in record.message
+    )
+    assert record.train_resolution == "16x16"
 
     # The avatar: bound to the rig the dataset import made, at the dataset's first frame.
     splat_data = addon_module("engine.splats.data")
@@ -279,13 +283,42 @@ def test_trainer_failures_map_to_actionable_messages(prefs, head, runtime, tmp_p
     assert words in record.message + record.hint
     if mode != "no_cuda":
         return
-    # "Retry on CPU": a new training of the same dataset, on the CPU with the Quick preset.
+    # "Retry on CPU": a new training of the same dataset, on the CPU with the CPU Standard preset
+    # (a 15-minute budget at 64 px: the best a CPU makes, not the smallest run).
     prefs.trainer_python = str(write_fake_python(tmp_path, "slow"))
-    assert bpy.ops.gavatar.train(from_job=record.job_id, device="cpu", preset="QUICK") == {"FINISHED"}
+    settings = addon_module("core.jobs.settings")
+    preset = settings.CPU_RETRY_PRESET
+    assert bpy.ops.gavatar.train(from_job=record.job_id, device="cpu", preset=preset) == {"FINISHED"}
     retry = jobs()[1]
     argv = json.loads(retry.argv_json)
     assert retry.device == "cpu" and argv[argv.index("--backend") + 1] == "pairs"
+    assert argv[argv.index("--preset") + 1] == "cpu" and argv[argv.index("--time-budget") + 1] == "900"
     assert retry.dataset_collection == record.dataset_collection and retry.name.endswith("(CPU)")
+
+
+def test_a_first_gpu_run_says_it_compiles_and_a_run_that_did_not_train_is_no_avatar(
+    prefs, head, runtime, tmp_path
+):
+    """The trainer's stage event shows as the record's message while the kernels build; exit 10
+    (the time ran out before it trained) fails the record with what to do, imports nothing, and
+    offers Resume from the checkpoint."""
+    import_head(head[1])
+    prefs.trainer_python = str(write_fake_python(tmp_path, "undertrained"))
+    out = tmp_path / "run"
+    assert bpy.ops.gavatar.train(device="cuda", preset="QUICK", output_dir=str(out)) == {"FINISHED"}
+    record = jobs()[0]
+    drive(runtime, lambda: record.message.startswith("Compiling"))
+    assert record.message == "Compiling CUDA kernels (once)..." and record.iteration == 0
+    (out / "go").touch()
+    drive(runtime, lambda: record.state not in {"QUEUED", "STARTING", "RUNNING"})
+    assert record.state == "FAILED" and record.exit_code == 10 and record.error_kind == "undertrained"
+    assert record.message.startswith("Training ended before the avatar trained: the run trained only 1")
+    assert "Time Budget" in record.hint and "GPU" in record.hint
+    assert record.result_object is None and not record.avatar_path
+    assert Path(record.checkpoint_path).is_file()  # what Resume continues from
+    panel = addon_module("addon.training_panel")
+    assert panel.train_psnr_text(float("nan"), "64x64") == ""
+    assert panel.train_psnr_text(28.07, "32x32") == "Fit 28.1 dB (training views, 32x32)"
 
 
 def test_trainings_queue_and_run_in_turn(prefs, head, runtime, tmp_path):

@@ -19,8 +19,16 @@ from core.jobs import outcomes, plot, preflight, setup
 from core.jobs.events import parse_line
 from core.jobs.job import FAILED, FINISHED, QUEUED, RUNNING, STOPPED, TrainingJob, metric_summary
 from core.jobs.manager import JobManager
+from core.jobs.pacing import EtaEstimate, Throttle
 from core.jobs.process import TrainerProcess
-from core.jobs.settings import TrainSettings, fit_command, trainer_environment, with_length
+from core.jobs.settings import (
+    CPU_RETRY_PRESET,
+    TrainSettings,
+    fit_command,
+    preset_values,
+    trainer_environment,
+    with_length,
+)
 from tests.fixtures.train_fakes import fit_argv, write_fake_python
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +59,7 @@ def test_parse_line_reads_events_and_ignores_stray_output():
     ("code", "state", "kind"),
     [(2, "FAILED", "usage"), (3, "FAILED", "no_cuda"), (4, "FAILED", "out_of_memory"),
      (5, "FAILED", "dataset"), (6, "FAILED", "rig_model"), (7, "FAILED", "avatar_file"),
-     (8, "FAILED", "checkpoint"), (99, "FAILED", "crash")],
+     (8, "FAILED", "checkpoint"), (10, "FAILED", "undertrained"), (99, "FAILED", "crash")],
 )  # fmt: skip
 def test_exit_codes_map_to_kinds_and_say_what_to_do(code, state, kind):
     error = parse_line('{"event":"error","message":"the trainer said so","hint":"do this"}')
@@ -96,8 +104,11 @@ def test_presets_become_trainer_options_and_explicit_values_win():
     assert (
         "--resolution-scale 0.5" in joined and "--max-gaussians 30000" in joined and "--backend" not in joined
     )
-    cpu = fit_command("/py", TrainSettings.from_preset("QUICK", device="cpu", **common))
-    assert "--backend pairs" in " ".join(cpu) and "--preset tiny" in " ".join(cpu)
+    cpu = " ".join(fit_command("/py", TrainSettings.from_preset("QUICK", device="cpu", **common)))
+    # The CPU presets are time budgets with the trainer's cpu preset (64 px, 3,000 Gaussians).
+    assert "--backend pairs" in cpu and "--preset cpu" in cpu and "--time-budget 300" in cpu
+    assert "--iterations" not in cpu and "--max-gaussians 3000" in cpu
+    assert CPU_RETRY_PRESET == "STANDARD" and preset_values(CPU_RETRY_PRESET, "cpu").time_budget == 900
     best = TrainSettings.from_preset(
         "BEST", device="cuda", overrides={"iterations": 500, "max_gaussians": 9}, **common
     )
@@ -306,4 +317,54 @@ def test_metric_summary_reads_the_done_event_metrics():
     text = metric_summary(
         {"val_psnr": 28.314, "val_ssim": 0.9123, "test_psnr": 26.0, "gaussians": 81234, "train_time": 598}
     )
-    assert text == "val PSNR 28.31, SSIM 0.912; test PSNR 26.00; 81,234 Gaussians; trained 9:58"
+    assert text == "val PSNR 28.31 dB, SSIM 0.912; test PSNR 26.00 dB; 81,234 Gaussians; trained 9:58"
+
+
+def test_metric_summary_names_the_resolution_and_leaves_the_training_scale_out():
+    metrics = {"val_psnr": 18.4, "val_psnr_at_training_scale": 28.07, "eval_resolution": [128, 128],
+               "training_resolution": [32, 32], "gaussians": 3000}  # fmt: skip
+    text = metric_summary(metrics)
+    assert text.startswith("val PSNR 18.40 dB; held-out views at 128x128 (the dataset's resolution)")
+    assert "28.07" not in text
+
+
+# ------------------------------------------------------------------------------------------ pacing
+def test_the_eta_is_a_moving_average_and_a_time_budget_caps_it():
+    raw, smooth = [], []
+    eta = EtaEstimate()
+    for window, seconds in enumerate([1.0, 10.0] * 10):  # a CPU run: windows of 5 steps, 0.2 or 2 s a step
+        eta.add_window(seconds, 5)
+        iteration = 5 * (window + 1)
+        raw.append((1000 - iteration) * seconds / 5)
+        smooth.append(eta.remaining(iteration, 1000))
+    assert max(raw[10:]) / min(raw[10:]) > 9  # what the panel showed: 3 minutes, then 39
+    assert max(smooth[10:]) / min(smooth[10:]) < 1.6
+    assert eta.remaining(100, 1000, elapsed=290.0, budget=300.0) == pytest.approx(10.0)
+    assert EtaEstimate().remaining(0, 1000, elapsed=0.0, budget=60.0) == 60.0  # no window yet
+    assert EtaEstimate().remaining(0, 1000) == float("inf")
+
+
+def test_the_throttle_lets_one_line_through_every_interval():
+    now = [0.0]
+    throttle = Throttle(5.0, clock=lambda: now[0])
+    passed = []
+    for step in range(100):  # a progress event every 0.5 s for 50 s
+        now[0] = 0.5 * step
+        if throttle.ready(force=step == 99):
+            passed.append(now[0])
+    assert passed[:3] == [0.0, 5.0, 10.0] and passed[-1] == 49.5 and len(passed) == 11
+
+
+def test_a_stage_shows_in_the_status_line_until_training_steps_run():
+    job = TrainingJob(["x"])
+    job.apply(parse_line('{"event":"start","iterations":100,"resolution":[64,64]}'))
+    job.apply(parse_line('{"event":"stage","stage":"warm_up","text":"compiling CUDA kernels (once)"}'))
+    assert job.status_line() == "compiling CUDA kernels (once)..." and job.echo_due(job.take_changes())
+    job.apply(
+        parse_line('{"event":"progress","iteration":5,"iterations":100,"loss":0.1,"psnr":28.0,"eta":60}')
+    )
+    line = job.status_line()
+    assert line.startswith("it 5/100") and "ETA 1:00" in line and "PSNR" not in line  # no training PSNR
+    job.take_changes()
+    job.apply(parse_line('{"event":"progress","iteration":10,"iterations":100,"loss":0.1,"eta":50}'))
+    assert not job.echo_due(job.take_changes())  # the console hears at most a line every few seconds

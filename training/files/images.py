@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,14 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
 
 def side_by_side(*images: torch.Tensor) -> torch.Tensor:
     return torch.cat([img.detach().clamp(0, 1) for img in images], dim=1)
+
+
+def enlarge(image: torch.Tensor, factor: float) -> torch.Tensor:
+    """(H, W, C) image repeated by the whole number of pixels that ``factor`` asks for (at least 1)."""
+    times = max(1, math.ceil(factor - 1e-6))
+    if times == 1:
+        return image
+    return image.repeat_interleave(times, dim=0).repeat_interleave(times, dim=1)
 
 
 def save_png(path: Path, image: torch.Tensor) -> Path:

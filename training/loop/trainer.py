@@ -21,11 +21,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.jobs.pacing import LOG_INTERVAL_SECONDS, EtaEstimate, Throttle
 from training import __version__
 from training.config import TrainConfig, exp_decay, progress, sh_degree_at
 from training.data.sampler import FrameSampler
 from training.data.scene import SplitData, load_dataset, split_data
-from training.errors import CheckpointError, Interrupted
+from training.errors import CheckpointError, Interrupted, UndertrainedError
 from training.files.checkpoint import load_checkpoint, save_checkpoint
 from training.loop.densify import DensityControl
 from training.loop.losses import psnr
@@ -48,6 +49,7 @@ AVATAR_NAME = "avatar.gavatar"
 TRACKING_NAME = "tracking.npz"
 MILESTONES_DB = (30.0, 33.0)
 EVAL_AFTER_RESET = 200
+PREVIEW_SIDE = 256  # pixels: previews are rendered at least this large (up to the dataset's size)
 # What Trainer.step returns, in order (training PSNR only on logging steps).
 PART_NAMES = ("loss", "l1", "dssim", "mask", "offset", "scale", "dynamics", "psnr")
 
@@ -81,6 +83,11 @@ class Trainer:
         self.control: tuple[torch.Tensor, Any] | None = None
         self.stop_agreed = False  # a stop request every rank has seen (at the same step)
         self.fail_at: int | None = None  # tests: fail on this rank at this iteration
+        # Mean loss of the first and (None until there is one) the latest later progress window
+        self.first_loss: float | None = None
+        self.last_loss: float | None = None
+        self.eta = EtaEstimate()
+        self.log_throttle = Throttle(LOG_INTERVAL_SECONDS)
 
     # ------------------------------------------------------------------------------------------
     # Set-up
@@ -107,8 +114,9 @@ class Trainer:
         self.poser = RigPoser(self.rig_model, *identity_inputs(self.rig_model, self.identity), self.device)
         self.renderer = Renderer(self.backend, self.background, self.device)
 
+        self.scale = self.training_scale()
         self.train = split_data(
-            self.dataset, "train", cfg.resolution_scale, self.device, self.background,
+            self.dataset, "train", self.scale, self.device, self.background,
             cfg.cache_on_device, cfg.max_cache_gb,
         )  # fmt: skip
         if len(self.train) == 0:
@@ -211,6 +219,7 @@ class Trainer:
         free = {
             "iterations", "time_budget", "log_every", "preview_every", "checkpoint_every", "out", "data",
             "model", "eval_every_seconds", "device", "backend", "cache_on_device", "max_cache_gb", "extra",
+            "min_iterations",
         }  # fmt: skip
         # A setting the checkpoint predates takes its current value (the message would name None).
         newer = [k for k in mine if k not in saved]
@@ -474,6 +483,7 @@ class Trainer:
         )
         if self.world.is_main:
             self._note_lpips()
+        self.warm_up()  # before the clock starts: never counted as training
         bar = ProgressBar(cfg.iterations)
         bar.enabled = bar.enabled and self.world.is_main
         window_start = time.perf_counter()
@@ -507,14 +517,17 @@ class Trainer:
             if self.iteration % cfg.log_every == 0 or self.finished():
                 now = time.perf_counter()
                 rate = window_iters / max(1e-9, now - window_start)
+                self.eta.add_window(now - window_start, window_iters)
                 assert sums is not None
                 means = (sums / window_iters).tolist()
                 losses = dict(zip(PART_NAMES, means, strict=True))
                 losses["psnr"] = float(parts[-1])  # the window's last batch
+                self._note_loss(losses["loss"])
                 self._progress_event(losses, rate, bar)
                 sums, window_iters, window_start = None, 0, now
             if cfg.preview_every and self.iteration % cfg.preview_every == 0 and self.world.is_main:
                 self.preview()
+                window_start = time.perf_counter()  # preview time is not training speed
             if cfg.checkpoint_every and self.iteration % cfg.checkpoint_every == 0 and not self.finished():
                 self.write_checkpoint()
             # Held-out evaluation on its cadence, but not within EVAL_AFTER_RESET iterations of an
@@ -532,11 +545,50 @@ class Trainer:
         bar.close()
         return self.finish()
 
+    def warm_up(self) -> None:
+        """Build or load the rasterizer's kernels before the first step (training/render/warmup.py):
+        gsplat compiles its CUDA code on first use, a minute that used to eat the time budget."""
+        from training.render import warmup
+
+        if warmup.may_compile(self.backend) and self.world.is_main:
+            self.events.emit("stage", stage="warm_up", text=warmup.COMPILING_TEXT)
+            LOG.info("%s: the first run on this machine takes a minute or two", warmup.COMPILING_TEXT)
+        seconds = warmup.warm_up(self.renderer, self.device, self.cfg.sh_degree)
+        LOG.info("rasterizer (%s) ready in %.1f s; training starts now", self.backend, seconds)
+
+    def _note_loss(self, loss: float) -> None:
+        if not math.isfinite(loss):
+            return
+        if self.first_loss is None:
+            self.first_loss = loss
+        else:  # only a later window says whether it learnt
+            self.last_loss = loss
+
+    def check_trained(self) -> None:
+        """Refuse to call a run an avatar when it did not train: fewer than ``min_iterations``
+        steps (a time budget that ran out, e.g. on a slow device), or a loss that did not go down.
+        Raised on every rank alike (the figures are the same everywhere)."""
+        cfg = self.cfg
+        need = min(cfg.min_iterations, cfg.iterations)
+        hint = "the checkpoint is kept: --resume with a longer --time-budget continues from it"
+        if self.iteration < need:
+            raise UndertrainedError(
+                f"the run trained only {self.iteration} iteration{'s' if self.iteration != 1 else ''} in "
+                f"{format_seconds(self.elapsed)} of training (an avatar needs at least {need}); "
+                "no avatar was written",
+                hint,
+            )
+        first, last = self.first_loss, self.last_loss
+        if not self.resume and first is not None and last is not None and last >= first:
+            raise UndertrainedError(
+                f"the training loss did not go down ({first:.4f} at the start, {last:.4f} at the end); "
+                "no avatar was written",
+                "check the dataset's masks and tracking, or train longer",
+            )
+
     def _progress_event(self, losses: dict[str, float], rate: float, bar: ProgressBar) -> None:
         cfg = self.cfg
-        remaining = (cfg.iterations - self.iteration) / max(rate, 1e-9)
-        if cfg.time_budget > 0:
-            remaining = min(remaining, max(0.0, cfg.time_budget - self.elapsed))
+        remaining = self.eta.remaining(self.iteration, cfg.iterations, self.elapsed, cfg.time_budget)
         train_psnr = losses.pop("psnr", float("nan"))
         self.events.emit(
             "progress",
@@ -559,9 +611,10 @@ class Trainer:
             f"eta {format_seconds(remaining)}",
             force=True,
         )
-        if not bar.enabled:
+        # The human log: one line every few seconds (and the last), whatever log_every is.
+        if not bar.enabled and self.log_throttle.ready(force=self.finished()):
             LOG.info(
-                "it %d/%d loss %.4f psnr %.2f gaussians %d %.1f it/s eta %s",
+                "it %d/%d loss %.4f train psnr %.2f gaussians %d %.1f it/s eta %s",
                 self.iteration, cfg.iterations, losses.get("l1", float("nan")), train_psnr,
                 self.gaussians.num_gaussians, rate, format_seconds(remaining),
             )  # fmt: skip
@@ -576,14 +629,22 @@ class Trainer:
     # ------------------------------------------------------------------------------------------
     # Previews, evaluation, export
     # ------------------------------------------------------------------------------------------
-    def _held_out(self, split: str) -> SplitData | None:
-        if split not in self.held_out:
-            data = split_data(
-                self.dataset, split, self.cfg.resolution_scale, self.device, self.background,
-                self.cfg.cache_on_device, self.cfg.max_cache_gb, limit=self.cfg.eval_max_images,
+    def _held_out(self, split: str, scale: float | None = None, limit: int | None = None) -> SplitData | None:
+        """The split's frames (at most ``limit``, default eval_max_images) at ``scale`` (default
+        the training scale), loaded once."""
+        scale = self.scale if scale is None else scale
+        limit = self.cfg.eval_max_images if limit is None else limit
+        key = (
+            split
+            if (scale, limit) == (self.scale, self.cfg.eval_max_images)
+            else f"{split}@{scale:g}/{limit}"
+        )
+        if key not in self.held_out:
+            self.held_out[key] = split_data(
+                self.dataset, split, scale, self.device, self.background,
+                self.cfg.cache_on_device, self.cfg.max_cache_gb, limit=limit,
             )  # fmt: skip
-            self.held_out[split] = data
-        data = self.held_out[split]
+        data = self.held_out[key]
         return data if len(data) else None
 
     def _inputs_for(self, timestep: int):
@@ -597,10 +658,12 @@ class Trainer:
         return self.held_out_tracking.inputs(timestep, refined=False)
 
     @torch.no_grad()
-    def evaluate_split(self, split: str) -> dict[str, Any] | None:
+    def evaluate_split(self, split: str, scale: float | None = None) -> dict[str, Any] | None:
+        """Scores of the split's held-out images at ``scale`` (default: the training scale), with
+        ``resolution`` [w, h] of the first image."""
         from training.metrics import score_images
 
-        data = self._held_out(split)
+        data = self._held_out(split, scale)
         if data is None:
             return None
         assert data.cache is not None
@@ -614,7 +677,9 @@ class Trainer:
             gt, _ = data.cache.batch([i])
             renders.append(image[0].clamp(0, 1))
             truths.append(gt[0])
-        return score_images(renders, truths)
+        scores = score_images(renders, truths)
+        scores["resolution"] = list(data.sizes[0])
+        return scores
 
     def evaluate_held_out(self) -> dict[str, Any]:
         record: dict[str, Any] = {"iteration": self.iteration, "elapsed": self.elapsed}
@@ -622,7 +687,7 @@ class Trainer:
             scores = self.evaluate_split(split)
             if scores is None:
                 continue
-            record[split] = {k: scores[k] for k in ("psnr", "ssim") if k in scores}
+            record[split] = {k: scores[k] for k in ("psnr", "ssim", "resolution") if k in scores}
             if split == "val":
                 for db in MILESTONES_DB:
                     key = f"val_psnr_{int(db)}"
@@ -632,12 +697,32 @@ class Trainer:
         self.events.emit("eval", **record, milestones=self.milestones)
         return record
 
+    def dataset_size(self) -> tuple[int, int]:
+        """(width, height) of the first training image at the dataset's own resolution."""
+        camera = self.dataset.split("train")[0].camera
+        return int(camera.width), int(camera.height)
+
+    def training_scale(self) -> float:
+        """``resolution_scale``, lowered so the longest image side is at most ``max_image_side``
+        (the CPU preset trains at 64 px whatever the dataset's size)."""
+        scale = self.cfg.resolution_scale
+        if self.cfg.max_image_side > 0:
+            scale = min(scale, self.cfg.max_image_side / max(self.dataset_size()))
+        return scale
+
+    def preview_scale(self) -> float:
+        """The previews' image scale: at least PREVIEW_SIDE pixels on the longest side (at most the
+        dataset's resolution), never below the training scale."""
+        longest = max(self.dataset_size())
+        return max(self.scale, min(1.0, PREVIEW_SIDE / max(1, longest)))
+
     @torch.no_grad()
     def preview(self) -> Path | None:
-        from training.files.images import save_png, side_by_side
+        from training.files.images import enlarge, save_png, side_by_side
 
-        data = self._held_out("val") or self.train
-        assert data.cache is not None
+        scale = self.preview_scale()
+        data = self._held_out("val", scale, limit=1) or self._held_out("train", scale, limit=1)
+        assert data is not None and data.cache is not None
         w, h = data.sizes[0]
         _, image, _, _ = self.render_frame(
             self._inputs_for(data.timesteps[0]), data.viewmats[:1], data.ks[:1], w, h, self.sh_degree()
@@ -645,17 +730,34 @@ class Trainer:
         gt, _ = data.cache.batch([0])
         path = self.out / "previews" / f"preview_{self.iteration:07d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_png(path, side_by_side(gt[0], image[0]))
+        # A dataset smaller than PREVIEW_SIDE is shown larger with whole pixels (no made-up detail).
+        save_png(path, enlarge(side_by_side(gt[0], image[0].clamp(0, 1)), PREVIEW_SIDE / max(w, h)))
         self.events.emit("preview", path=str(path), iteration=self.iteration)
         return path
 
     def final_metrics(self) -> dict[str, Any]:
+        """The run's figures. Held-out PSNR/SSIM are scored at the dataset's resolution (what the
+        avatar is for); at another training scale the training-scale figures are kept beside them
+        as ``*_at_training_scale`` (they flatter a low-resolution run: 28 dB at 32 px was 18 dB at
+        128 px)."""
         metrics: dict[str, Any] = {"iterations": self.iteration, "train_time": self.elapsed}
         final = self.evaluate_held_out() if (self.dataset.split("val") or self.dataset.split("test")) else {}
+        full_scale = self.scale == 1.0
+        if final and not full_scale:
+            self.events.emit(
+                "stage", stage="evaluate", text="scoring the held-out views at the dataset resolution"
+            )
         for split in ("val", "test"):
-            if split in final:
-                metrics[f"{split}_psnr"] = final[split]["psnr"]
-                metrics[f"{split}_ssim"] = final[split]["ssim"]
+            if split not in final:
+                continue
+            scores = final[split] if full_scale else self.evaluate_split(split, 1.0)
+            assert scores is not None
+            metrics[f"{split}_psnr"] = scores["psnr"]
+            metrics[f"{split}_ssim"] = scores["ssim"]
+            metrics["eval_resolution"] = list(self.dataset_size())
+            if not full_scale:
+                metrics[f"{split}_psnr_at_training_scale"] = final[split]["psnr"]
+        metrics["training_resolution"] = list(self.train.sizes[0])
         metrics["gaussians"] = self.gaussians.num_gaussians
         peak = peak_memory_gb(self.device)
         if peak is not None:
@@ -685,6 +787,11 @@ class Trainer:
 
         main = self.world.is_main  # evaluates and writes; compaction is trained on every rank
         self._apply_control()
+        try:
+            self.check_trained()
+        except UndertrainedError:
+            self.write_checkpoint()  # --resume with more time continues from here
+            raise
         metrics = self.final_metrics() if main else {}
         if self.cfg.export_max_mb > 0:
             report = self.compact_to_size(self.cfg.export_max_mb, self.cfg.compact_steps)

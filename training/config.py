@@ -133,7 +133,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Static binding as in GaussianAvatars: no dynamic blendshapes.
     "static": {"dynamics_rank": 0, "normal_shading": False},
     # The CPU (pairs rasterizer), run on a time budget: the settings that scored best on held-out
-    # views at the dataset's resolution in 3 minutes (benchmarks/cpu_presets.py,
+    # views at the dataset's resolution in 3 minutes (benchmarks/training/cpu_presets.py,
     # docs/MEASUREMENTS.md): 64 px images, 3,000 Gaussians, low SH and dynamics.
     "cpu": {
         "iterations": 100_000,  # the time budget ends it

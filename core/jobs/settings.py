@@ -48,7 +48,7 @@ PRESETS: dict[str, PresetValues] = {
 
 # On the CPU the pure-torch (pairs) rasterizer trains a few steps a second at best, so the CPU
 # presets are time budgets with the settings that scored best at the dataset's resolution in that
-# time (benchmarks/cpu_presets.py; docs/MEASUREMENTS.md): a rough avatar, never a finished one.
+# time (benchmarks/training/cpu_presets.py; docs/MEASUREMENTS.md): a rough avatar, never a finished one.
 CPU_PRESETS: dict[str, PresetValues] = {
     "QUICK": PresetValues(
         "Quick Preview", "About 5 minutes on the CPU at 64 px: a rough look at the data and framing",

@@ -1,4 +1,4 @@
-"""benchmarks/concurrent_ab.py: variants trained at once, scored alike, failures reported per run."""
+"""benchmarks/training/concurrent_ab.py: variants trained at once, scored alike, failures reported per run."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import concurrent_ab
+from benchmarks.training import concurrent_ab
 from tests.fixtures.trainer import tiny_head
 
 COMMON = (

@@ -6,7 +6,7 @@ such appearance when it is there, and carry it to unseen expressions: tests/fixt
 generated head, whose lower-face colour follows two expression coefficients and the jaw, rendered
 with the reference rasterizer, then the same fit with and without blendshapes (both at once).
 
-    .venv/bin/python benchmarks/dynamics_signal.py --out DIR [--iterations 2000] [--device cpu]
+    .venv/bin/python benchmarks/training/dynamics_signal.py --out DIR [--iterations 2000] [--device cpu]
 
 Prints the held-out camera (val) and unseen-expression (test) PSNR of both variants.
 """
@@ -19,10 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.concurrent_ab import done_metrics, fit_at_once  # noqa: E402
+from benchmarks.training.concurrent_ab import done_metrics, fit_at_once  # noqa: E402
 from tests.fixtures.trainer import write_head_dataset, write_head_model  # noqa: E402
 
 VARIANTS = {"dynamic": [], "static": ["--dynamics-rank", "0"]}

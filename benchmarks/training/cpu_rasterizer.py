@@ -6,7 +6,7 @@ camera, the ratio and the largest pixel difference. Part 2 (with ``--data`` and 
 the real trainer (``python -m training fit``, preset tiny) for a few iterations with each backend
 and prints iterations per second.
 
-Run:  .venv/bin/python -m benchmarks.cpu_rasterizer [--sizes 3000x64 3000x128 20000x128 20000x256]
+Run:  .venv/bin/python -m benchmarks.training.cpu_rasterizer [--sizes 3000x64 3000x128 20000x128 20000x256]
           [--data ~/.cache/gaussian_avatar/synthetic/head_small --model .../flame_standin.pkl]
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from training.render import rasterize  # noqa: E402

@@ -1,7 +1,7 @@
 """Train several trainer variants at the same time on one machine and score them alike: the A/Bs of
 issue 5 (dynamic vs static, refinement settings, clean vs noisy tracking) as one command.
 
-    python benchmarks/concurrent_ab.py --data HEAD --model PATH --out DIR \\
+    python benchmarks/training/concurrent_ab.py --data HEAD --model PATH --out DIR \\
         --variant dynamic= --variant "static=--dynamics-rank 0" --seeds 0,1,2 \\
         --common "--preset fast --time-budget 390 --device cuda" \\
         [--variant "noisy_dynamic=" --data-for noisy_dynamic=NOISY_HEAD]
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from core.jobs.events import TrainerEvent, parse_line  # noqa: E402

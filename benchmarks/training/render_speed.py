@@ -15,7 +15,7 @@ tiled to 100k Gaussians, in the same run, one frame at a time:
 and in batches of frames (B frames posed at once and rasterized in one gsplat call). Each faster
 path's image is compared with the eager one (max abs difference over the frame).
 
-    python benchmarks/render_speed.py --avatar FILE --data DIR --model PATH [--rig flame] [--out DIR]
+    python benchmarks/training/render_speed.py --avatar FILE --data DIR --model PATH [--rig flame] [--out DIR]
 
 Prints the figures and writes OUT/render_speed.json and OUT/render_profile.txt. Run it on purpose
 (through the device tool); it is not a test.
@@ -35,7 +35,7 @@ from typing import Any
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 

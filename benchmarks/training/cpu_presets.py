@@ -6,7 +6,7 @@ rasterizer), then scores the avatar on the held-out camera (val) and the held-ou
 **at the dataset's resolution** with ``python -m training eval``, and prints a table. The runs go
 one after another so they do not share the CPU cores.
 
-    .venv/bin/python -m benchmarks.cpu_presets [--budget 180] [--settings old64,full128]
+    .venv/bin/python -m benchmarks.training.cpu_presets [--budget 180] [--settings old64,full128]
         [--data DIR] [--model PATH] [--out DIR]
 """
 
@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 # name -> trainer options (beside --device cpu --backend pairs and the time budget)

@@ -9,7 +9,7 @@
   training-time budget, and the whole evaluation history of each run,
 - optionally (``--resume-check ITER``) that the N-GPU run's checkpoint resumes on one GPU.
 
-    python benchmarks/multigpu_train.py --data DIR --rig smplx --model PATH --out DIR
+    python benchmarks/training/multigpu_train.py --data DIR --rig smplx --model PATH --out DIR
         [--gpus 1,2] [--minutes 3] [--preset fast] [--eval-every 20] [--psnr-target DB]
         [--set KEY=VALUE ...]
 
@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def fit_command(args: argparse.Namespace, gpus: int, out: Path) -> list[str]:

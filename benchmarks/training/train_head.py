@@ -9,7 +9,7 @@ the dynamic blendshapes and without them (static binding), and measure
   (rig LBS + binding + dynamics + rasterization per frame), also for the avatar tiled to 100k
   Gaussians, one frame at a time and in batches.
 
-    python benchmarks/train_head.py --data DIR --model PATH --out DIR [--minutes 10]
+    python benchmarks/training/train_head.py --data DIR --model PATH --out DIR [--minutes 10]
         [--variants dynamic,static] [--preset fast] [--set KEY=VALUE ...]
 
 Results: OUT/results.json (everything), OUT/summary.md (a table), OUT/<variant>/events.jsonl
@@ -28,10 +28,10 @@ from typing import Any
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.render_speed import describe, profile_frames, render_speed  # noqa: E402
+from benchmarks.training.render_speed import describe, profile_frames, render_speed  # noqa: E402
 from training.commands.fit import _coerce  # noqa: E402
 from training.config import PRESETS, TrainConfig  # noqa: E402
 from training.runtime.protocol import EventWriter, setup_logging  # noqa: E402

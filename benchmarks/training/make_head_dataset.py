@@ -4,7 +4,7 @@ motion, a colourful ground-truth Gaussian avatar bound to it (whose lower-face c
 expression and the jaw), rendered from a ring of cameras into the GaussianAvatars layout (one
 held-out camera; held-out last timesteps). The generator is tests/fixtures/trainer.py's.
 
-    python benchmarks/make_head_dataset.py --model flame_standin.pkl --out DIR [--size 512]
+    python benchmarks/training/make_head_dataset.py --model flame_standin.pkl --out DIR [--size 512]
         [--cameras 16] [--timesteps 60] [--test 6] [--device cuda]
 """
 
@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.fixtures.trainer import write_head_dataset  # noqa: E402

@@ -1,0 +1,1 @@
+"""Benchmarks of the trainer: speed, CPU presets, A/B runs, GPU scaling (run on purpose)."""

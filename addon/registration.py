@@ -25,6 +25,7 @@ MODULE_NAMES: tuple[str, ...] = (
     ".engine.splats.range_guard",
     ".engine.render_engine",
     ".blender.datasets.handlers",
+    ".blender.shot.handlers",
     ".ops",
     ".addon.menus",
     ".addon.panels",

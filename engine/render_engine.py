@@ -58,6 +58,7 @@ def sync_scene(cache: SceneCache, depsgraph: Depsgraph, *, deform: bool = True) 
         deform_device=settings.deform_device,
         sort_device=settings.sort_device,
         splat_scale=splat_scale(scene),
+        meshes=settings.draw_scene_meshes,
     )
 
 

@@ -90,7 +90,9 @@ class SceneCache:
         deform_device: Device = "GPU",
         sort_device: Device = "GPU",
         splat_scale: float = 1.0,
+        meshes: bool = True,
     ) -> SceneContents:
+        """meshes: also gather the scene's other meshes (off: splat objects only)."""
         contents = SceneContents()
         hidden_drivers: set[str] = set()
         splat_instances: list[tuple[Object, np.ndarray]] = []
@@ -106,7 +108,7 @@ class SceneCache:
                 driver = splat_data.splat_driver(original)
                 if driver is not None and not splat_data.settings(original).show_driver:
                     hidden_drivers.add(driver.name)
-            else:
+            elif meshes:
                 mesh_instances.append((obj, matrix))
         for obj, matrix in splat_instances:
             original = obj.original or obj

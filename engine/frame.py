@@ -31,6 +31,8 @@ class SplatDraw:
     max_sh_degree: int = 3
     # CPU sort path: object-space means of this frame (None: sort on the GPU).
     cpu_means: np.ndarray | None = None
+    # Following a light: scene-linear multiplier of the colours (None: as trained).
+    tint: tuple[float, float, float] | None = None
 
 
 _fullscreen: Batch | None = None
@@ -98,7 +100,7 @@ def render_frame(
         targets.composite.clear(depth=1.0)
         mesh_pass.draw(meshes, camera)
         for splat in splats:
-            splat_pass.draw(splat.data, camera.with_world(splat.matrix_world))
+            splat_pass.draw(splat.data, camera.with_world(splat.matrix_world), splat.tint)
         gpu.state.depth_test_set("NONE")
     with targets.resolved.bind():
         shader = shader_cache.get(resolve)

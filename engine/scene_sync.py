@@ -135,6 +135,7 @@ class SceneCache:
                     splat_scale=splat_scale,
                     max_sh_degree=int(props.max_sh_degree),
                     cpu_means=state.means if sort_device == "CPU" else None,
+                    tint=splat_data.light_tint(original, depsgraph),
                 )
             )
         # Free the GPU copies of splat objects that are gone (deleted, hidden, renamed).

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import bpy
+import numpy as np
 from bpy.types import Object, Scene
 
 from ...engine.splats import data as splat_data
@@ -57,6 +58,19 @@ def _remover(obj: Object) -> Callable[[], None]:
     return lambda: bpy.data.objects.remove(obj)
 
 
+def _outward_sign(mesh: bpy.types.Mesh) -> float:
+    """+1 when the mesh's normals point outwards (positive signed volume), else -1."""
+    mesh.calc_loop_triangles()
+    corners = np.empty(len(mesh.loop_triangles) * 3, dtype=np.int32)
+    mesh.loop_triangles.foreach_get("vertices", corners)
+    co = np.empty(len(mesh.vertices) * 3, dtype=np.float64)
+    mesh.vertices.foreach_get("co", co)
+    tri = co.reshape(-1, 3)[corners.reshape(-1, 3)]
+    tri = tri - co.reshape(-1, 3).mean(0)  # about the centre: open meshes keep a meaningful sign
+    volume = np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum()
+    return 1.0 if volume >= 0.0 else -1.0
+
+
 def _shrunk_copy(scene: Scene, driver: Object, shrink: float) -> Object:
     proxy = driver.copy()  # shares the mesh data; copies modifiers, parent and constraints
     proxy.name = f"{driver.name} (GAVATAR shadow)"
@@ -64,5 +78,8 @@ def _shrunk_copy(scene: Scene, driver: Object, shrink: float) -> Object:
     displace = proxy.modifiers.new(SHRINK_MODIFIER, "DISPLACE")
     displace.direction = "NORMAL"  # type: ignore[attr-defined]
     displace.mid_level = 0.0  # type: ignore[attr-defined]
-    displace.strength = -float(shrink)  # type: ignore[attr-defined]
+    # Inwards whichever way the mesh's faces wind (a negative volume: normals point inside).
+    mesh = driver.data
+    assert isinstance(mesh, bpy.types.Mesh)
+    displace.strength = -float(shrink) * _outward_sign(mesh)  # type: ignore[attr-defined]
     return proxy

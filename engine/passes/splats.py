@@ -70,8 +70,9 @@ def sort_cpu(data: SplatGpuData, means: np.ndarray, camera: ViewCamera) -> None:
     data.sorted_values = gpu_arrays.upload_scalars(sort_order_cpu(depth, valid))
 
 
-def draw(data: SplatGpuData, camera: ViewCamera) -> None:
-    """Draws into the bound framebuffer (colour targets 0: colour, 1: depth sum), back to front."""
+def draw(data: SplatGpuData, camera: ViewCamera, tint: tuple[float, float, float] | None = None) -> None:
+    """Draws into the bound framebuffer (colour targets 0: colour, 1: depth sum), back to front.
+    tint: scene-linear multiplier of every colour (None: as trained)."""
     shader = shader_cache.get(splat_draw)
     projection = camera.gl_projection()
     shader.bind()
@@ -82,6 +83,7 @@ def draw(data: SplatGpuData, camera: ViewCamera) -> None:
     shader.uniform_float("depth_params", (float(projection[2, 2]), float(projection[2, 3])))
     shader.uniform_int("orthographic", int(camera.orthographic))
     shader.uniform_int("count", data.count)
+    shader.uniform_float("tint", (*tint, 1.0) if tint is not None else (1.0, 1.0, 1.0, 0.0))
     gpu.state.blend_set("ALPHA_PREMULT")
     gpu.state.depth_test_set("LESS_EQUAL")
     gpu.state.depth_mask_set(False)

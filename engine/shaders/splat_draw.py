@@ -5,7 +5,8 @@ the splat's ellipse along its 2D covariance's eigenvectors; the fragment evaluat
 alpha = min(0.999, opacity * exp(-power)) at the pixel centre and discards alpha < 1/255, as
 gsplat 1.5.3's rasterizer (and training/render/reference.py) does. Colour target 0 gets
 (rgb * alpha, alpha) in display (sRGB) values; target 1 gets (depth * alpha, 0, 0, alpha) for
-the expected-depth pass.
+the expected-depth pass. A tint (an avatar following a light) scales each splat's scene-linear
+colour before it is drawn.
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ void main()
   gl_Position = vec4(2.0 * pixel.x / image_size.x - 1.0, 1.0 - 2.0 * pixel.y / image_size.y, ndc_z, 1.0);
   delta = offset;
   conic = texelFetch(splat_conic, at, 0).xyz;
-  color_opacity = vec4(texelFetch(splat_color, at, 0).rgb, center.w);
+  vec3 color = texelFetch(splat_color, at, 0).rgb;
+  if (tint.w != 0.0) { /* Following a light: scale the scene-linear colour. */
+    color = linear_to_srgb(srgb_to_linear(max(color, vec3(0.0))) * tint.rgb);
+  }
+  color_opacity = vec4(color, center.w);
   depth = z;
 }
 """
@@ -74,9 +79,10 @@ def build() -> Shader:
     info.push_constant("VEC2", "depth_params")
     info.push_constant("INT", "orthographic")
     info.push_constant("INT", "count")
+    info.push_constant("VEC4", "tint")  # rgb: linear multiplier; w: 0 leaves the colour as it is
     info.define("ALPHA_MAX", repr(ALPHA_MAX))
     info.fragment_out(0, "VEC4", "out_color")
     info.fragment_out(1, "VEC4", "out_depth")
-    info.vertex_source(glsl.TEXEL + VERTEX)
+    info.vertex_source(glsl.TEXEL + glsl.SRGB + VERTEX)
     info.fragment_source(FRAGMENT)
     return create_shader(info)

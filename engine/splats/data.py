@@ -41,6 +41,7 @@ from bpy.props import (
 )
 from bpy.types import Object, PropertyGroup
 
+from ...core.avatar import relight
 from ...core.avatar.gaussians import GaussianSet
 from ...core.avatar.shading import Shading
 from ..registrar import class_registrar
@@ -254,6 +255,18 @@ def _redraw(self: GAVATAR_SplatSettings, context: bpy.types.Context) -> None:
         owner.update_tag(refresh={"OBJECT"})  # a redraw, not a re-upload of the Gaussians
 
 
+def _poll_light(self: GAVATAR_SplatSettings, obj: Object) -> bool:
+    return obj.type == "LIGHT"
+
+
+def _pick_light(self: GAVATAR_SplatSettings, context: bpy.types.Context) -> None:
+    # The light's strength when it is picked is the one at which the avatar looks as trained.
+    light = self.relight_light
+    if light is not None and light.data.energy > 0.0:
+        self.relight_reference = float(light.data.energy)
+    _redraw(self, context)
+
+
 class GAVATAR_SplatSettings(PropertyGroup):
     is_splat: BoolProperty(  # type: ignore[valid-type]
         name="Gaussian Splats",
@@ -317,6 +330,30 @@ class GAVATAR_SplatSettings(PropertyGroup):
         soft_max=2.0,
         update=_redraw,
     )
+    relight_light: PointerProperty(  # type: ignore[valid-type]
+        name="Follow Light",
+        description="A scene light whose colour and strength tint and expose the avatar (an "
+        "approximation: direction, falloff and shadows play no part)",
+        type=Object,
+        poll=_poll_light,
+        update=_pick_light,
+    )
+    relight_reference: FloatProperty(  # type: ignore[valid-type]
+        name="Reference Strength",
+        description="The light's strength at which the avatar shows its trained colours (set when "
+        "the light is picked)",
+        default=1.0,
+        min=1e-6,
+        update=_redraw,
+    )
+    relight_influence: FloatProperty(  # type: ignore[valid-type]
+        name="Light Influence",
+        description="How much the light's colour and strength change the avatar (0: not at all)",
+        default=1.0,
+        min=0.0,
+        soft_max=1.0,
+        update=_redraw,
+    )
     dynamics_rank: IntProperty(name="Dynamics Rank", min=0, default=0)  # type: ignore[valid-type]
     dynamics_num_expression: IntProperty(name="Expression Features", min=0, default=0)  # type: ignore[valid-type]
     dynamics_num_pose_features: IntProperty(name="Pose Features", min=0, default=0)  # type: ignore[valid-type]
@@ -352,6 +389,18 @@ def shading_scale(obj: Object) -> float:
     """The factor the normal shading's colour change is drawn with: 0 when switched off."""
     props = settings(obj)
     return float(props.shading_influence) if props.use_shading else 0.0
+
+
+def light_tint(obj: Object, depsgraph: bpy.types.Depsgraph) -> tuple[float, float, float] | None:
+    """The scene-linear tint of obj's colours from the light it follows (None: no light)."""
+    props = settings(obj)
+    light = props.relight_light
+    if light is None:
+        return None
+    data = light.evaluated_get(depsgraph).data  # animated colour and strength
+    return relight.exposure_tint(
+        tuple(data.color), float(data.energy), float(props.relight_reference), float(props.relight_influence)
+    )
 
 
 def splat_driver(obj: Object) -> Object | None:

@@ -148,3 +148,23 @@ def test_the_render_leaves_the_scene_as_it_was(cycles_shot) -> None:
     assert scene.render.use_compositing == before["use_compositing"]
     session = addon_module("blender.shot.session")
     assert not session.is_active(scene)
+
+
+@pytest.mark.slow
+def test_eevee_shot(addon, tmp_path) -> None:
+    """The same shot in EEVEE (slow here: software OpenGL)."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    shot = build_shot("BLENDER_EEVEE", samples=4)
+    images = four_renders(shot, tmp_path)
+    avatar = images["avatar_alone"]
+    alpha = avatar[..., 3:4]
+    expected = avatar[..., :3] + (1.0 - alpha) * images["scene_with_shadow"][..., :3]
+    uncovered = ~box_mask(alpha.shape[:2], box_pixels(shot, shot.cube), grow=2)
+    touched = uncovered & (alpha[..., 0] > 0.01)
+    assert psnr(images["composite"][..., :3][touched], expected[touched]) >= 40.0
+    x0, y0, x1, y1 = box_pixels(shot, shot.cube)
+    inner = (slice(y0 + 2, y1 - 2), slice(x0 + 2, x1 - 2))
+    assert psnr(images["composite"][inner][..., :3], images["scene_alone"][inner][..., :3]) >= 40.0
+    x, row = shadow_pixel(shot)
+    window = (slice(row - 2, row + 3), slice(x - 4, x + 5))
+    assert images["composite"][window][..., :3].mean() < 0.8 * images["scene_alone"][window][..., :3].mean()

@@ -33,6 +33,7 @@ class SplatDraw:
     cpu_means: np.ndarray | None = None
     # Following a light: scene-linear multiplier of the colours (None: as trained).
     tint: tuple[float, float, float] | None = None
+    pass_index: int = 0  # the object index pass
 
 
 _fullscreen: Batch | None = None
@@ -59,11 +60,13 @@ class FrameTargets:
         size = (self.width, self.height)
         self.color = texture(size, "RGBA32F")
         self.depth_sum = texture(size, "RGBA32F")
+        self.normal_sum = texture(size, "RGBA32F")
         self.depth_buffer = texture(size, "DEPTH_COMPONENT32F")
-        self.composite = framebuffer((self.color, self.depth_sum), self.depth_buffer)
+        self.composite = framebuffer((self.color, self.depth_sum, self.normal_sum), self.depth_buffer)
         self.linear = texture(size, "RGBA32F")
-        self.depth = texture(size, "RGBA32F")
-        self.resolved = framebuffer((self.linear, self.depth))
+        self.depth = texture(size, "RGBA32F")  # depth, object index, coverage
+        self.normal = texture(size, "RGBA32F")  # normal in camera (OpenCV) axes, coverage
+        self.resolved = framebuffer((self.linear, self.depth, self.normal))
 
     def fits(self, width: int, height: int) -> bool:
         return (self.width, self.height) == (int(width), int(height))
@@ -96,17 +99,20 @@ def render_frame(
     clear = (0.0, 0.0, 0.0, 0.0) if background_srgb is None else (*background_srgb, 1.0)
     targets.color.clear(format="FLOAT", value=clear)
     targets.depth_sum.clear(format="FLOAT", value=(0.0, 0.0, 0.0, 0.0))
+    targets.normal_sum.clear(format="FLOAT", value=(0.0, 0.0, 0.0, 0.0))
     with targets.composite.bind():
         targets.composite.clear(depth=1.0)
         mesh_pass.draw(meshes, camera)
         for splat in splats:
-            splat_pass.draw(splat.data, camera.with_world(splat.matrix_world), splat.tint)
+            local = camera.with_world(splat.matrix_world)
+            splat_pass.draw(splat.data, local, splat.tint, splat.pass_index)
         gpu.state.depth_test_set("NONE")
     with targets.resolved.bind():
         shader = shader_cache.get(resolve)
         shader.bind()
         shader.uniform_sampler("composited", targets.color)
         shader.uniform_sampler("depth_sum", targets.depth_sum)
+        shader.uniform_sampler("normal_sum", targets.normal_sum)
         shader.uniform_float("background_depth", BACKGROUND_DEPTH)
         gpu.state.blend_set("NONE")
         _fullscreen_batch().draw(shader)
@@ -120,6 +126,23 @@ def read_combined(targets: FrameTargets) -> np.ndarray:
 def read_depth(targets: FrameTargets) -> np.ndarray:
     """(H, W) depth along the view axis, row 0 at the bottom."""
     return gpu_arrays.read(targets.depth).reshape(targets.height, targets.width, 4)[..., 0].copy()
+
+
+def read_coverage(targets: FrameTargets) -> np.ndarray:
+    """(H, W) how much of each pixel the splats and meshes cover (0..1)."""
+    data = gpu_arrays.read(targets.depth).reshape(targets.height, targets.width, 4)
+    return np.clip(data[..., 2], 0.0, 1.0).copy()
+
+
+def read_object_index(targets: FrameTargets) -> np.ndarray:
+    """(H, W) object pass index of what covers each pixel at least half (0 elsewhere)."""
+    data = gpu_arrays.read(targets.depth).reshape(targets.height, targets.width, 4)
+    return np.where(data[..., 2] >= 0.5, np.rint(data[..., 1]), 0.0).astype(np.float32)
+
+
+def read_camera_normals(targets: FrameTargets) -> np.ndarray:
+    """(H, W, 3) unit normals in camera (OpenCV) axes, 0 where nothing was drawn."""
+    return gpu_arrays.read(targets.normal).reshape(targets.height, targets.width, 4)[..., :3].copy()
 
 
 def background_from_world_color(linear_rgb: tuple[float, float, float]) -> tuple[float, float, float]:

@@ -13,13 +13,17 @@ from __future__ import annotations
 from typing import Any
 
 import bpy
+import numpy as np
 from bpy.types import Context, Depsgraph, RenderEngine, Scene
 from gpu_extras.presets import draw_texture_2d
 
+from ..core import render_passes
+from ..core.cameras import ViewCamera
 from . import frame, scene_camera
 from . import settings as engine_settings_module
 from . import shaders as shader_cache
 from .gpu.api import compute_supported, gpu
+from .passes import outputs as pass_outputs
 from .scene_sync import SceneCache, SceneContents
 from .settings import engine_settings
 from .splats import data as splat_data
@@ -62,6 +66,34 @@ def sync_scene(cache: SceneCache, depsgraph: Depsgraph, *, deform: bool = True) 
     )
 
 
+def extra_passes(
+    scene: Scene, targets: frame.FrameTargets, camera: ViewCamera, specs: list[pass_outputs.PassSpec]
+) -> dict[str, np.ndarray]:
+    """The enabled passes beyond Combined, as Blender's pass arrays (row 0 at the bottom)."""
+    names = {spec.name for spec in specs}
+    images: dict[str, np.ndarray] = {}
+    depth = frame.read_depth(targets)
+    if "Depth" in names:
+        images["Depth"] = depth
+    if "Mist" in names:
+        mist_settings = scene.world.mist_settings if scene.world is not None else None
+        start, length, falloff = (
+            (mist_settings.start, mist_settings.depth, mist_settings.falloff)
+            if mist_settings is not None
+            else (5.0, 25.0, "QUADRATIC")  # Blender's defaults
+        )
+        # Mist uses the distance from the camera (the depth itself for orthographic cameras).
+        distance = depth if camera.orthographic else render_passes.ray_distance(depth[::-1], camera.K)[::-1]
+        images["Mist"] = render_passes.mist(distance, frame.read_coverage(targets), start, length, falloff)
+    if "Normal" in names:
+        images["Normal"] = render_passes.camera_to_world_normals(
+            frame.read_camera_normals(targets), camera.world_to_camera
+        )
+    if "IndexOB" in names:
+        images["IndexOB"] = frame.read_object_index(targets)
+    return images
+
+
 class GAVATAR_RenderEngine(RenderEngine):
     bl_idname = "GAVATAR"
     bl_label = "Gaussian Avatar"
@@ -77,8 +109,8 @@ class GAVATAR_RenderEngine(RenderEngine):
     # ------------------------------------------------------------------ final render
     def update_render_passes(self, scene: Scene | None = None, renderlayer: Any = None) -> None:
         self.register_pass(scene, renderlayer, "Combined", 4, "RGBA", "COLOR")
-        if renderlayer is not None and renderlayer.use_pass_z:
-            self.register_pass(scene, renderlayer, "Depth", 1, "Z", "VALUE")
+        for spec in pass_outputs.enabled(renderlayer):
+            self.register_pass(scene, renderlayer, spec.name, spec.channels, spec.chan_id, spec.kind)
 
     def render(self, depsgraph: Depsgraph) -> None:  # type: ignore[override]
         scene = depsgraph.scene
@@ -106,13 +138,17 @@ class GAVATAR_RenderEngine(RenderEngine):
             meshes=contents.meshes,
             splats=contents.splats,
         )
-        combined = frame.read_combined(targets)
+        view_layer = depsgraph.view_layer
+        missing = pass_outputs.unsupported(view_layer)
+        if missing:
+            self.report({"WARNING"}, pass_outputs.unsupported_message(missing))
+        images = {"Combined": frame.read_combined(targets)}
+        images.update(extra_passes(scene, targets, camera, pass_outputs.enabled(view_layer)))
         result = self.begin_result(0, 0, w, h)
-        layer = result.layers[0]
-        layer.passes["Combined"].rect.foreach_set(combined.ravel())  # type: ignore[attr-defined]
-        depth_pass = next((p for p in layer.passes if p.name == "Depth"), None)  # with use_pass_z
-        if depth_pass is not None:
-            depth_pass.rect.foreach_set(frame.read_depth(targets).ravel())  # type: ignore[attr-defined]
+        for render_pass in result.layers[0].passes:
+            image = images.get(render_pass.name)
+            if image is not None:
+                render_pass.rect.foreach_set(np.ascontiguousarray(image, dtype=np.float32).ravel())  # type: ignore[attr-defined]
         self.end_result(result)
 
     # ------------------------------------------------------------------ viewport

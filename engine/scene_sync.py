@@ -136,6 +136,7 @@ class SceneCache:
                     max_sh_degree=int(props.max_sh_degree),
                     cpu_means=state.means if sort_device == "CPU" else None,
                     tint=splat_data.light_tint(original, depsgraph),
+                    pass_index=int(original.pass_index),
                 )
             )
         # Free the GPU copies of splat objects that are gone (deleted, hidden, renamed).

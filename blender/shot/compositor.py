@@ -18,9 +18,9 @@ from bpy.types import Node, NodeSocket, NodeTree, Scene
 from .restore import Ledger
 
 NODE_PREFIX = "GAVATAR "
-# The shot's passes that have an avatar counterpart and are merged; any other linked pass is
-# reported as not merged (it keeps the scene's values).
-MERGED_PASSES = ("Image", "Alpha", "Depth")
+# The shot's passes with an avatar counterpart are merged (Image, Alpha, Depth, and Normal, Mist
+# and the object index when enabled); any other linked pass is reported as not merged (it keeps
+# the scene's values).
 BACKGROUND_DEPTH = 1.0e10  # the Depth pass where nothing was drawn
 
 
@@ -39,6 +39,67 @@ def _new(tree: NodeTree, idname: str, name: str, location: tuple[float, float]) 
 
 def _output(node: Node, name: str) -> NodeSocket:
     return next(s for s in node.outputs if s.name == name and s.enabled)
+
+
+def _find_output(node: Node, *names: str) -> NodeSocket | None:
+    return next((s for s in node.outputs if s.name in names and s.enabled), None)
+
+
+def _mix(
+    tree: NodeTree,
+    data_type: str,
+    factor: NodeSocket,
+    a: NodeSocket,
+    b: NodeSocket,
+    name: str,
+    at: tuple[float, float],
+) -> NodeSocket:
+    """mix(a, b, factor) of two float or vector sockets."""
+    node = _new(tree, "ShaderNodeMix", name, at)
+    node.data_type = data_type  # type: ignore[attr-defined]
+    slots = {"FLOAT": (2, 3, 0), "VECTOR": (4, 5, 1)}[data_type]
+    tree.links.new(factor, node.inputs[0])
+    tree.links.new(a, node.inputs[slots[0]])
+    tree.links.new(b, node.inputs[slots[1]])
+    return node.outputs[slots[2]]
+
+
+def _merge_data_passes(
+    tree: NodeTree, avatar: Node, shot_layer: Node, mask: NodeSocket, solid: NodeSocket, tag: str
+) -> dict[str, NodeSocket]:
+    """Normal and Mist mixed by the avatar's weight (mask x alpha; exact where it is 0 or 1,
+    blended at soft edges), the object index switched where the avatar is solid and nearer."""
+    x, y = float(shot_layer.location[0]), float(shot_layer.location[1])
+    merged: dict[str, NodeSocket] = {}
+    a_alpha = _output(avatar, "Alpha")
+    weight = _math(tree, "MULTIPLY", f"avatar weight {tag}", (x + 1050, y + 700))
+    tree.links.new(mask, weight.inputs[0])
+    tree.links.new(a_alpha, weight.inputs[1])
+    for name, data_type in (("Normal", "VECTOR"), ("Mist", "FLOAT")):
+        a_pass, b_pass = _find_output(avatar, name), _find_output(shot_layer, name)
+        if a_pass is not None and b_pass is not None:
+            merged[name] = _mix(
+                tree,
+                data_type,
+                weight.outputs[0],
+                b_pass,
+                a_pass,
+                f"merged {name} {tag}",
+                (x + 1250, y + 700),
+            )
+    a_index = _find_output(avatar, "IndexOB", "Object Index")
+    b_index = _find_output(shot_layer, "Object Index", "IndexOB")
+    if a_index is not None and b_index is not None:
+        covered = _math(tree, "MULTIPLY", f"avatar covers {tag}", (x + 1050, y + 900))
+        tree.links.new(mask, covered.inputs[0])
+        tree.links.new(solid, covered.inputs[1])
+        switch = _math(tree, "GREATER_THAN", f"avatar index switch {tag}", (x + 1250, y + 900))
+        tree.links.new(covered.outputs[0], switch.inputs[0])
+        switch.inputs[1].default_value = 0.5  # type: ignore[attr-defined]
+        merged[b_index.name] = _mix(
+            tree, "FLOAT", switch.outputs[0], b_index, a_index, f"merged index {tag}", (x + 1450, y + 900)
+        )
+    return merged
 
 
 def _math(tree: NodeTree, operation: str, name: str, location: tuple[float, float]) -> Node:
@@ -99,11 +160,15 @@ def build_merge(tree: NodeTree, shot_layer: Node, layer_scene: Scene, tag: str) 
     merged_depth = _math(tree, "MINIMUM", f"merged depth {tag}", (x + 650, y + 700))
     links.new(solid_depth.outputs[0], merged_depth.inputs[0])
     links.new(b_depth, merged_depth.inputs[1])
-    return {
+    merged = {
         "Image": over.outputs["Image"],
         "Alpha": merged_alpha.outputs["Alpha"],
         "Depth": merged_depth.outputs[0],
     }
+    merged.update(
+        _merge_data_passes(tree, avatar, shot_layer, mask_value.outputs["Red"], solid.outputs[0], tag)
+    )
+    return merged
 
 
 def _shot_layer_nodes(tree: NodeTree, scene: Scene) -> list[Node]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bpy
 from bpy.types import Scene
 
+from ...engine.passes import outputs as pass_outputs
 from ...engine.settings import engine_settings
 from ...engine.splats import data as splat_data
 
@@ -61,6 +62,9 @@ def create_layer_scene(scene: Scene) -> Scene:
     layer.render.use_compositing = False
     layer.render.use_sequencer = False
     layer.view_layers[0].use_pass_z = True
+    for spec in pass_outputs.SUPPORTED:  # the avatar's counterparts of the shot's passes
+        if any(getattr(view_layer, spec.flag) for view_layer in scene.view_layers):
+            setattr(layer.view_layers[0], spec.flag, True)
     sync_layer_scene(scene, layer)
     return layer
 

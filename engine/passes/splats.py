@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import numpy as np
+from mathutils import Matrix
 
 from ...core.cameras import ViewCamera
 from .. import shaders as shader_cache
@@ -70,8 +71,14 @@ def sort_cpu(data: SplatGpuData, means: np.ndarray, camera: ViewCamera) -> None:
     data.sorted_values = gpu_arrays.upload_scalars(sort_order_cpu(depth, valid))
 
 
-def draw(data: SplatGpuData, camera: ViewCamera, tint: tuple[float, float, float] | None = None) -> None:
-    """Draws into the bound framebuffer (colour targets 0: colour, 1: depth sum), back to front.
+def draw(
+    data: SplatGpuData,
+    camera: ViewCamera,
+    tint: tuple[float, float, float] | None = None,
+    pass_index: int = 0,
+) -> None:
+    """Draws into the bound framebuffer (colour targets 0: colour, 1: depth and index sums,
+    2: normal sum), back to front. camera: in the splat object's space (with_world).
     tint: scene-linear multiplier of every colour (None: as trained)."""
     shader = shader_cache.get(splat_draw)
     projection = camera.gl_projection()
@@ -79,6 +86,13 @@ def draw(data: SplatGpuData, camera: ViewCamera, tint: tuple[float, float, float
     shader.uniform_sampler("sorted_values", data.sorted_values)
     for name, texture in data.splat.items():
         shader.uniform_sampler(name, texture)
+    for name in ("world_mean", "world_rotation", "world_scale"):
+        shader.uniform_sampler(name, data.world[name])
+    object_to_camera = camera.world_to_camera[:3, :3]
+    normal_matrix = np.eye(4)
+    normal_matrix[:3, :3] = np.linalg.inv(object_to_camera).T  # normals under non-uniform scale
+    shader.uniform_float("normal_matrix", Matrix(normal_matrix.tolist()))
+    shader.uniform_float("camera_local", (*camera.position, float(pass_index)))
     shader.uniform_float("image_size", (float(camera.width), float(camera.height)))
     shader.uniform_float("depth_params", (float(projection[2, 2]), float(projection[2, 3])))
     shader.uniform_int("orthographic", int(camera.orthographic))

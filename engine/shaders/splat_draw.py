@@ -4,9 +4,10 @@ Instance i draws the splat at sorted position count-1-i (the sort is near to far
 the splat's ellipse along its 2D covariance's eigenvectors; the fragment evaluates
 alpha = min(0.999, opacity * exp(-power)) at the pixel centre and discards alpha < 1/255, as
 gsplat 1.5.3's rasterizer (and training/render/reference.py) does. Colour target 0 gets
-(rgb * alpha, alpha) in display (sRGB) values; target 1 gets (depth * alpha, 0, 0, alpha) for
-the expected-depth pass. A tint (an avatar following a light) scales each splat's scene-linear
-colour before it is drawn.
+(rgb * alpha, alpha) in display (sRGB) values; target 1 gets (depth * alpha, index * alpha, 0,
+alpha) for the expected-depth and object-index passes; target 2 gets (normal * alpha, alpha), the
+normal being the Gaussian's shortest axis facing the camera, in camera (OpenCV) axes. A tint (an
+avatar following a light) scales each splat's scene-linear colour before it is drawn.
 """
 
 from __future__ import annotations
@@ -41,6 +42,15 @@ void main()
   }
   color_opacity = vec4(color, center.w);
   depth = z;
+  /* The Gaussian's normal: its shortest axis, turned to face the camera, in camera axes. */
+  mat3 r = quat_to_mat3(texelFetch(world_rotation, at, 0));
+  vec3 s = texelFetch(world_scale, at, 0).xyz;
+  vec3 n = s.x <= s.y && s.x <= s.z ? r[0] : (s.y <= s.z ? r[1] : r[2]);
+  vec3 mean = texelFetch(world_mean, at, 0).xyz;
+  if (dot(n, camera_local.xyz - mean) < 0.0) {
+    n = -n;
+  }
+  normal = normalize(mat3(normal_matrix) * n);
 }
 """
 
@@ -57,7 +67,8 @@ void main()
     discard;
   }
   out_color = vec4(color_opacity.rgb * alpha, alpha);
-  out_depth = vec4(depth * alpha, 0.0, 0.0, alpha);
+  out_depth = vec4(depth * alpha, object_index * alpha, 0.0, alpha);
+  out_normal = vec4(normal * alpha, alpha);
 }
 """
 
@@ -68,21 +79,27 @@ def build() -> Shader:
     iface.flat("VEC3", "conic")
     iface.flat("VEC4", "color_opacity")
     iface.flat("FLOAT", "depth")
+    iface.flat("VEC3", "normal")
     info = shader_info()
     for slot, name in enumerate(
         ("sorted_values", "splat_center", "splat_conic", "splat_color", "splat_axes")
+        + ("world_mean", "world_rotation", "world_scale")
     ):
         info.sampler(slot, "FLOAT_2D", name)
     info.vertex_in(0, "VEC2", "corner")
     info.vertex_out(iface)
+    # Largest first, so the block packs into 120 bytes (128 is the guaranteed minimum).
+    info.push_constant("MAT4", "normal_matrix")  # object -> camera (OpenCV axes) for normals
+    info.push_constant("VEC4", "camera_local")  # xyz: the camera in object space; w: object index
+    info.push_constant("VEC4", "tint")  # rgb: linear multiplier; w: 0 leaves the colour as it is
     info.push_constant("VEC2", "image_size")
     info.push_constant("VEC2", "depth_params")
     info.push_constant("INT", "orthographic")
     info.push_constant("INT", "count")
-    info.push_constant("VEC4", "tint")  # rgb: linear multiplier; w: 0 leaves the colour as it is
     info.define("ALPHA_MAX", repr(ALPHA_MAX))
     info.fragment_out(0, "VEC4", "out_color")
     info.fragment_out(1, "VEC4", "out_depth")
-    info.vertex_source(glsl.TEXEL + glsl.SRGB + VERTEX)
-    info.fragment_source(FRAGMENT)
+    info.fragment_out(2, "VEC4", "out_normal")
+    info.vertex_source(glsl.TEXEL + glsl.SRGB + glsl.QUATERNION + VERTEX)
+    info.fragment_source("#define object_index camera_local.w\n" + FRAGMENT)
     return create_shader(info)

@@ -8,12 +8,12 @@ import bpy
 import numpy as np
 
 from tests.fixtures.engine import addon_module
-from tests.fixtures.shot import build_shot, read_exr, render_linear
+from tests.fixtures.shot import build_shot, read_exr, render_linear, render_pass
 
 
 def user_tree(scene: bpy.types.Scene) -> bpy.types.NodeTree:
-    """Render Layers -> Exposure (+1 stop) -> output; the Normal pass to a Viewer."""
-    scene.view_layers[0].use_pass_normal = True
+    """Render Layers -> Exposure (+1 stop) -> output; the Vector pass to a Viewer."""
+    scene.view_layers[0].use_pass_vector = True
     tree = bpy.data.node_groups.new("User compositing", "CompositorNodeTree")
     tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
     layers = tree.nodes.new("CompositorNodeRLayers")
@@ -25,7 +25,7 @@ def user_tree(scene: bpy.types.Scene) -> bpy.types.NodeTree:
     viewer = tree.nodes.new("CompositorNodeViewer")
     tree.links.new(layers.outputs["Image"], exposure.inputs["Image"])
     tree.links.new(exposure.outputs["Image"], output.inputs[0])
-    tree.links.new(layers.outputs["Normal"], viewer.inputs[0])
+    tree.links.new(layers.outputs["Vector"], viewer.inputs[0])
     scene.compositing_node_group = tree
     return tree
 
@@ -48,7 +48,7 @@ def test_user_compositor_nodes_work_on_the_merged_image(clean_scene, tmp_path) -
     assert set(tree.nodes.keys()) == nodes and links_of(tree) == links  # the user's tree as it was
     assert shot.scene.compositing_node_group == tree
     messages = addon_module("blender.shot.session").last_messages(shot.scene)
-    assert any("Normal pass" in m for m in messages)  # used but not merged: said, not hidden
+    assert any("Vector pass" in m for m in messages)  # used but not merged: said, not hidden
 
 
 def test_camera_shift_percentage_and_border_follow_the_shot(clean_scene, tmp_path) -> None:
@@ -111,3 +111,53 @@ def test_a_shrunk_shadow_proxy_casts_a_smaller_shadow(clean_scene, tmp_path) -> 
     assert len(bpy.data.objects) == objects  # the shrunk copy is gone
     assert not [m for m in shot.driver.modifiers if m.name.startswith("GAVATAR")]
     assert shot.driver.visible_shadow and shot.driver.visible_camera  # restored
+
+
+def eroded(mask: np.ndarray, steps: int) -> np.ndarray:
+    """mask without the pixels within steps (4-neighbour) of its edge."""
+    for _ in range(steps):
+        inner = mask.copy()
+        inner[1:] &= mask[:-1]
+        inner[:-1] &= mask[1:]
+        inner[:, 1:] &= mask[:, :-1]
+        inner[:, :-1] &= mask[:, 1:]
+        inner[0, :] = inner[-1, :] = inner[:, 0] = inner[:, -1] = False
+        mask = inner
+    return mask
+
+
+def test_passes_are_merged_with_the_scene(clean_scene, tmp_path) -> None:
+    """Depth, Normal and the object index: the avatar's where it is solid and nearer, the
+    scene's elsewhere; the Vector pass is named as not merged."""
+    shot = build_shot("CYCLES", width=96, height=72, samples=2)
+    scene = shot.scene
+    layer = scene.view_layers[0]
+    layer.use_pass_z = layer.use_pass_normal = layer.use_pass_object_index = layer.use_pass_vector = True
+    shot.splat.pass_index, shot.cube.pass_index = 5, 2
+    merged = {
+        name: render_pass(tmp_path / f"{name}.exr", name) for name in ("Depth", "Normal", "Object Index")
+    }
+    render_pass(tmp_path / "vector.exr", "Vector")
+    messages = addon_module("blender.shot.session").last_messages(scene)
+    assert any("Vector pass is not merged" in m for m in messages)
+    scene.gavatar_engine.avatars_in_renders = False
+    scene_only = {name: render_pass(tmp_path / f"scene_{name}.exr", name) for name in ("Depth", "Normal")}
+    shot.cube.hide_render = True
+    for obj in scene.objects:
+        if obj.type == "MESH" and obj not in (shot.splat, shot.driver):
+            obj.hide_render = True
+    scene.render.engine = "GAVATAR"
+    scene.render.film_transparent = True
+    avatar = {
+        name: render_pass(tmp_path / f"avatar_{name}.exr", name) for name in ("Depth", "Normal", "IndexOB")
+    }
+    alpha = render_linear(tmp_path / "avatar.exr")[..., 3]
+    index = merged["Object Index"][..., 0]
+    cube = eroded(index == 2.0, 2) & (alpha > 0.5)  # the cube in front of the avatar, off its edges
+    solid = (alpha > 0.999) & (index == 5.0)
+    assert solid.sum() > 100 and cube.sum() > 4
+    assert (avatar["IndexOB"][..., 0][solid] == 5.0).all()
+    np.testing.assert_allclose(merged["Depth"][..., 0][solid], avatar["Depth"][..., 0][solid], rtol=1e-5)
+    np.testing.assert_allclose(merged["Normal"][solid][:, :3], avatar["Normal"][solid][:, :3], atol=2e-3)
+    np.testing.assert_allclose(merged["Depth"][..., 0][cube], scene_only["Depth"][..., 0][cube], rtol=1e-5)
+    np.testing.assert_allclose(merged["Normal"][cube][:, :3], scene_only["Normal"][cube][:, :3], atol=2e-3)

@@ -74,6 +74,7 @@ class GAVATAR_PT_engine(Panel):
         engine = scene.gavatar_engine  # type: ignore[union-attr,attr-defined]
         layout.prop(engine, "deform_device")
         layout.prop(engine, "sort_device")
+        layout.prop(engine, "blur_samples")
         layout.prop(scene.gavatar, "splat_scale")  # type: ignore[union-attr,attr-defined]
 
 

@@ -17,9 +17,9 @@ import numpy as np
 from bpy.types import Context, Depsgraph, RenderEngine, Scene
 from gpu_extras.presets import draw_texture_2d
 
-from ..core import render_passes
+from ..core import lens, render_passes
 from ..core.cameras import ViewCamera
-from . import frame, scene_camera
+from . import blur, frame, scene_camera
 from . import settings as engine_settings_module
 from . import shaders as shader_cache
 from .gpu.api import compute_supported, gpu
@@ -119,30 +119,45 @@ class GAVATAR_RenderEngine(RenderEngine):
             self.report({"ERROR"}, NO_COMPUTE)
             return
         width, height = scene_camera.render_size(scene)
-        try:
+        border = scene_camera.border_rect(scene, width, height)
+        left, bottom, w, h = border if border is not None else (0, 0, width, height)
+        targets = frame.FrameTargets(w, h)
+        cache = SceneCache()
+        problems: set[str] = set()
+
+        def draw(aperture: np.ndarray | None = None, focus: float = 1.0) -> ViewCamera:
+            """One pinhole image at the depsgraph's current time into targets; its camera."""
             camera = scene_camera.scene_camera(depsgraph, scene)
+            camera = camera.crop(left, height - bottom - h, w, h)
+            if aperture is not None:
+                camera = lens.lens_camera(camera, aperture, focus)
+            contents = sync_scene(cache, depsgraph)
+            problems.update(contents.problems)
+            frame.render_frame(
+                targets,
+                camera,
+                background_srgb=background_srgb(scene),
+                meshes=contents.meshes,
+                splats=contents.splats,
+            )
+            return camera
+
+        try:
+            blur_plan = blur.plan(scene, depsgraph, engine_settings(scene).blur_samples)
+            combined = None
+            if blur_plan is not None:
+                combined = self._accumulate(blur_plan, draw, targets, scene)
+            camera = draw()  # the pinhole image at the frame: the passes (and Combined without blur)
         except RuntimeError as error:
             self.report({"ERROR"}, str(error))
             return
-        border = scene_camera.border_rect(scene, width, height)
-        left, bottom, w, h = border if border is not None else (0, 0, width, height)
-        camera = camera.crop(left, height - bottom - h, w, h)
-        contents = sync_scene(SceneCache(), depsgraph)
-        for problem in contents.problems:
+        for problem in sorted(problems):
             self.report({"ERROR"}, problem)
-        targets = frame.FrameTargets(w, h)
-        frame.render_frame(
-            targets,
-            camera,
-            background_srgb=background_srgb(scene),
-            meshes=contents.meshes,
-            splats=contents.splats,
-        )
         view_layer = depsgraph.view_layer
         missing = pass_outputs.unsupported(view_layer)
         if missing:
             self.report({"WARNING"}, pass_outputs.unsupported_message(missing))
-        images = {"Combined": frame.read_combined(targets)}
+        images = {"Combined": frame.read_combined(targets) if combined is None else combined}
         images.update(extra_passes(scene, targets, camera, pass_outputs.enabled(view_layer)))
         result = self.begin_result(0, 0, w, h)
         for render_pass in result.layers[0].passes:
@@ -150,6 +165,28 @@ class GAVATAR_RenderEngine(RenderEngine):
             if image is not None:
                 render_pass.rect.foreach_set(np.ascontiguousarray(image, dtype=np.float32).ravel())  # type: ignore[attr-defined]
         self.end_result(result)
+
+    def _accumulate(
+        self, blur_plan: blur.BlurPlan, draw: Any, targets: frame.FrameTargets, scene: Scene
+    ) -> np.ndarray:
+        """The mean Combined image over the plan's aperture points and shutter times; leaves the
+        depsgraph at the frame being rendered."""
+        frame_now, subframe_now = scene.frame_current, scene.frame_subframe
+        total: np.ndarray | None = None
+        k = 0
+        for k in range(blur_plan.count):
+            if blur_plan.times[k] != 0.0:
+                self.frame_set(*blur.frame_and_subframe(frame_now, subframe_now, float(blur_plan.times[k])))
+            aperture = blur_plan.offsets[k] if blur_plan.offsets.any() else None
+            draw(aperture, blur_plan.focus_distance)
+            image = frame.read_combined(targets)
+            total = image.astype(np.float64) if total is None else total + image
+            if self.test_break():
+                break
+        if blur_plan.times.any():
+            self.frame_set(frame_now, subframe_now)
+        assert total is not None
+        return (total / (k + 1)).astype(np.float32)
 
     # ------------------------------------------------------------------ viewport
     def view_update(self, context: Context, depsgraph: Depsgraph | None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, PointerProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty
 from bpy.types import PropertyGroup, Scene
 
 from .registrar import class_registrar
@@ -31,6 +31,15 @@ class GAVATAR_EngineSettings(PropertyGroup):
         description="Draw the scene's other meshes in solid shading; off: only splat objects "
         "(the avatar layer of a Cycles or EEVEE shot)",
         default=True,
+    )
+    blur_samples: IntProperty(  # type: ignore[valid-type]
+        name="Blur Samples",
+        description="Images averaged for depth of field (the camera's) and motion blur (the "
+        "scene's shutter); used only when one of them is on",
+        default=16,
+        min=1,
+        soft_max=256,
+        max=4096,
     )
     # The shot: avatars in renders of other engines (blender/shot/).
     avatars_in_renders: BoolProperty(  # type: ignore[valid-type]

@@ -81,6 +81,7 @@ def sync_layer_scene(scene: Scene, layer: Scene) -> None:
     source, target = engine_settings(scene), engine_settings(layer)
     target.deform_device = source.deform_device
     target.sort_device = source.sort_device
+    target.blur_samples = source.blur_samples
     target.draw_scene_meshes = False
     shot_settings = getattr(scene, "gavatar", None)
     if shot_settings is not None:

@@ -26,6 +26,7 @@ MODULE_NAMES: tuple[str, ...] = (
     ".engine.render_engine",
     ".blender.datasets.handlers",
     ".blender.shot.handlers",
+    ".blender.shot.viewport",
     ".ops",
     ".addon.menus",
     ".addon.panels",

@@ -101,6 +101,7 @@ class GAVATAR_PT_shot(Panel):
         layout.use_property_split = True
         engine = context.scene.gavatar_engine  # type: ignore[union-attr,attr-defined]
         layout.active = engine.avatars_in_renders
+        layout.prop(engine, "avatars_in_viewport")
         layout.prop(engine, "shadow_proxy")
         row = layout.row()
         row.active = engine.shadow_proxy

@@ -39,7 +39,7 @@ class SplatDraw:
 _fullscreen: Batch | None = None
 
 
-def _fullscreen_batch() -> Batch:
+def fullscreen_batch() -> Batch:
     global _fullscreen
     if _fullscreen is None:
         _fullscreen = batch("TRI_STRIP", {"position": splat_pass.QUAD_CORNERS})
@@ -115,7 +115,7 @@ def render_frame(
         shader.uniform_sampler("normal_sum", targets.normal_sum)
         shader.uniform_float("background_depth", BACKGROUND_DEPTH)
         gpu.state.blend_set("NONE")
-        _fullscreen_batch().draw(shader)
+        fullscreen_batch().draw(shader)
 
 
 def read_combined(targets: FrameTargets) -> np.ndarray:

@@ -52,7 +52,10 @@ def splat_scale(scene: Scene) -> float:
     return float(getattr(settings, "splat_scale", 1.0))
 
 
-def sync_scene(cache: SceneCache, depsgraph: Depsgraph, *, deform: bool = True) -> SceneContents:
+def sync_scene(
+    cache: SceneCache, depsgraph: Depsgraph, *, deform: bool = True, meshes: bool | None = None
+) -> SceneContents:
+    """meshes: also the scene's meshes (None: as the engine settings say)."""
     scene = depsgraph.scene_eval or depsgraph.scene
     assert scene is not None
     settings = engine_settings(scene)
@@ -62,7 +65,7 @@ def sync_scene(cache: SceneCache, depsgraph: Depsgraph, *, deform: bool = True) 
         deform_device=settings.deform_device,
         sort_device=settings.sort_device,
         splat_scale=splat_scale(scene),
-        meshes=settings.draw_scene_meshes,
+        meshes=settings.draw_scene_meshes if meshes is None else meshes,
     )
 
 

@@ -48,6 +48,12 @@ class GAVATAR_EngineSettings(PropertyGroup):
         "objects: rendered by this engine with the same camera and merged by depth in the compositor",
         default=True,
     )
+    avatars_in_viewport: BoolProperty(  # type: ignore[valid-type]
+        name="Avatars in Cycles/EEVEE Viewports",
+        description="Draw the scene's splat objects over Material Preview and Rendered shading of "
+        "other engines, hidden by nearer surfaces",
+        default=True,
+    )
     shadow_proxy: BoolProperty(  # type: ignore[valid-type]
         name="Shadow Proxy",
         description="The driver mesh casts the avatar's shadow in Cycles/EEVEE renders (visible to "

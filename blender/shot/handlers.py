@@ -28,11 +28,19 @@ def _on_render_end(scene: Scene, *_args: Any) -> None:
     session.end(scene)
 
 
+@bpy.app.handlers.persistent
+def _on_file(*_args: Any) -> None:
+    # Never save or leave behind a render's temporary set-up.
+    session.end_all()
+
+
 def register() -> None:
     hooks.add_app_handler("render_init", _on_render_init)
     hooks.add_app_handler("render_pre", _on_render_pre)
     hooks.add_app_handler("render_complete", _on_render_end)
     hooks.add_app_handler("render_cancel", _on_render_end)
+    hooks.add_app_handler("save_pre", _on_file)
+    hooks.add_app_handler("load_pre", _on_file)
 
 
 def unregister() -> None:

@@ -81,6 +81,12 @@ def end(scene: Scene) -> None:
     _last_messages[scene.name] = session.messages + [f"could not restore: {e}" for e in errors]
 
 
+def end_all() -> None:
+    """Puts back every render's set-up still in place (a render that never reported its end)."""
+    for session in list(_sessions.values()):
+        end(session.scene)
+
+
 def is_active(scene: Scene) -> bool:
     return scene.name in _sessions
 

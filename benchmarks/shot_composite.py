@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -109,6 +110,70 @@ def quality(folder: Path) -> None:
     print(f"  pictures: {folder}")
 
 
+def occluder_edges(folder: Path, scale: int = 4) -> None:
+    """The band where the cube's antialiased edge crosses the avatar: the composite at 96x72
+    against the composite rendered at scale x the size and averaged down (each output pixel
+    then has scale^2 depth decisions instead of one)."""
+    import bpy
+
+    from tests.blender.shot.test_shot_composite import box_pixels
+    from tests.fixtures.shot import build_shot, render_linear
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    shot = build_shot("CYCLES", samples=64)
+    render = shot.scene.render
+    bpy.context.view_layer.update()  # the cube's matrix_world
+    x0, y0, x1, y1 = box_pixels(shot, shot.cube)
+    ring = np.zeros((72, 96), bool)
+    ring[y0 - 1 : y1 + 1, x0 - 1 : x1 + 1] = True
+    ring[y0 + 2 : y1 - 2, x0 + 2 : x1 - 2] = False  # the cube's outline, 3 px wide
+
+    def errors(tag: str) -> np.ndarray:
+        render.resolution_x, render.resolution_y = 96, 72
+        shot.scene.cycles.samples = 64
+        small = render_linear(folder / f"edges_{tag}_1x.exr")[..., :3]
+        render.resolution_x, render.resolution_y = 96 * scale, 72 * scale
+        shot.scene.cycles.samples = 8
+        large = render_linear(folder / f"edges_{tag}_{scale}x.exr")[..., :3]
+        reference = large.reshape(72, scale, 96, scale, 3).mean(axis=(1, 3))
+        return np.abs(small - reference).max(-1)
+
+    with_avatar = errors("avatar")
+    render.resolution_x, render.resolution_y = 96, 72
+    avatar_behind = _avatar_alpha(shot, folder) > 0.5
+    shot.scene.gavatar_engine.avatars_in_renders = False
+    shot.splat.hide_render = shot.driver.hide_render = True
+    scene_only = errors("scene")
+    band = ring & avatar_behind
+    print(f"Occluder edges: the cube's outline where the avatar is behind it ({band.sum()} px),")
+    print(f"96x72 (64 samples) against {scale}x{scale} supersampled (8 samples), largest channel error:")
+    for name, error in (("composite", with_avatar), ("scene alone (baseline)", scene_only)):
+        print(f"  {name:24s} mean {error[band].mean():.4f}, largest {error[band].max():.4f}")
+
+
+def _avatar_alpha(shot: Any, folder: Path) -> np.ndarray:
+    """The avatar's coverage in a GAVATAR render of it alone."""
+    import bpy
+
+    from tests.fixtures.shot import render_linear
+
+    scene = bpy.context.scene
+    hidden = [
+        obj
+        for obj in scene.objects
+        if obj.type == "MESH" and not obj.hide_render and obj not in (shot.splat, shot.driver)
+    ]
+    for obj in hidden:
+        obj.hide_render = True
+    engine, transparent = scene.render.engine, scene.render.film_transparent
+    scene.render.engine, scene.render.film_transparent = "GAVATAR", True
+    alpha = render_linear(folder / "edges_alpha.exr")[..., 3]
+    scene.render.engine, scene.render.film_transparent = engine, transparent
+    for obj in hidden:
+        obj.hide_render = False
+    return alpha
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--width", type=int, default=1920)
@@ -116,9 +181,13 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=4)
     parser.add_argument("--engine", default="CYCLES")
     parser.add_argument("--quality", action="store_true")
+    parser.add_argument("--edges", action="store_true", help="only the occluder-edge figure")
     args = parser.parse_args()
     _enable_addon()
     folder = Path(tempfile.mkdtemp(prefix="gavatar-shot-"))
+    if args.edges:
+        occluder_edges(folder)
+        return
     if args.quality:
         quality(folder)
     cost(args.width, args.height, args.samples, args.engine, folder)

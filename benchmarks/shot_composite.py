@@ -67,11 +67,17 @@ def cost(width: int, height: int, samples: int, engine: str, folder: Path) -> No
     scene.gavatar_engine.avatars_in_renders = True
     shot.splat.hide_render = shot.driver.hide_render = False
     seconds_composite = _timed_render(folder / "composite.exr")
+    for obj in scene.objects:  # the avatar layer's share: GAVATAR on the avatar alone
+        if obj.type == "MESH" and obj not in (shot.splat, shot.driver):
+            obj.hide_render = True
+    render.engine, render.film_transparent = "GAVATAR", True
+    seconds_layer = _timed_render(folder / "avatar_layer.exr")
     print(f"{engine} {width}x{height}, {samples} samples, this machine:")
     print(f"  scene alone       {seconds_scene:7.2f} s/frame")
     print(
         f"  with the avatar   {seconds_composite:7.2f} s/frame  (+{seconds_composite - seconds_scene:.2f} s)"
     )
+    print(f"  the avatar alone in GAVATAR (the layer's own share) {seconds_layer:.2f} s/frame")
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -34,3 +34,15 @@ def camera_to_world_normals(normals: np.ndarray, world_to_camera: np.ndarray) ->
     world = normals @ rotation  # rotation^T applied to row vectors
     length = np.linalg.norm(world, axis=-1, keepdims=True)
     return np.where(length > 1e-12, world / np.maximum(length, 1e-12), 0.0)
+
+
+def vector_pass(previous: np.ndarray, current: np.ndarray, following: np.ndarray) -> np.ndarray:
+    """Blender's Vector pass value of each item from its pixel positions (N, 4: x, y with rows
+    top-down, depth, opacity; opacity 0 = not visible) at the previous, current and next frame:
+    (prev - now, now - next) with y up, as Cycles writes it; 0 where any of the three is culled."""
+    visible = (previous[:, 3] > 0.0) & (current[:, 3] > 0.0) & (following[:, 3] > 0.0)
+    flip = np.array([1.0, -1.0])  # rows top-down -> y up
+    values = np.concatenate(
+        [(previous[:, :2] - current[:, :2]) * flip, (current[:, :2] - following[:, :2]) * flip], axis=1
+    )
+    return np.where(visible[:, None], values, 0.0).astype(np.float32)

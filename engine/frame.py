@@ -14,7 +14,7 @@ from ..core import colour
 from ..core.cameras import ViewCamera
 from . import shaders as shader_cache
 from .gpu import arrays as gpu_arrays
-from .gpu.api import Batch, batch, framebuffer, gpu, texture
+from .gpu.api import Batch, Texture, batch, framebuffer, gpu, texture
 from .gpu.splat_buffers import SplatGpuData
 from .passes import meshes as mesh_pass
 from .passes import splats as splat_pass
@@ -34,6 +34,9 @@ class SplatDraw:
     # Following a light: scene-linear multiplier of the colours (None: as trained).
     tint: tuple[float, float, float] | None = None
     pass_index: int = 0  # the object index pass
+    name: str = ""  # the splat object's name
+    # The Vector pass: each splat's (prev - now, now - next) pixel motion, y up (None: no motion).
+    motion: Texture | None = None
 
 
 _fullscreen: Batch | None = None
@@ -61,12 +64,16 @@ class FrameTargets:
         self.color = texture(size, "RGBA32F")
         self.depth_sum = texture(size, "RGBA32F")
         self.normal_sum = texture(size, "RGBA32F")
+        self.motion_sum = texture(size, "RGBA32F")
         self.depth_buffer = texture(size, "DEPTH_COMPONENT32F")
-        self.composite = framebuffer((self.color, self.depth_sum, self.normal_sum), self.depth_buffer)
+        self.composite = framebuffer(
+            (self.color, self.depth_sum, self.normal_sum, self.motion_sum), self.depth_buffer
+        )
         self.linear = texture(size, "RGBA32F")
         self.depth = texture(size, "RGBA32F")  # depth, object index, coverage
         self.normal = texture(size, "RGBA32F")  # normal in camera (OpenCV) axes, coverage
-        self.resolved = framebuffer((self.linear, self.depth, self.normal))
+        self.vector = texture(size, "RGBA32F")  # Blender's Vector pass
+        self.resolved = framebuffer((self.linear, self.depth, self.normal, self.vector))
 
     def fits(self, width: int, height: int) -> bool:
         return (self.width, self.height) == (int(width), int(height))
@@ -100,12 +107,13 @@ def render_frame(
     targets.color.clear(format="FLOAT", value=clear)
     targets.depth_sum.clear(format="FLOAT", value=(0.0, 0.0, 0.0, 0.0))
     targets.normal_sum.clear(format="FLOAT", value=(0.0, 0.0, 0.0, 0.0))
+    targets.motion_sum.clear(format="FLOAT", value=(0.0, 0.0, 0.0, 0.0))
     with targets.composite.bind():
         targets.composite.clear(depth=1.0)
         mesh_pass.draw(meshes, camera)
         for splat in splats:
             local = camera.with_world(splat.matrix_world)
-            splat_pass.draw(splat.data, local, splat.tint, splat.pass_index)
+            splat_pass.draw(splat.data, local, splat.tint, splat.pass_index, splat.motion)
         gpu.state.depth_test_set("NONE")
     with targets.resolved.bind():
         shader = shader_cache.get(resolve)
@@ -113,6 +121,7 @@ def render_frame(
         shader.uniform_sampler("composited", targets.color)
         shader.uniform_sampler("depth_sum", targets.depth_sum)
         shader.uniform_sampler("normal_sum", targets.normal_sum)
+        shader.uniform_sampler("motion_sum", targets.motion_sum)
         shader.uniform_float("background_depth", BACKGROUND_DEPTH)
         gpu.state.blend_set("NONE")
         fullscreen_batch().draw(shader)
@@ -138,6 +147,11 @@ def read_object_index(targets: FrameTargets) -> np.ndarray:
     """(H, W) object pass index of what covers each pixel at least half (0 elsewhere)."""
     data = gpu_arrays.read(targets.depth).reshape(targets.height, targets.width, 4)
     return np.where(data[..., 2] >= 0.5, np.rint(data[..., 1]), 0.0).astype(np.float32)
+
+
+def read_vector(targets: FrameTargets) -> np.ndarray:
+    """(H, W, 4) Blender's Vector pass, row 0 at the bottom."""
+    return gpu_arrays.read(targets.vector).reshape(targets.height, targets.width, 4).copy()
 
 
 def read_camera_normals(targets: FrameTargets) -> np.ndarray:

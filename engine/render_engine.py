@@ -24,6 +24,7 @@ from . import settings as engine_settings_module
 from . import shaders as shader_cache
 from .gpu.api import compute_supported, gpu
 from .passes import outputs as pass_outputs
+from .passes import vector as vector_pass
 from .scene_sync import SceneCache, SceneContents
 from .settings import engine_settings
 from .splats import data as splat_data
@@ -94,6 +95,8 @@ def extra_passes(
         )
     if "IndexOB" in names:
         images["IndexOB"] = frame.read_object_index(targets)
+    if "Vector" in names:
+        images["Vector"] = frame.read_vector(targets)
     return images
 
 
@@ -128,14 +131,21 @@ class GAVATAR_RenderEngine(RenderEngine):
         cache = SceneCache()
         problems: set[str] = set()
 
-        def draw(aperture: np.ndarray | None = None, focus: float = 1.0) -> ViewCamera:
-            """One pinhole image at the depsgraph's current time into targets; its camera."""
+        def view() -> ViewCamera:
             camera = scene_camera.scene_camera(depsgraph, scene)
-            camera = camera.crop(left, height - bottom - h, w, h)
+            return camera.crop(left, height - bottom - h, w, h)
+
+        def draw(
+            aperture: np.ndarray | None = None, focus: float = 1.0, motions: dict[str, Any] | None = None
+        ) -> ViewCamera:
+            """One pinhole image at the depsgraph's current time into targets; its camera."""
+            camera = view()
             if aperture is not None:
                 camera = lens.lens_camera(camera, aperture, focus)
             contents = sync_scene(cache, depsgraph)
             problems.update(contents.problems)
+            for splat in contents.splats:
+                splat.motion = (motions or {}).get(splat.name)
             frame.render_frame(
                 targets,
                 camera,
@@ -150,7 +160,11 @@ class GAVATAR_RenderEngine(RenderEngine):
             combined = None
             if blur_plan is not None:
                 combined = self._accumulate(blur_plan, draw, targets, scene)
-            camera = draw()  # the pinhole image at the frame: the passes (and Combined without blur)
+            motions = None
+            if any(spec.name == "Vector" for spec in pass_outputs.enabled(depsgraph.view_layer)):
+                motions = self._splat_motions(view, cache, depsgraph, scene)
+            # The pinhole image at the frame: the passes (and Combined without blur).
+            camera = draw(motions=motions)
         except RuntimeError as error:
             self.report({"ERROR"}, str(error))
             return
@@ -168,6 +182,20 @@ class GAVATAR_RenderEngine(RenderEngine):
             if image is not None:
                 render_pass.rect.foreach_set(np.ascontiguousarray(image, dtype=np.float32).ravel())  # type: ignore[attr-defined]
         self.end_result(result)
+
+    def _splat_motions(
+        self, view: Any, cache: SceneCache, depsgraph: Depsgraph, scene: Scene
+    ) -> dict[str, Any]:
+        """The Vector pass textures of the splat objects: projected at the previous, current and
+        next frame (rig and camera evaluated at each)."""
+        frame_now, subframe_now = scene.frame_current, scene.frame_subframe
+        centres = []
+        for offset in (-1, 1, 0):  # ends at the frame being rendered
+            self.frame_set(frame_now + offset, subframe_now)
+            contents = sync_scene(cache, depsgraph)
+            centres.append(vector_pass.splat_centres(contents.splats, view()))
+        previous, following, current = centres
+        return vector_pass.motion_textures(previous, current, following)
 
     def _accumulate(
         self, blur_plan: blur.BlurPlan, draw: Any, targets: frame.FrameTargets, scene: Scene

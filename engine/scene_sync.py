@@ -137,6 +137,7 @@ class SceneCache:
                     cpu_means=state.means if sort_device == "CPU" else None,
                     tint=splat_data.light_tint(original, depsgraph),
                     pass_index=int(original.pass_index),
+                    name=original.name,
                 )
             )
         # Free the GPU copies of splat objects that are gone (deleted, hidden, renamed).

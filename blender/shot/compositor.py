@@ -64,11 +64,30 @@ def _mix(
     return node.outputs[slots[2]]
 
 
+def _switch(
+    tree: NodeTree, condition: NodeSocket, a: NodeSocket, b: NodeSocket, name: str, at: tuple[float, float]
+) -> NodeSocket:
+    """b where condition is 1, else a, all four channels kept (a Z Combine without antialiasing
+    on depths 1 - condition against 0.5; the Mix node would drop the fourth)."""
+    depth = _math(tree, "SUBTRACT", name + " depth", (at[0] - 200, at[1]))
+    depth.inputs[0].default_value = 1.0  # type: ignore[attr-defined]
+    tree.links.new(condition, depth.inputs[1])
+    node = _new(tree, "CompositorNodeZcombine", name, at)
+    tree.links.new(b, node.inputs["A"])
+    tree.links.new(depth.outputs[0], node.inputs["Depth A"])
+    tree.links.new(a, node.inputs["B"])
+    node.inputs["Depth B"].default_value = 0.5  # type: ignore[attr-defined]
+    node.inputs["Use Alpha"].default_value = False  # type: ignore[attr-defined]
+    node.inputs["Anti-Alias"].default_value = False  # type: ignore[attr-defined]
+    return node.outputs["Result"]
+
+
 def _merge_data_passes(
     tree: NodeTree, avatar: Node, shot_layer: Node, mask: NodeSocket, solid: NodeSocket, tag: str
 ) -> dict[str, NodeSocket]:
     """Normal and Mist mixed by the avatar's weight (mask x alpha; exact where it is 0 or 1,
-    blended at soft edges), the object index switched where the avatar is solid and nearer."""
+    blended at soft edges), the object index and Vector switched where the avatar is solid and
+    nearer."""
     x, y = float(shot_layer.location[0]), float(shot_layer.location[1])
     merged: dict[str, NodeSocket] = {}
     a_alpha = _output(avatar, "Alpha")
@@ -96,9 +115,15 @@ def _merge_data_passes(
         switch = _math(tree, "GREATER_THAN", f"avatar index switch {tag}", (x + 1250, y + 900))
         tree.links.new(covered.outputs[0], switch.inputs[0])
         switch.inputs[1].default_value = 0.5  # type: ignore[attr-defined]
+        switched = switch.outputs[0]
         merged[b_index.name] = _mix(
-            tree, "FLOAT", switch.outputs[0], b_index, a_index, f"merged index {tag}", (x + 1450, y + 900)
+            tree, "FLOAT", switched, b_index, a_index, f"merged index {tag}", (x + 1450, y + 900)
         )
+        a_vector, b_vector = _find_output(avatar, "Vector"), _find_output(shot_layer, "Vector")
+        if a_vector is not None and b_vector is not None:  # motion is switched, not blended
+            merged["Vector"] = _switch(
+                tree, switched, b_vector, a_vector, f"merged vector {tag}", (x + 1450, y + 1100)
+            )
     return merged
 
 

@@ -25,11 +25,11 @@ SUPPORTED = (
     PassSpec("use_pass_mist", "Mist", 1, "Z", "VALUE"),
     PassSpec("use_pass_normal", "Normal", 3, "XYZ", "VECTOR"),
     PassSpec("use_pass_object_index", "IndexOB", 1, "X", "VALUE"),
+    PassSpec("use_pass_vector", "Vector", 4, "XYZW", "VECTOR"),
 )
 
 # Passes a view layer can enable that need light transport or data the Gaussians do not have.
 UNSUPPORTED = {
-    "use_pass_vector": "Vector",
     "use_pass_uv": "UV",
     "use_pass_position": "Position",
     "use_pass_material_index": "Material Index",

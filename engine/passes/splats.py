@@ -9,7 +9,7 @@ from mathutils import Matrix
 from ...core.cameras import ViewCamera
 from .. import shaders as shader_cache
 from ..gpu import arrays as gpu_arrays
-from ..gpu.api import Batch, batch, dispatch, gpu
+from ..gpu.api import Batch, Texture, batch, dispatch, gpu
 from ..gpu.splat_buffers import SplatGpuData
 from ..shaders import project, splat_draw
 from ..sorting import sort_order_cpu
@@ -25,9 +25,26 @@ def _quad_batch() -> Batch:
     return _quad
 
 
+_zero: Texture | None = None
+
+
+def _no_motion() -> Texture:
+    """A 1-texel stand-in bound when no splat motion is drawn (a sampler must be bound)."""
+    global _zero
+    if _zero is None:
+        _zero = gpu_arrays.upload(np.zeros((1, 4), dtype=np.float32))
+    return _zero
+
+
+def read_centres(data: SplatGpuData) -> np.ndarray:
+    """(count, 4) of the last projection: pixel x, y (rows top-down), depth, opacity (0: culled)."""
+    return gpu_arrays.read(data.splat["splat_center"])[: data.count * 4].reshape(-1, 4).copy()
+
+
 def release() -> None:
-    global _quad
+    global _quad, _zero
     _quad = None
+    _zero = None
 
 
 def run_project(
@@ -76,6 +93,7 @@ def draw(
     camera: ViewCamera,
     tint: tuple[float, float, float] | None = None,
     pass_index: int = 0,
+    motion: Texture | None = None,
 ) -> None:
     """Draws into the bound framebuffer (colour targets 0: colour, 1: depth and index sums,
     2: normal sum), back to front. camera: in the splat object's space (with_world).
@@ -88,6 +106,8 @@ def draw(
         shader.uniform_sampler(name, texture)
     for name in ("world_mean", "world_rotation", "world_scale"):
         shader.uniform_sampler(name, data.world[name])
+    shader.uniform_sampler("splat_motion", motion if motion is not None else _no_motion())
+    shader.uniform_int("use_motion", int(motion is not None))
     object_to_camera = camera.world_to_camera[:3, :3]
     normal_matrix = np.eye(4)
     normal_matrix[:3, :3] = np.linalg.inv(object_to_camera).T  # normals under non-uniform scale

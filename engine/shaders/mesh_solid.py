@@ -29,6 +29,7 @@ void main()
   out_depth = vec4(depth, base_color.a, 0.0, 1.0);
   vec3 facing = dot(n, -eye_position) < 0.0 ? -n : n;
   out_normal = vec4(facing.x, -facing.y, -facing.z, 1.0); /* OpenGL eye axes -> OpenCV */
+  out_motion = vec4(0.0, 0.0, 0.0, 1.0); /* meshes: no Vector pass motion (a preview) */
 }
 """
 
@@ -48,6 +49,7 @@ def build() -> Shader:
     info.fragment_out(0, "VEC4", "out_color")
     info.fragment_out(1, "VEC4", "out_depth")
     info.fragment_out(2, "VEC4", "out_normal")
+    info.fragment_out(3, "VEC4", "out_motion")
     info.vertex_source(VERTEX)
     info.fragment_source(FRAGMENT)
     return create_shader(info)

@@ -5,8 +5,10 @@ the splat's ellipse along its 2D covariance's eigenvectors; the fragment evaluat
 alpha = min(0.999, opacity * exp(-power)) at the pixel centre and discards alpha < 1/255, as
 gsplat 1.5.3's rasterizer (and training/render/reference.py) does. Colour target 0 gets
 (rgb * alpha, alpha) in display (sRGB) values; target 1 gets (depth * alpha, index * alpha, 0,
-alpha) for the expected-depth and object-index passes; target 2 gets (normal * alpha, alpha), the
-normal being the Gaussian's shortest axis facing the camera, in camera (OpenCV) axes. A tint (an
+alpha) for the expected-depth and object-index passes (and the Vector pass's w * alpha in its third
+channel); target 2 gets (normal * alpha, alpha), the
+normal being the Gaussian's shortest axis facing the camera, in camera (OpenCV) axes; target 3
+gets (motion.xyz * alpha, alpha), the splat's Vector pass value when one is bound. A tint (an
 avatar following a light) scales each splat's scene-linear colour before it is drawn.
 """
 
@@ -51,6 +53,7 @@ void main()
     n = -n;
   }
   normal = normalize(mat3(normal_matrix) * n);
+  motion = use_motion != 0 ? texelFetch(splat_motion, at, 0) : vec4(0.0);
 }
 """
 
@@ -67,8 +70,11 @@ void main()
     discard;
   }
   out_color = vec4(color_opacity.rgb * alpha, alpha);
-  out_depth = vec4(depth * alpha, object_index * alpha, 0.0, alpha);
+  /* Blending weighs each target by its own alpha: the Vector pass's fourth value rides in the
+     depth target's free channel. */
+  out_depth = vec4(depth * alpha, object_index * alpha, motion.w * alpha, alpha);
   out_normal = vec4(normal * alpha, alpha);
+  out_motion = vec4(motion.xyz * alpha, alpha);
 }
 """
 
@@ -80,10 +86,11 @@ def build() -> Shader:
     iface.flat("VEC4", "color_opacity")
     iface.flat("FLOAT", "depth")
     iface.flat("VEC3", "normal")
+    iface.flat("VEC4", "motion")
     info = shader_info()
     for slot, name in enumerate(
         ("sorted_values", "splat_center", "splat_conic", "splat_color", "splat_axes")
-        + ("world_mean", "world_rotation", "world_scale")
+        + ("world_mean", "world_rotation", "world_scale", "splat_motion")
     ):
         info.sampler(slot, "FLOAT_2D", name)
     info.vertex_in(0, "VEC2", "corner")
@@ -96,10 +103,12 @@ def build() -> Shader:
     info.push_constant("VEC2", "depth_params")
     info.push_constant("INT", "orthographic")
     info.push_constant("INT", "count")
+    info.push_constant("INT", "use_motion")  # 1: splat_motion holds each splat's Vector pass value
     info.define("ALPHA_MAX", repr(ALPHA_MAX))
     info.fragment_out(0, "VEC4", "out_color")
     info.fragment_out(1, "VEC4", "out_depth")
     info.fragment_out(2, "VEC4", "out_normal")
+    info.fragment_out(3, "VEC4", "out_motion")
     info.vertex_source(glsl.TEXEL + glsl.SRGB + glsl.QUATERNION + VERTEX)
     info.fragment_source("#define object_index camera_local.w\n" + FRAGMENT)
     return create_shader(info)

@@ -73,7 +73,38 @@ def test_unsupported_passes_are_named(clean_scene) -> None:
     outputs = addon_module("engine.passes.outputs")
     layer = setup().view_layers[0]
     assert outputs.unsupported(layer) == []
-    layer.use_pass_vector = True
+    layer.use_pass_uv = True
     layer.use_pass_cryptomatte_object = True
-    assert outputs.unsupported(layer) == ["Vector", "Cryptomatte Object"]
-    assert "Vector, Cryptomatte Object" in outputs.unsupported_message(outputs.unsupported(layer))
+    assert outputs.unsupported(layer) == ["UV", "Cryptomatte Object"]
+    assert "UV, Cryptomatte Object" in outputs.unsupported_message(outputs.unsupported(layer))
+
+
+def test_vector_pass_holds_the_motion_as_cycles_writes_it(clean_scene, tmp_path) -> None:
+    """A card moving right and up at constant speed: every covered pixel holds (prev - now,
+    now - next) in pixels with y up, i.e. minus the motion per frame twice, as Cycles' Vector
+    pass holds it for a moving cube (checked by hand: -9.88, -3.95, -9.88, -3.95 for a cube
+    moving 9.88 px right and 3.95 px up per frame)."""
+    from bpy_extras import anim_utils
+
+    scene = setup()
+    scene.view_layers[0].use_pass_vector = True
+    card = flat_card()
+    step = np.array([0.05, 0.0, 0.02])  # metres per frame (x right, z up)
+    for frame in (1, 3):
+        card.location = tuple(step * (frame - 2))
+        card.keyframe_insert("location", frame=frame)
+    channels = anim_utils.action_get_channelbag_for_slot(
+        card.animation_data.action, card.animation_data.action_slot
+    )
+    for curve in channels.fcurves:
+        for key in curve.keyframe_points:
+            key.interpolation = "LINEAR"
+    scene.frame_set(2)
+    alpha = render_linear(tmp_path / "combined.exr")[..., 3]
+    vector = render_pass(tmp_path / "vector.exr", "Vector")
+    fx = scene.camera.data.lens / scene.camera.data.sensor_width * 40
+    right, up = fx * step[0] / DISTANCE, fx * step[2] / DISTANCE
+    covered = alpha > 0.999
+    assert covered.sum() > 100
+    expected = np.broadcast_to((-right, -up, -right, -up), vector[covered].shape)
+    np.testing.assert_allclose(vector[covered], expected, atol=0.02 * right)

@@ -127,19 +127,21 @@ def eroded(mask: np.ndarray, steps: int) -> np.ndarray:
 
 
 def test_passes_are_merged_with_the_scene(clean_scene, tmp_path) -> None:
-    """Depth, Normal and the object index: the avatar's where it is solid and nearer, the
-    scene's elsewhere; the Vector pass is named as not merged."""
+    """Depth, Normal, the object index and Vector: the avatar's where it is solid and nearer, the
+    scene's elsewhere."""
     shot = build_shot("CYCLES", width=96, height=72, samples=2)
     scene = shot.scene
     layer = scene.view_layers[0]
     layer.use_pass_z = layer.use_pass_normal = layer.use_pass_object_index = layer.use_pass_vector = True
     shot.splat.pass_index, shot.cube.pass_index = 5, 2
-    merged = {
-        name: render_pass(tmp_path / f"{name}.exr", name) for name in ("Depth", "Normal", "Object Index")
-    }
-    render_pass(tmp_path / "vector.exr", "Vector")
-    messages = addon_module("blender.shot.session").last_messages(scene)
-    assert any("Vector pass is not merged" in m for m in messages)
+    rig = shot.driver.parent  # the avatar moves right: a Vector pass to merge
+    for frame in (1, 3):
+        rig.location.x = 0.05 * shot.radius * (frame - 2)
+        rig.keyframe_insert("location", index=0, frame=frame)
+    scene.frame_set(2)
+    names = ("Depth", "Normal", "Object Index", "Vector")
+    merged = {name: render_pass(tmp_path / f"{name}.exr", name) for name in names}
+    assert addon_module("blender.shot.session").last_messages(scene) == []  # all merged
     scene.gavatar_engine.avatars_in_renders = False
     scene_only = {name: render_pass(tmp_path / f"scene_{name}.exr", name) for name in ("Depth", "Normal")}
     shot.cube.hide_render = True
@@ -148,9 +150,8 @@ def test_passes_are_merged_with_the_scene(clean_scene, tmp_path) -> None:
             obj.hide_render = True
     scene.render.engine = "GAVATAR"
     scene.render.film_transparent = True
-    avatar = {
-        name: render_pass(tmp_path / f"avatar_{name}.exr", name) for name in ("Depth", "Normal", "IndexOB")
-    }
+    avatar_names = ("Depth", "Normal", "IndexOB", "Vector")
+    avatar = {name: render_pass(tmp_path / f"avatar_{name}.exr", name) for name in avatar_names}
     alpha = render_linear(tmp_path / "avatar.exr")[..., 3]
     index = merged["Object Index"][..., 0]
     cube = eroded(index == 2.0, 2) & (alpha > 0.5)  # the cube in front of the avatar, off its edges
@@ -159,5 +160,8 @@ def test_passes_are_merged_with_the_scene(clean_scene, tmp_path) -> None:
     assert (avatar["IndexOB"][..., 0][solid] == 5.0).all()
     np.testing.assert_allclose(merged["Depth"][..., 0][solid], avatar["Depth"][..., 0][solid], rtol=1e-5)
     np.testing.assert_allclose(merged["Normal"][solid][:, :3], avatar["Normal"][solid][:, :3], atol=2e-3)
+    assert np.abs(avatar["Vector"][solid]).max() > 0.5  # the avatar moves
+    np.testing.assert_allclose(merged["Vector"][solid], avatar["Vector"][solid], atol=1e-4)
+    np.testing.assert_allclose(merged["Vector"][cube], 0.0, atol=1e-4)  # the cube stands still
     np.testing.assert_allclose(merged["Depth"][..., 0][cube], scene_only["Depth"][..., 0][cube], rtol=1e-5)
     np.testing.assert_allclose(merged["Normal"][cube][:, :3], scene_only["Normal"][cube][:, :3], atol=2e-3)

@@ -43,8 +43,16 @@ def layer_name(scene: Scene) -> str:
 
 
 def splat_objects(scene: Scene) -> list[bpy.types.Object]:
-    """The splat objects a render of scene would show."""
-    return [obj for obj in scene.objects if splat_data.is_splat_object(obj) and not obj.hide_render]
+    """The splat objects a render of scene would show: in a view layer used for rendering (not in
+    an excluded collection), not hidden from renders."""
+    found: dict[str, bpy.types.Object] = {}
+    for view_layer in scene.view_layers:
+        if not view_layer.use:
+            continue
+        for obj in view_layer.objects:
+            if splat_data.is_splat_object(obj) and not obj.hide_render:
+                found[obj.name] = obj
+    return list(found.values())
 
 
 def create_layer_scene(scene: Scene) -> Scene:
@@ -57,6 +65,7 @@ def create_layer_scene(scene: Scene) -> Scene:
         layer.collection.children.link(child)
     for obj in scene.collection.objects:
         layer.collection.objects.link(obj)
+    _copy_exclusions(scene.view_layers[0].layer_collection, layer.view_layers[0].layer_collection)
     layer.render.engine = "GAVATAR"  # type: ignore[assignment]  # the stub lists built-in engines only
     layer.render.film_transparent = True
     layer.render.use_compositing = False
@@ -67,6 +76,18 @@ def create_layer_scene(scene: Scene) -> Scene:
             setattr(layer.view_layers[0], spec.flag, True)
     sync_layer_scene(scene, layer)
     return layer
+
+
+def _copy_exclusions(source: bpy.types.LayerCollection, target: bpy.types.LayerCollection) -> None:
+    """The shot's first view layer's excluded collections, so an avatar the shot leaves out stays
+    out of the layer too."""
+    for child in source.children:
+        twin = target.children.get(child.name)
+        if twin is None:
+            continue
+        twin.exclude = child.exclude
+        if not child.exclude:
+            _copy_exclusions(child, twin)
 
 
 def sync_layer_scene(scene: Scene, layer: Scene) -> None:

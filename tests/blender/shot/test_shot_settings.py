@@ -7,7 +7,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from tests.fixtures.engine import addon_module
+from tests.fixtures.engine import addon_module, static_arrays
 from tests.fixtures.shot import build_shot, read_exr, render_linear, render_pass
 
 
@@ -165,3 +165,25 @@ def test_passes_are_merged_with_the_scene(clean_scene, tmp_path) -> None:
     np.testing.assert_allclose(merged["Vector"][cube], 0.0, atol=1e-4)  # the cube stands still
     np.testing.assert_allclose(merged["Depth"][..., 0][cube], scene_only["Depth"][..., 0][cube], rtol=1e-5)
     np.testing.assert_allclose(merged["Normal"][cube][:, :3], scene_only["Normal"][cube][:, :3], atol=2e-3)
+
+
+def test_an_avatar_in_an_excluded_collection_stays_out(clean_scene, tmp_path) -> None:
+    """Another splat object keeps the shot's set-up on; the avatar's collection is excluded from
+    the view layer: the avatar is left out of the avatar layer too."""
+    shot = build_shot("CYCLES", width=48, height=36, samples=1)
+    scene = shot.scene
+    other = addon_module("engine.splats.data").create_splat_object("Other", static_arrays(50, 0, 1, 0.05))
+    other.location = tuple(shot.centre + np.array([-1.2 * shot.radius, 0.0, 0.8 * shot.radius]))
+    collection = bpy.data.collections.new("Excluded")
+    scene.collection.children.link(collection)
+    for owner in list(shot.splat.users_collection):
+        owner.objects.unlink(shot.splat)
+    collection.objects.link(shot.splat)
+    with_avatar = render_linear(tmp_path / "with.exr")
+    scene.view_layers[0].layer_collection.children["Excluded"].exclude = True
+    excluded = render_linear(tmp_path / "excluded.exr")
+    scene.view_layers[0].layer_collection.children["Excluded"].exclude = False
+    shot.splat.hide_render = True
+    hidden = render_linear(tmp_path / "hidden.exr")
+    np.testing.assert_allclose(excluded, hidden, atol=1e-6)
+    assert np.abs(with_avatar - hidden).max() > 0.1

@@ -66,6 +66,7 @@ def test_a_point_spreads_to_the_circle_of_confusion(clean_scene, tmp_path) -> No
     _, var_blurred = moments(blurred)
     # A uniform disc of radius r has mean squared radius r^2 / 2.
     measured = math.sqrt(2.0 * (var_blurred.sum() - var_sharp.sum()))
+    print(f"circle of confusion: measured {measured:.2f} px, thin lens {expected:.2f} px")
     assert abs(measured - expected) / expected < 0.10, (measured, expected)
     assert abs(blurred.sum() - sharp.sum()) / sharp.sum() < 0.02  # the light is spread, not lost
 
@@ -93,6 +94,7 @@ def test_a_moving_point_smears_over_its_path(clean_scene, tmp_path) -> None:
     centre_smeared, var_smeared = moments(smeared)
     # A uniform smear of length N adds N^2 / 12 to the variance along the motion.
     length = math.sqrt(12.0 * (var_smeared[0] - var_sharp[0]))
+    print(f"motion blur: smear {length:.2f} px for {pixels_per_frame:.1f} px in the shutter")
     assert abs(length - pixels_per_frame) / pixels_per_frame < 0.10, length
     assert abs(var_smeared[1] - var_sharp[1]) < 0.1  # nothing across the motion
     assert abs(centre_smeared[0] - centre_sharp[0]) < 0.3  # centred shutter: centred smear

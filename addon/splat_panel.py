@@ -45,6 +45,8 @@ class GAVATAR_PT_splats(Panel):
         if props.relight_light is not None:
             box.prop(props, "relight_reference")
             box.prop(props, "relight_influence")
+            if splat_data.has_shading(obj):
+                box.prop(props, "relight_use_direction")
         if splat_data.has_shading(obj):
             box = layout.box()
             box.prop(props, "use_shading")

@@ -118,6 +118,7 @@ class SceneCache:
                 state.source.use_dynamics = bool(props.use_dynamics)
                 state.source.dynamics_influence = float(props.dynamics_influence)
                 state.source.shading_scale = splat_data.shading_scale(original)
+                state.source.shading_rotation = splat_data.light_turn(original, depsgraph)
                 state.source.guard = range_guard.state_of(original)
                 if deform and state.is_bound:
                     state.deform(depsgraph, deform_device)

@@ -260,11 +260,28 @@ def _poll_light(self: GAVATAR_SplatSettings, obj: Object) -> bool:
 
 
 def _pick_light(self: GAVATAR_SplatSettings, context: bpy.types.Context) -> None:
-    # The light's strength when it is picked is the one at which the avatar looks as trained.
+    # The light's strength and direction when it is picked are those at which the avatar looks as
+    # trained.
     light = self.relight_light
     if light is not None and light.data.energy > 0.0:
         self.relight_reference = float(light.data.energy)
+    owner = self.id_data
+    driver = self.driver
+    if light is not None and driver is not None and isinstance(owner, Object):
+        self.relight_reference_direction = tuple(_light_direction_local(light, driver))
     _redraw(self, context)
+
+
+def _light_direction_local(light: Object, driver: Object) -> np.ndarray:
+    """Unit direction towards light, in driver's space (objects as given: original or evaluated)."""
+    driver_matrix = np.array(driver.matrix_world, dtype=np.float64)
+    light_matrix = np.array(light.matrix_world, dtype=np.float64)
+    if light.data.type == "POINT":  # type: ignore[union-attr]
+        world = light_matrix[:3, 3] - driver_matrix[:3, 3]
+    else:  # sun, spot, area: they shine along their -Z
+        world = light_matrix[:3, 2]
+    local = np.linalg.solve(driver_matrix[:3, :3], world)
+    return local / max(float(np.linalg.norm(local)), 1e-12)
 
 
 class GAVATAR_SplatSettings(PropertyGroup):
@@ -346,6 +363,20 @@ class GAVATAR_SplatSettings(PropertyGroup):
         min=1e-6,
         update=_redraw,
     )
+    relight_use_direction: BoolProperty(  # type: ignore[valid-type]
+        name="Follow Direction",
+        description="Turn the avatar's learned normal shading with the light's direction relative to "
+        "the avatar (a guess beyond the capture's lighting; needs an avatar with normal shading)",
+        default=True,
+        update=_redraw,
+    )
+    relight_reference_direction: FloatVectorProperty(  # type: ignore[valid-type]
+        name="Reference Direction",
+        description="Direction towards the light, in the driver mesh's space, when it was picked",
+        size=3,
+        default=(0.0, 0.0, 0.0),
+        update=_redraw,
+    )
     relight_influence: FloatProperty(  # type: ignore[valid-type]
         name="Light Influence",
         description="How much the light's colour and strength change the avatar (0: not at all)",
@@ -401,6 +432,18 @@ def light_tint(obj: Object, depsgraph: bpy.types.Depsgraph) -> tuple[float, floa
     return relight.exposure_tint(
         tuple(data.color), float(data.energy), float(props.relight_reference), float(props.relight_influence)
     )
+
+
+def light_turn(obj: Object, depsgraph: bpy.types.Depsgraph) -> np.ndarray | None:
+    """How the followed light turned since it was picked, relative to obj's driver mesh (3, 3), for
+    the normal shading; None when not following a light's direction."""
+    props = settings(obj)
+    light, driver = props.relight_light, props.driver
+    reference = np.array(props.relight_reference_direction, dtype=np.float64)
+    if light is None or driver is None or not props.relight_use_direction or not reference.any():
+        return None
+    now = _light_direction_local(light.evaluated_get(depsgraph), driver.evaluated_get(depsgraph))
+    return relight.rotation_between(reference, now)
 
 
 def splat_driver(obj: Object) -> Object | None:

@@ -160,11 +160,12 @@ class GAVATAR_RenderEngine(RenderEngine):
             combined = None
             if blur_plan is not None:
                 combined = self._accumulate(blur_plan, draw, targets, scene)
+            specs = pass_outputs.enabled(depsgraph.view_layer)
             motions = None
-            if any(spec.name == "Vector" for spec in pass_outputs.enabled(depsgraph.view_layer)):
+            if any(spec.name == "Vector" for spec in specs):
                 motions = self._splat_motions(view, cache, depsgraph, scene)
             # The pinhole image at the frame: the passes (and Combined without blur).
-            camera = draw(motions=motions)
+            camera = draw(motions=motions) if combined is None or specs else view()
         except RuntimeError as error:
             self.report({"ERROR"}, str(error))
             return
@@ -175,7 +176,7 @@ class GAVATAR_RenderEngine(RenderEngine):
         if missing:
             self.report({"WARNING"}, pass_outputs.unsupported_message(missing))
         images = {"Combined": frame.read_combined(targets) if combined is None else combined}
-        images.update(extra_passes(scene, targets, camera, pass_outputs.enabled(view_layer)))
+        images.update(extra_passes(scene, targets, camera, specs))
         result = self.begin_result(0, 0, w, h)
         for render_pass in result.layers[0].passes:
             image = images.get(render_pass.name)

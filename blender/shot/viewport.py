@@ -13,6 +13,7 @@ from ...engine import hooks, scene_camera
 from ...engine.gpu.api import compute_supported
 from ...engine.scene_overlay import SceneOverlay
 from ...engine.settings import engine_settings
+from ...engine.splats import data as splat_data
 
 SHADINGS = frozenset({"MATERIAL", "RENDERED"})
 
@@ -37,6 +38,8 @@ def _draw() -> None:
     context = bpy.context
     if not wanted(context) or not compute_supported():
         return
+    if not any(splat_data.is_splat_object(obj) for obj in context.visible_objects):
+        return  # nothing to draw: no offscreen work on every redraw
     area = context.area
     assert area is not None and context.region_data is not None
     overlay = _overlays.setdefault(area.as_pointer(), SceneOverlay())

@@ -88,7 +88,7 @@ class GAVATAR_PT_shot(Panel):
     bl_space_type = "PROPERTIES"
     bl_region_type = "WINDOW"
     bl_context = "render"
-    COMPAT_ENGINES = {"CYCLES", "BLENDER_EEVEE", "BLENDER_WORKBENCH"}
+    COMPAT_ENGINES = {"CYCLES", "BLENDER_EEVEE"}
 
     @classmethod
     def poll(cls, context: Context) -> bool:

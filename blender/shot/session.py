@@ -15,8 +15,9 @@ from ...engine.settings import engine_settings
 from . import compositor, layer_scene, shadow_proxy
 from .restore import Ledger
 
-# Engines whose renders take the avatar layer (they fill the Depth pass the merge compares).
-SHOT_ENGINES = frozenset({"CYCLES", "BLENDER_EEVEE", "BLENDER_EEVEE_NEXT", "BLENDER_WORKBENCH"})
+# Engines whose renders take the avatar layer: they fill the Depth pass the merge compares and
+# honour ray visibility (Workbench draws the driver meshes whatever it says: left out).
+SHOT_ENGINES = frozenset({"CYCLES", "BLENDER_EEVEE"})
 
 
 @dataclass

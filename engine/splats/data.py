@@ -284,6 +284,32 @@ def _light_direction_local(light: Object, driver: Object) -> np.ndarray:
     return local / max(float(np.linalg.norm(local)), 1e-12)
 
 
+# Ray visibility of a driver mesh that is not shown: a shadow-only proxy in Cycles and EEVEE.
+DRIVER_HIDDEN_RAYS = (
+    "visible_camera",
+    "visible_diffuse",
+    "visible_glossy",
+    "visible_transmission",
+    "visible_volume_scatter",
+)
+
+
+def set_driver_visibility(driver: Object, shown: bool) -> None:
+    """A driver mesh is seen by Cycles and EEVEE (viewport and render) only when shown; it casts
+    shadows either way."""
+    for name in DRIVER_HIDDEN_RAYS:
+        if getattr(driver, name) != shown:
+            setattr(driver, name, shown)
+    if not driver.visible_shadow:
+        driver.visible_shadow = True
+
+
+def _show_driver_changed(self: GAVATAR_SplatSettings, context: bpy.types.Context) -> None:
+    if self.driver is not None:
+        set_driver_visibility(self.driver, bool(self.show_driver))
+    _redraw(self, context)
+
+
 class GAVATAR_SplatSettings(PropertyGroup):
     is_splat: BoolProperty(  # type: ignore[valid-type]
         name="Gaussian Splats",
@@ -314,9 +340,10 @@ class GAVATAR_SplatSettings(PropertyGroup):
     )
     show_driver: BoolProperty(  # type: ignore[valid-type]
         name="Show Driver Mesh",
-        description="Also draw the driver mesh in solid shading under the Gaussians",
+        description="Also draw the driver mesh in solid shading under the Gaussians (and let "
+        "Cycles and EEVEE show it; otherwise it only casts the avatar's shadow there)",
         default=False,
-        update=_redraw,
+        update=_show_driver_changed,
     )
     use_dynamics: BoolProperty(  # type: ignore[valid-type]
         name="Dynamics",
@@ -650,8 +677,10 @@ def create_splat_object(
 
 
 def bind_to_driver(obj: Object, driver: Object) -> None:
-    """Sets the driver and parents the splat object to it with an identity transform."""
+    """Sets the driver and parents the splat object to it with an identity transform; the driver
+    becomes a shadow-only proxy for Cycles and EEVEE unless it is shown."""
     settings(obj).driver = driver
+    set_driver_visibility(driver, bool(settings(obj).show_driver))
     obj.parent = driver
     obj.matrix_parent_inverse.identity()
     obj.location = (0.0, 0.0, 0.0)

@@ -110,7 +110,7 @@ def test_a_shrunk_shadow_proxy_casts_a_smaller_shadow(clean_scene, tmp_path) -> 
     assert shadow_area[0] > 20 and 0 < shadow_area[1] < 0.8 * shadow_area[0]
     assert len(bpy.data.objects) == objects  # the shrunk copy is gone
     assert not [m for m in shot.driver.modifiers if m.name.startswith("GAVATAR")]
-    assert shot.driver.visible_shadow and shot.driver.visible_camera  # restored
+    assert shot.driver.visible_shadow and not shot.driver.visible_camera  # restored: a shadow proxy
 
 
 def eroded(mask: np.ndarray, steps: int) -> np.ndarray:
@@ -187,3 +187,14 @@ def test_an_avatar_in_an_excluded_collection_stays_out(clean_scene, tmp_path) ->
     hidden = render_linear(tmp_path / "hidden.exr")
     np.testing.assert_allclose(excluded, hidden, atol=1e-6)
     assert np.abs(with_avatar - hidden).max() > 0.1
+
+
+def test_a_bound_driver_is_a_shadow_proxy_until_shown(clean_scene) -> None:
+    """So Cycles/EEVEE viewports (Material Preview, Rendered) show the avatar, not its grey mesh."""
+    shot = build_shot("CYCLES", width=32, height=24, samples=1)
+    driver, props = shot.driver, shot.splat.gavatar_splat
+    assert not driver.visible_camera and not driver.visible_glossy and driver.visible_shadow
+    props.show_driver = True
+    assert driver.visible_camera and driver.visible_diffuse and driver.visible_shadow
+    props.show_driver = False
+    assert not driver.visible_camera

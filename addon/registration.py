@@ -26,6 +26,8 @@ MODULE_NAMES: tuple[str, ...] = (
     ".engine.render_engine",
     ".engine.view_transform",
     ".blender.datasets.handlers",
+    ".blender.shot.handlers",
+    ".blender.shot.viewport",
     ".ops",
     ".addon.menus",
     ".addon.panels",

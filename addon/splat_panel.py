@@ -46,6 +46,13 @@ class GAVATAR_PT_splats(Panel):
                 text=f"Rank {props.dynamics_rank}: {props.dynamics_num_expression} expression, "
                 f"{props.dynamics_num_pose_features} pose features"
             )
+        box = layout.box()
+        box.prop(props, "relight_light")
+        if props.relight_light is not None:
+            box.prop(props, "relight_reference")
+            box.prop(props, "relight_influence")
+            if splat_data.has_shading(obj):
+                box.prop(props, "relight_use_direction")
         if splat_data.has_shading(obj):
             box = layout.box()
             box.prop(props, "use_shading")
@@ -75,7 +82,40 @@ class GAVATAR_PT_engine(Panel):
         engine = scene.gavatar_engine  # type: ignore[union-attr,attr-defined]
         layout.prop(engine, "deform_device")
         layout.prop(engine, "sort_device")
+        layout.prop(engine, "blur_samples")
         layout.prop(scene.gavatar, "splat_scale")  # type: ignore[union-attr,attr-defined]
 
 
-register, unregister = class_registrar((GAVATAR_PT_splats, GAVATAR_PT_engine))
+class GAVATAR_PT_shot(Panel):
+    """Avatars in Cycles and EEVEE renders (blender/shot/)."""
+
+    bl_idname = "GAVATAR_PT_shot"
+    bl_label = "Gaussian Avatars"
+    bl_space_type = "PROPERTIES"
+    bl_region_type = "WINDOW"
+    bl_context = "render"
+    COMPAT_ENGINES = {"CYCLES", "BLENDER_EEVEE"}
+
+    @classmethod
+    def poll(cls, context: Context) -> bool:
+        return context.scene is not None and context.scene.render.engine in cls.COMPAT_ENGINES
+
+    def draw_header(self, context: Context) -> None:
+        engine = context.scene.gavatar_engine  # type: ignore[union-attr,attr-defined]
+        self.layout.prop(engine, "avatars_in_renders", text="")
+
+    def draw(self, context: Context) -> None:
+        layout = self.layout
+        layout.use_property_split = True
+        engine = context.scene.gavatar_engine  # type: ignore[union-attr,attr-defined]
+        layout.active = engine.avatars_in_renders
+        layout.prop(engine, "avatars_in_viewport")
+        layout.prop(engine, "shadow_proxy")
+        row = layout.row()
+        row.active = engine.shadow_proxy
+        row.prop(engine, "shadow_shrink")
+        layout.prop(engine, "deform_device")
+        layout.prop(engine, "sort_device")
+
+
+register, unregister = class_registrar((GAVATAR_PT_splats, GAVATAR_PT_engine, GAVATAR_PT_shot))

@@ -29,4 +29,12 @@ vec3 srgb_to_linear(vec3 c)
 {
   return vec3(srgb_to_linear(c.r), srgb_to_linear(c.g), srgb_to_linear(c.b));
 }
+float linear_to_srgb(float v)
+{
+  return v <= 0.0031308 ? v * 12.92 : 1.055 * pow(v, 1.0 / 2.4) - 0.055;
+}
+vec3 linear_to_srgb(vec3 c)
+{
+  return vec3(linear_to_srgb(c.r), linear_to_srgb(c.g), linear_to_srgb(c.b));
+}
 """

@@ -13,13 +13,18 @@ from __future__ import annotations
 from typing import Any
 
 import bpy
+import numpy as np
 from bpy.types import Context, Depsgraph, RenderEngine, Scene
 from gpu_extras.presets import draw_texture_2d
 
-from . import frame, scene_camera
+from ..core import lens, render_passes
+from ..core.cameras import ViewCamera
+from . import blur, frame, scene_camera
 from . import settings as engine_settings_module
 from . import shaders as shader_cache
 from .gpu.api import compute_supported, gpu
+from .passes import outputs as pass_outputs
+from .passes import vector as vector_pass
 from .scene_sync import SceneCache, SceneContents
 from .settings import engine_settings
 from .splats import data as splat_data
@@ -48,7 +53,10 @@ def splat_scale(scene: Scene) -> float:
     return float(getattr(settings, "splat_scale", 1.0))
 
 
-def sync_scene(cache: SceneCache, depsgraph: Depsgraph, *, deform: bool = True) -> SceneContents:
+def sync_scene(
+    cache: SceneCache, depsgraph: Depsgraph, *, deform: bool = True, meshes: bool | None = None
+) -> SceneContents:
+    """meshes: also the scene's meshes (None: as the engine settings say)."""
     scene = depsgraph.scene_eval or depsgraph.scene
     assert scene is not None
     settings = engine_settings(scene)
@@ -58,7 +66,38 @@ def sync_scene(cache: SceneCache, depsgraph: Depsgraph, *, deform: bool = True) 
         deform_device=settings.deform_device,
         sort_device=settings.sort_device,
         splat_scale=splat_scale(scene),
+        meshes=settings.draw_scene_meshes if meshes is None else meshes,
     )
+
+
+def extra_passes(
+    scene: Scene, targets: frame.FrameTargets, camera: ViewCamera, specs: list[pass_outputs.PassSpec]
+) -> dict[str, np.ndarray]:
+    """The enabled passes beyond Combined, as Blender's pass arrays (row 0 at the bottom)."""
+    names = {spec.name for spec in specs}
+    images: dict[str, np.ndarray] = {}
+    depth = frame.read_depth(targets)
+    if "Depth" in names:
+        images["Depth"] = depth
+    if "Mist" in names:
+        mist_settings = scene.world.mist_settings if scene.world is not None else None
+        start, length, falloff = (
+            (mist_settings.start, mist_settings.depth, mist_settings.falloff)
+            if mist_settings is not None
+            else (5.0, 25.0, "QUADRATIC")  # Blender's defaults
+        )
+        # Mist uses the distance from the camera (the depth itself for orthographic cameras).
+        distance = depth if camera.orthographic else render_passes.ray_distance(depth[::-1], camera.K)[::-1]
+        images["Mist"] = render_passes.mist(distance, frame.read_coverage(targets), start, length, falloff)
+    if "Normal" in names:
+        images["Normal"] = render_passes.camera_to_world_normals(
+            frame.read_camera_normals(targets), camera.world_to_camera
+        )
+    if "IndexOB" in names:
+        images["IndexOB"] = frame.read_object_index(targets)
+    if "Vector" in names:
+        images["Vector"] = frame.read_vector(targets)
+    return images
 
 
 class GAVATAR_RenderEngine(RenderEngine):
@@ -76,8 +115,8 @@ class GAVATAR_RenderEngine(RenderEngine):
     # ------------------------------------------------------------------ final render
     def update_render_passes(self, scene: Scene | None = None, renderlayer: Any = None) -> None:
         self.register_pass(scene, renderlayer, "Combined", 4, "RGBA", "COLOR")
-        if renderlayer is not None and renderlayer.use_pass_z:
-            self.register_pass(scene, renderlayer, "Depth", 1, "Z", "VALUE")
+        for spec in pass_outputs.enabled(renderlayer):
+            self.register_pass(scene, renderlayer, spec.name, spec.channels, spec.chan_id, spec.kind)
 
     def render(self, depsgraph: Depsgraph) -> None:  # type: ignore[override]
         scene = depsgraph.scene
@@ -86,33 +125,100 @@ class GAVATAR_RenderEngine(RenderEngine):
             self.report({"ERROR"}, NO_COMPUTE)
             return
         width, height = scene_camera.render_size(scene)
-        try:
+        border = scene_camera.border_rect(scene, width, height)
+        left, bottom, w, h = border if border is not None else (0, 0, width, height)
+        targets = frame.FrameTargets(w, h)
+        cache = SceneCache()
+        problems: set[str] = set()
+
+        def view() -> ViewCamera:
             camera = scene_camera.scene_camera(depsgraph, scene)
+            return camera.crop(left, height - bottom - h, w, h)
+
+        def draw(
+            aperture: np.ndarray | None = None, focus: float = 1.0, motions: dict[str, Any] | None = None
+        ) -> ViewCamera:
+            """One pinhole image at the depsgraph's current time into targets; its camera."""
+            camera = view()
+            if aperture is not None:
+                camera = lens.lens_camera(camera, aperture, focus)
+            contents = sync_scene(cache, depsgraph)
+            problems.update(contents.problems)
+            for splat in contents.splats:
+                splat.motion = (motions or {}).get(splat.name)
+            frame.render_frame(
+                targets,
+                camera,
+                background_srgb=background_srgb(scene),
+                meshes=contents.meshes,
+                splats=contents.splats,
+            )
+            return camera
+
+        try:
+            blur_plan = blur.plan(scene, depsgraph, engine_settings(scene).blur_samples)
+            combined = None
+            if blur_plan is not None:
+                combined = self._accumulate(blur_plan, draw, targets, scene)
+            specs = pass_outputs.enabled(depsgraph.view_layer)
+            motions = None
+            if any(spec.name == "Vector" for spec in specs):
+                motions = self._splat_motions(view, cache, depsgraph, scene)
+            # The pinhole image at the frame: the passes (and Combined without blur).
+            camera = draw(motions=motions) if combined is None or specs else view()
         except RuntimeError as error:
             self.report({"ERROR"}, str(error))
             return
-        border = scene_camera.border_rect(scene, width, height)
-        left, bottom, w, h = border if border is not None else (0, 0, width, height)
-        camera = camera.crop(left, height - bottom - h, w, h)
-        contents = sync_scene(SceneCache(), depsgraph)
-        for problem in contents.problems:  # a broken avatar is skipped; the rest of the scene renders
+        for problem in sorted(problems):  # a broken avatar is skipped; the rest of the scene renders
             self.report({"WARNING"}, problem)
-        targets = frame.FrameTargets(w, h)
-        frame.render_frame(
-            targets,
-            camera,
-            background_srgb=background_srgb(scene),
-            meshes=contents.meshes,
-            splats=contents.splats,
-        )
-        combined = frame.read_combined(targets)
+        view_layer = depsgraph.view_layer
+        missing = pass_outputs.unsupported(view_layer)
+        if missing:
+            self.report({"WARNING"}, pass_outputs.unsupported_message(missing))
+        images = {"Combined": frame.read_combined(targets) if combined is None else combined}
+        images.update(extra_passes(scene, targets, camera, specs))
         result = self.begin_result(0, 0, w, h)
-        layer = result.layers[0]
-        layer.passes["Combined"].rect.foreach_set(combined.ravel())  # type: ignore[attr-defined]
-        depth_pass = next((p for p in layer.passes if p.name == "Depth"), None)  # with use_pass_z
-        if depth_pass is not None:
-            depth_pass.rect.foreach_set(frame.read_depth(targets).ravel())  # type: ignore[attr-defined]
+        for render_pass in result.layers[0].passes:
+            image = images.get(render_pass.name)
+            if image is not None:
+                render_pass.rect.foreach_set(np.ascontiguousarray(image, dtype=np.float32).ravel())  # type: ignore[attr-defined]
         self.end_result(result)
+
+    def _splat_motions(
+        self, view: Any, cache: SceneCache, depsgraph: Depsgraph, scene: Scene
+    ) -> dict[str, Any]:
+        """The Vector pass textures of the splat objects: projected at the previous, current and
+        next frame (rig and camera evaluated at each)."""
+        frame_now, subframe_now = scene.frame_current, scene.frame_subframe
+        centres = []
+        for offset in (-1, 1, 0):  # ends at the frame being rendered
+            self.frame_set(frame_now + offset, subframe_now)
+            contents = sync_scene(cache, depsgraph)
+            centres.append(vector_pass.splat_centres(contents.splats, view()))
+        previous, following, current = centres
+        return vector_pass.motion_textures(previous, current, following)
+
+    def _accumulate(
+        self, blur_plan: blur.BlurPlan, draw: Any, targets: frame.FrameTargets, scene: Scene
+    ) -> np.ndarray:
+        """The mean Combined image over the plan's aperture points and shutter times; leaves the
+        depsgraph at the frame being rendered."""
+        frame_now, subframe_now = scene.frame_current, scene.frame_subframe
+        total: np.ndarray | None = None
+        k = 0
+        for k in range(blur_plan.count):
+            if blur_plan.times[k] != 0.0:
+                self.frame_set(*blur.frame_and_subframe(frame_now, subframe_now, float(blur_plan.times[k])))
+            aperture = blur_plan.offsets[k] if blur_plan.offsets.any() else None
+            draw(aperture, blur_plan.focus_distance)
+            image = frame.read_combined(targets)
+            total = image.astype(np.float64) if total is None else total + image
+            if self.test_break():
+                break
+        if blur_plan.times.any():
+            self.frame_set(frame_now, subframe_now)
+        assert total is not None
+        return (total / (k + 1)).astype(np.float32)
 
     # ------------------------------------------------------------------ viewport
     def view_update(self, context: Context, depsgraph: Depsgraph | None) -> None:

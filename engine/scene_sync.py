@@ -108,7 +108,9 @@ class SceneCache:
         deform_device: Device = "GPU",
         sort_device: Device = "GPU",
         splat_scale: float = 1.0,
+        meshes: bool = True,
     ) -> SceneContents:
+        """meshes: also gather the scene's other meshes (off: splat objects only)."""
         contents = SceneContents()
         splat_instances: list[tuple[Object, np.ndarray]] = []
         mesh_instances: list[tuple[Object, np.ndarray]] = []
@@ -120,7 +122,7 @@ class SceneCache:
             original = obj.original or obj
             if splat_data.is_splat_object(original):
                 splat_instances.append((obj, matrix))
-            else:
+            elif meshes:
                 mesh_instances.append((obj, matrix))
         shown = {(obj.original or obj).name for obj, _matrix in splat_instances}
         hidden_drivers = _hidden_drivers(depsgraph, shown)
@@ -136,6 +138,7 @@ class SceneCache:
                 state.source.use_dynamics = bool(props.use_dynamics)
                 state.source.dynamics_influence = float(props.dynamics_influence)
                 state.source.shading_scale = splat_data.shading_scale(original)
+                state.source.shading_rotation = splat_data.light_turn(original, depsgraph)
                 state.source.guard = range_guard.state_of(original)
                 if deform and state.is_bound:
                     state.deform(depsgraph, deform_device)
@@ -153,6 +156,9 @@ class SceneCache:
                     splat_scale=splat_scale,
                     max_sh_degree=int(props.max_sh_degree),
                     cpu_means=state.means if sort_device == "CPU" else None,
+                    tint=splat_data.light_tint(original, depsgraph),
+                    pass_index=int(original.pass_index),
+                    name=original.name,
                 )
             )
         # Free the GPU copies of splat objects that are gone (deleted, hidden, renamed).

@@ -350,10 +350,12 @@ def posed_gaussians(
     features: np.ndarray | None = None,
     shading: Shading | None = None,
     shading_scale: float = 1.0,
+    shading_rotation: np.ndarray | None = None,
 ) -> GaussianSet:
     """Everything for one frame: the bound Gaussians on a posed mesh as a world ``GaussianSet``,
     with opacity and SH from ``appearance`` (the avatar's PLY) plus the dynamic deltas and the
-    normal shading's DC change times ``shading_scale`` (core/avatar/shading.py; 0: none)."""
+    normal shading's DC change times ``shading_scale`` (core/avatar/shading.py; 0: none), its key
+    light turned by ``shading_rotation`` (core/avatar/relight.py; None: as captured)."""
     deltas = None
     if dynamics is not None and features is not None:
         deltas = dynamics.deltas(features)
@@ -368,7 +370,7 @@ def posed_gaussians(
         opacity = opacity + deltas[:, DYN_OPACITY]
         sh[:, 0, :] += deltas[:, DYN_COLOR]
     if shading is not None:
-        delta = shading.dc_delta(frames, binding.parent_face)
+        delta = shading.dc_delta(frames, binding.parent_face, shading_rotation)
         if shading_scale != 1.0:
             delta *= shading_scale
         sh[:, 0, :] += delta.astype(sh.dtype)

@@ -41,10 +41,16 @@ class Shading:
     def is_finite(self) -> bool:
         return bool(np.isfinite(self.matrix).all() and np.isfinite(self.rest_normal).all())
 
-    def dc_delta(self, frames: FaceFrames, parent_face: np.ndarray) -> np.ndarray:
+    def dc_delta(
+        self, frames: FaceFrames, parent_face: np.ndarray, light_rotation: np.ndarray | None = None
+    ) -> np.ndarray:
         """(G,3) change of the SH DC coefficient for a posed mesh's face frames, in the matrix's
-        dtype (one dtype keeps einsum on its fast path: 5x faster than float32 x float64)."""
-        normals = frames.rotations[np.asarray(parent_face), :, 2].astype(self.matrix.dtype)
+        dtype (one dtype keeps einsum on its fast path: 5x faster than float32 x float64).
+        light_rotation: the key light turned by R (core/avatar/relight.py): normals become R^T n."""
+        normals = frames.rotations[np.asarray(parent_face), :, 2]
+        if light_rotation is not None:
+            normals = normals @ np.asarray(light_rotation, dtype=np.float64)  # rows: (R^T n)^T
+        normals = normals.astype(self.matrix.dtype)
         return np.einsum("gcd,gd->gc", self.matrix, normals - self.rest_normal)
 
 

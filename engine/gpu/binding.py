@@ -4,6 +4,7 @@ upload), build every face frame, and place every Gaussian (compute shaders writi
 from __future__ import annotations
 
 import numpy as np
+from mathutils import Matrix
 
 from .. import shaders as shader_cache
 from ..shaders import bind, face_frames
@@ -32,10 +33,16 @@ def weights_texture(z: np.ndarray) -> Texture:
 
 
 def deform(
-    data: SplatGpuData, vertices: np.ndarray, z: np.ndarray | None, *, shading_scale: float = 1.0
+    data: SplatGpuData,
+    vertices: np.ndarray,
+    z: np.ndarray | None,
+    *,
+    shading_scale: float = 1.0,
+    shading_rotation: np.ndarray | None = None,
 ) -> None:
     """Writes data.world from the driver mesh's vertices (V,3) and dynamics weights z (K,); the
-    normal shading's colour change (when the avatar has it) is scaled by ``shading_scale`` (0: off)."""
+    normal shading's colour change (when the avatar has it) is scaled by ``shading_scale`` (0: off),
+    its key light turned by ``shading_rotation`` (3, 3; None: as captured)."""
     vertex_texture = gpu_arrays.upload(np.asarray(vertices, dtype=np.float32))
     frames = shader_cache.get(face_frames)
     frames.bind()
@@ -53,6 +60,10 @@ def deform(
     shader.uniform_int("count", data.count)
     shader.uniform_int("rank", rank)
     shader.uniform_float("shading_scale", float(shading_scale) if data.has_shading else 0.0)
+    turn = np.eye(4)
+    if shading_rotation is not None:
+        turn[:3, :3] = shading_rotation
+    shader.uniform_float("shading_rotation", Matrix(turn.tolist()))
     for name in STATIC_INPUTS:
         shader.uniform_sampler(name, getattr(data, name))
     shader.uniform_sampler("weights", weights)

@@ -23,6 +23,7 @@ class MeshDraw:
     batch: Batch
     matrix_world: np.ndarray  # (4,4)
     color_srgb: tuple[float, float, float]
+    pass_index: int = 0
 
 
 def _batch_of_mesh(mesh: bpy.types.Mesh) -> Batch | None:
@@ -71,7 +72,8 @@ class MeshBatchCache:
         batch = self._batches[name]
         if batch is None:
             return None
-        return MeshDraw(batch, np.array(matrix_world, dtype=np.float64), _color(obj_eval))
+        matrix = np.array(matrix_world, dtype=np.float64)
+        return MeshDraw(batch, matrix, _color(obj_eval), int(obj_eval.pass_index))
 
 
 def draw(meshes: list[MeshDraw], camera: ViewCamera) -> None:
@@ -88,5 +90,5 @@ def draw(meshes: list[MeshDraw], camera: ViewCamera) -> None:
     gpu.state.blend_set("NONE")
     for mesh in meshes:
         shader.uniform_float("model_view", Matrix((view @ mesh.matrix_world).tolist()))
-        shader.uniform_float("base_color", (*mesh.color_srgb, 1.0))
+        shader.uniform_float("base_color", (*mesh.color_srgb, float(mesh.pass_index)))
         mesh.batch.draw(shader)

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import numpy as np
+from mathutils import Matrix
 
 from ...core.cameras import ViewCamera
 from .. import shaders as shader_cache
 from ..gpu import arrays as gpu_arrays
-from ..gpu.api import Batch, batch, dispatch, gpu
+from ..gpu.api import Batch, Texture, batch, dispatch, gpu
 from ..gpu.splat_buffers import SplatGpuData
 from ..shaders import project, splat_draw
 from ..sorting import sort_order_cpu
@@ -24,9 +25,26 @@ def _quad_batch() -> Batch:
     return _quad
 
 
+_zero: Texture | None = None
+
+
+def _no_motion() -> Texture:
+    """A 1-texel stand-in bound when no splat motion is drawn (a sampler must be bound)."""
+    global _zero
+    if _zero is None:
+        _zero = gpu_arrays.upload(np.zeros((1, 4), dtype=np.float32))
+    return _zero
+
+
+def read_centres(data: SplatGpuData) -> np.ndarray:
+    """(count, 4) of the last projection: pixel x, y (rows top-down), depth, opacity (0: culled)."""
+    return gpu_arrays.read(data.splat["splat_center"])[: data.count * 4].reshape(-1, 4).copy()
+
+
 def release() -> None:
-    global _quad
+    global _quad, _zero
     _quad = None
+    _zero = None
 
 
 def run_project(
@@ -70,18 +88,36 @@ def sort_cpu(data: SplatGpuData, means: np.ndarray, camera: ViewCamera) -> None:
     data.sorted_values = gpu_arrays.upload_scalars(sort_order_cpu(depth, valid))
 
 
-def draw(data: SplatGpuData, camera: ViewCamera) -> None:
-    """Draws into the bound framebuffer (colour targets 0: colour, 1: depth sum), back to front."""
+def draw(
+    data: SplatGpuData,
+    camera: ViewCamera,
+    tint: tuple[float, float, float] | None = None,
+    pass_index: int = 0,
+    motion: Texture | None = None,
+) -> None:
+    """Draws into the bound framebuffer (colour targets 0: colour, 1: depth and index sums,
+    2: normal sum), back to front. camera: in the splat object's space (with_world).
+    tint: scene-linear multiplier of every colour (None: as trained)."""
     shader = shader_cache.get(splat_draw)
     projection = camera.gl_projection()
     shader.bind()
     shader.uniform_sampler("sorted_values", data.sorted_values)
     for name, texture in data.splat.items():
         shader.uniform_sampler(name, texture)
+    for name in ("world_mean", "world_rotation", "world_scale"):
+        shader.uniform_sampler(name, data.world[name])
+    shader.uniform_sampler("splat_motion", motion if motion is not None else _no_motion())
+    shader.uniform_int("use_motion", int(motion is not None))
+    object_to_camera = camera.world_to_camera[:3, :3]
+    normal_matrix = np.eye(4)
+    normal_matrix[:3, :3] = np.linalg.inv(object_to_camera).T  # normals under non-uniform scale
+    shader.uniform_float("normal_matrix", Matrix(normal_matrix.tolist()))
+    shader.uniform_float("camera_local", (*camera.position, float(pass_index)))
     shader.uniform_float("image_size", (float(camera.width), float(camera.height)))
     shader.uniform_float("depth_params", (float(projection[2, 2]), float(projection[2, 3])))
     shader.uniform_int("orthographic", int(camera.orthographic))
     shader.uniform_int("count", data.count)
+    shader.uniform_float("tint", (*tint, 1.0) if tint is not None else (1.0, 1.0, 1.0, 0.0))
     gpu.state.blend_set("ALPHA_PREMULT")
     gpu.state.depth_test_set("LESS_EQUAL")
     gpu.state.depth_mask_set(False)

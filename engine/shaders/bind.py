@@ -53,7 +53,7 @@ void main()
   mat3 r = quat_to_mat3(q_face);
   if (shading_scale != 0.0) {
     /* Texel c: row c of S and (S n_rest)_c; r[2] is the face normal. */
-    vec4 n = vec4(r[2], -1.0);
+    vec4 n = vec4(transpose(mat3(shading_rotation)) * r[2], -1.0); /* the key light turned by R */
     int base = g * 3;
     dc += shading_scale * vec3(dot(texelFetch(shading, texel_coord(base), 0), n),
                                dot(texelFetch(shading, texel_coord(base + 1), 0), n),
@@ -87,6 +87,7 @@ def build() -> Shader:
         info.sampler(slot, "FLOAT_2D", name)
     for slot, name in enumerate(("world_mean", "world_rotation", "world_scale", "world_dc")):
         info.image(slot, "RGBA32F", "FLOAT_2D", name, qualifiers={"WRITE"})
+    info.push_constant("MAT4", "shading_rotation")  # the key light's turn (core/avatar/relight.py)
     info.push_constant("INT", "count")
     info.push_constant("INT", "rank")
     info.push_constant("FLOAT", "shading_scale")

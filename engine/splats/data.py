@@ -41,6 +41,7 @@ from bpy.props import (
 )
 from bpy.types import Object, PropertyGroup
 
+from ...core.avatar import relight
 from ...core.avatar.gaussians import GaussianSet
 from ...core.avatar.shading import Shading
 from ..registrar import class_registrar
@@ -254,6 +255,61 @@ def _redraw(self: GAVATAR_SplatSettings, context: bpy.types.Context) -> None:
         owner.update_tag(refresh={"OBJECT"})  # a redraw, not a re-upload of the Gaussians
 
 
+def _poll_light(self: GAVATAR_SplatSettings, obj: Object) -> bool:
+    return obj.type == "LIGHT"
+
+
+def _pick_light(self: GAVATAR_SplatSettings, context: bpy.types.Context) -> None:
+    # The light's strength and direction when it is picked are those at which the avatar looks as
+    # trained.
+    light = self.relight_light
+    if light is not None and light.data.energy > 0.0:
+        self.relight_reference = float(light.data.energy)
+    owner = self.id_data
+    driver = self.driver
+    if light is not None and driver is not None and isinstance(owner, Object):
+        self.relight_reference_direction = tuple(_light_direction_local(light, driver))
+    _redraw(self, context)
+
+
+def _light_direction_local(light: Object, driver: Object) -> np.ndarray:
+    """Unit direction towards light, in driver's space (objects as given: original or evaluated)."""
+    driver_matrix = np.array(driver.matrix_world, dtype=np.float64)
+    light_matrix = np.array(light.matrix_world, dtype=np.float64)
+    if light.data.type == "POINT":  # type: ignore[union-attr]
+        world = light_matrix[:3, 3] - driver_matrix[:3, 3]
+    else:  # sun, spot, area: they shine along their -Z
+        world = light_matrix[:3, 2]
+    local = np.linalg.solve(driver_matrix[:3, :3], world)
+    return local / max(float(np.linalg.norm(local)), 1e-12)
+
+
+# Ray visibility of a driver mesh that is not shown: a shadow-only proxy in Cycles and EEVEE.
+DRIVER_HIDDEN_RAYS = (
+    "visible_camera",
+    "visible_diffuse",
+    "visible_glossy",
+    "visible_transmission",
+    "visible_volume_scatter",
+)
+
+
+def set_driver_visibility(driver: Object, shown: bool) -> None:
+    """A driver mesh is seen by Cycles and EEVEE (viewport and render) only when shown; it casts
+    shadows either way."""
+    for name in DRIVER_HIDDEN_RAYS:
+        if getattr(driver, name) != shown:
+            setattr(driver, name, shown)
+    if not driver.visible_shadow:
+        driver.visible_shadow = True
+
+
+def _show_driver_changed(self: GAVATAR_SplatSettings, context: bpy.types.Context) -> None:
+    if self.driver is not None:
+        set_driver_visibility(self.driver, bool(self.show_driver))
+    _redraw(self, context)
+
+
 class GAVATAR_SplatSettings(PropertyGroup):
     is_splat: BoolProperty(  # type: ignore[valid-type]
         name="Gaussian Splats",
@@ -284,9 +340,10 @@ class GAVATAR_SplatSettings(PropertyGroup):
     )
     show_driver: BoolProperty(  # type: ignore[valid-type]
         name="Show Driver Mesh",
-        description="Also draw the driver mesh in solid shading under the Gaussians",
+        description="Also draw the driver mesh in solid shading under the Gaussians (and let "
+        "Cycles and EEVEE show it; otherwise it only casts the avatar's shadow there)",
         default=False,
-        update=_redraw,
+        update=_show_driver_changed,
     )
     use_dynamics: BoolProperty(  # type: ignore[valid-type]
         name="Dynamics",
@@ -315,6 +372,44 @@ class GAVATAR_SplatSettings(PropertyGroup):
         default=1.0,
         soft_min=0.0,
         soft_max=2.0,
+        update=_redraw,
+    )
+    relight_light: PointerProperty(  # type: ignore[valid-type]
+        name="Follow Light",
+        description="A scene light whose colour and strength tint and expose the avatar (an "
+        "approximation: direction, falloff and shadows play no part)",
+        type=Object,
+        poll=_poll_light,
+        update=_pick_light,
+    )
+    relight_reference: FloatProperty(  # type: ignore[valid-type]
+        name="Reference Strength",
+        description="The light's strength at which the avatar shows its trained colours (set when "
+        "the light is picked)",
+        default=1.0,
+        min=1e-6,
+        update=_redraw,
+    )
+    relight_use_direction: BoolProperty(  # type: ignore[valid-type]
+        name="Follow Direction",
+        description="Turn the avatar's learned normal shading with the light's direction relative to "
+        "the avatar (a guess beyond the capture's lighting; needs an avatar with normal shading)",
+        default=True,
+        update=_redraw,
+    )
+    relight_reference_direction: FloatVectorProperty(  # type: ignore[valid-type]
+        name="Reference Direction",
+        description="Direction towards the light, in the driver mesh's space, when it was picked",
+        size=3,
+        default=(0.0, 0.0, 0.0),
+        update=_redraw,
+    )
+    relight_influence: FloatProperty(  # type: ignore[valid-type]
+        name="Light Influence",
+        description="How much the light's colour and strength change the avatar (0: not at all)",
+        default=1.0,
+        min=0.0,
+        soft_max=1.0,
         update=_redraw,
     )
     dynamics_rank: IntProperty(name="Dynamics Rank", min=0, default=0)  # type: ignore[valid-type]
@@ -352,6 +447,30 @@ def shading_scale(obj: Object) -> float:
     """The factor the normal shading's colour change is drawn with: 0 when switched off."""
     props = settings(obj)
     return float(props.shading_influence) if props.use_shading else 0.0
+
+
+def light_tint(obj: Object, depsgraph: bpy.types.Depsgraph) -> tuple[float, float, float] | None:
+    """The scene-linear tint of obj's colours from the light it follows (None: no light)."""
+    props = settings(obj)
+    light = props.relight_light
+    if light is None:
+        return None
+    data = light.evaluated_get(depsgraph).data  # animated colour and strength
+    return relight.exposure_tint(
+        tuple(data.color), float(data.energy), float(props.relight_reference), float(props.relight_influence)
+    )
+
+
+def light_turn(obj: Object, depsgraph: bpy.types.Depsgraph) -> np.ndarray | None:
+    """How the followed light turned since it was picked, relative to obj's driver mesh (3, 3), for
+    the normal shading; None when not following a light's direction."""
+    props = settings(obj)
+    light, driver = props.relight_light, props.driver
+    reference = np.array(props.relight_reference_direction, dtype=np.float64)
+    if light is None or driver is None or not props.relight_use_direction or not reference.any():
+        return None
+    now = _light_direction_local(light.evaluated_get(depsgraph), driver.evaluated_get(depsgraph))
+    return relight.rotation_between(reference, now)
 
 
 def splat_driver(obj: Object) -> Object | None:
@@ -558,8 +677,10 @@ def create_splat_object(
 
 
 def bind_to_driver(obj: Object, driver: Object) -> None:
-    """Sets the driver and parents the splat object to it with an identity transform."""
+    """Sets the driver and parents the splat object to it with an identity transform; the driver
+    becomes a shadow-only proxy for Cycles and EEVEE unless it is shown."""
     settings(obj).driver = driver
+    set_driver_visibility(driver, bool(settings(obj).show_driver))
     obj.parent = driver
     obj.matrix_parent_inverse.identity()
     obj.location = (0.0, 0.0, 0.0)

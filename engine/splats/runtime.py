@@ -42,6 +42,7 @@ class SplatSource:
         self.use_dynamics = bool(props.use_dynamics)
         self.dynamics_influence = float(props.dynamics_influence)
         self.shading_scale = splat_data.shading_scale(original)  # 0: switched off
+        self.shading_rotation: np.ndarray | None = None  # the key light's turn (Follow Light)
         self.guard = range_guard.state_of(original)
         self.guard_stats: np.ndarray | None = None  # training range of the features, when known
         self._cpu: _CpuPosing | None = None
@@ -94,7 +95,7 @@ class SplatSource:
         cpu = self._cpu
         return avatar_binding.posed_gaussians(
             vertices, self.faces, cpu.binding, cpu.appearance, cpu.dynamics if features is not None else None,
-            features, cpu.shading, self.shading_scale,
+            features, cpu.shading, self.shading_scale, self.shading_rotation,
         )  # fmt: skip
 
 
@@ -152,7 +153,11 @@ class SplatObjectState:
         t1 = time.perf_counter()
         if device == "GPU":
             binding_gpu.deform(
-                self.data, vertices, source.dynamics_weights(features), shading_scale=source.shading_scale
+                self.data,
+                vertices,
+                source.dynamics_weights(features),
+                shading_scale=source.shading_scale,
+                shading_rotation=source.shading_rotation,
             )
             t2 = t3 = time.perf_counter()
         else:

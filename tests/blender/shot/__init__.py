@@ -1,0 +1,1 @@
+"""Tests of blender/shot/ (avatars in Cycles and EEVEE renders)."""

@@ -52,7 +52,7 @@ def bake_sequence(trainer: Any, path: Path, metrics: dict[str, Any]) -> BakedSeq
     times, fps = frame_times(sorted(set(trainer.times.values())), dataset_fps, cfg.bake_fps)
     per_frame: dict[str, list[np.ndarray]] = {"means": [], "quats": [], "log_scales": [], "opacity": []}
     for t in times:
-        world = model.at_time(t, cfg.sh_degree)
+        world = model.at_time(t, cfg.sh_degree, trainer.deforming(1.0))
         per_frame["means"].append(world.means.float().cpu().numpy())
         per_frame["quats"].append(world.quats.float().cpu().numpy())
         per_frame["log_scales"].append(world.scales.log().float().cpu().numpy())

@@ -11,6 +11,7 @@ writes a last checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -19,6 +20,7 @@ from typing import Any
 
 import torch
 
+from core.datasets.frames import Dataset
 from training import __version__
 from training.config import exp_decay, progress, sh_degree_at
 from training.data.sampler import FrameSampler
@@ -42,6 +44,14 @@ CHECKPOINT_NAME = "checkpoint.pt"
 SEQUENCE_NAME = "sequence.gavatar4d"
 CHECKPOINT_KIND = "4d"
 PEAK_OPACITY_TIMES = 8  # times sampled when pruning by each Gaussian's highest opacity
+
+
+def one_timestep(dataset: Dataset, timestep: int) -> Dataset:
+    """The dataset's training and held-out-view images of one timestep (no held-out times)."""
+    frames = [f for f in dataset.frames if f.timestep == timestep and f.split in ("train", "val")]
+    if not any(f.split == "train" for f in frames):
+        raise DatasetError(f"{dataset.root}: timestep {timestep} has no training images")
+    return dataclasses.replace(dataset, frames=frames)
 
 
 class SequenceTrainer:
@@ -84,6 +94,8 @@ class SequenceTrainer:
                 f"this {self.dataset.format} dataset has none",
                 "train rig-tracked datasets with --rig flame or --rig smplx",
             )
+        if cfg.only_timestep >= 0:
+            self.dataset = one_timestep(self.dataset, cfg.only_timestep)
         self.background = tuple(float(c) for c in (self.dataset.background or (1.0, 1.0, 1.0)))
         self.renderer = Renderer(self.backend, self.background, self.device)
         self.train = split_data(
@@ -198,9 +210,14 @@ class SequenceTrainer:
         order = torch.randperm(len(others), generator=self.sampler.generator)[: self.cfg.batch_cameras - 1]
         return [first] + [others[int(j)] for j in order]
 
+    def deforming(self, p: float | None = None) -> bool:
+        """Whether the field moves the Gaussians (not in the static warm-up, never for one time)."""
+        p = self.progress() if p is None else p
+        return self.cfg.only_timestep < 0 and p >= self.cfg.static_warmup
+
     @torch.no_grad()
     def _peak_opacity(self) -> torch.Tensor:
-        deform = self.progress() >= self.cfg.static_warmup
+        deform = self.deforming()
         times = torch.linspace(0.0, 1.0, PEAK_OPACITY_TIMES).tolist() if deform else [0.0]
         return torch.stack([self.model.at_time(t, 0, deform).opacities for t in times]).amax(0)
 
@@ -213,7 +230,7 @@ class SequenceTrainer:
         batch = self._batch()
         timestep = self.train.timesteps[batch[0]]
         width, height = self.train.sizes[batch[0]]
-        deform = p >= cfg.static_warmup
+        deform = self.deforming(p)
         world = self.model.at_time(
             self.times[timestep], sh_degree_at(p, cfg.sh_degree, cfg.sh_grow_every), deform
         )
@@ -316,7 +333,7 @@ class SequenceTrainer:
     @torch.no_grad()
     def render_view(self, data: SplitData, i: int) -> torch.Tensor:
         w, h = data.sizes[i]
-        world = self.model.at_time(self.times[data.timesteps[i]], self.cfg.sh_degree)
+        world = self.model.at_time(self.times[data.timesteps[i]], self.cfg.sh_degree, self.deforming(1.0))
         image, _, _ = self.renderer.render(world, data.viewmats[i : i + 1], data.ks[i : i + 1], w, h)
         return image[0].clamp(0, 1)
 

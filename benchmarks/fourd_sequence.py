@@ -68,6 +68,20 @@ def _ply_bytes(trainer: SequenceTrainer, folder: Path) -> int:
     return path.stat().st_size
 
 
+@torch.no_grad()
+def _save_strips(trainer: SequenceTrainer, folder: Path) -> None:
+    """Truth beside render for a few held-out images of each split (one PNG per split)."""
+    from training.files.images import save_png, side_by_side
+
+    for split in ("val", "test"):
+        data = trainer._held_out(split)
+        if data is None or data.cache is None:
+            continue
+        picks = np.linspace(0, len(data) - 1, min(6, len(data))).round().astype(int).tolist()
+        rows = [side_by_side(data.cache.batch([i])[0][0], trainer.render_view(data, i)) for i in picks]
+        save_png(folder / f"{split}_truth_render.png", torch.cat(rows, 0))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=None, help="dataset (default: the cached toys4d)")
@@ -78,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--static-budget", type=float, default=20.0, help="seconds per static baseline")
     parser.add_argument("--out", default=None, help="folder for the runs (default: a temporary one)")
     parser.add_argument("--json", default=None, help="also write the figures here")
+    parser.add_argument("--images", default=None, help="write held-out truth | render strips here")
     args = parser.parse_args(argv)
     if args.data is None:
         from scripts.make_4d import default_out
@@ -93,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, Any] = {"device": str(four.device), "backend": four.backend, "4d": metrics,
                                "4d_wall_s": time.perf_counter() - started}  # fmt: skip
     print(json.dumps({"4d": metrics}), file=sys.stderr, flush=True)
+    if args.images:
+        _save_strips(four, Path(args.images))
 
     if args.static_frames > 0:
         train_steps = sorted(four.train.by_timestep)

@@ -15,7 +15,7 @@ from tests.fixtures.sequence import tiny_toys4d
 from training.cli import main
 from training.errors import ExitCode
 
-TINY = ["--device", "cpu", "--preset", "tiny", "--iterations", "6", "--set", "init_gaussians=200"]
+TINY = ["--device", "cpu", "--preset", "tiny", "--iterations", "6", "--set", "init_gaussians=120"]
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[dict]]:
@@ -55,6 +55,7 @@ def test_fit_writes_a_sequence_of_every_frame(toys: Path, tmp_path: Path, capsys
     assert all(loss == loss and loss > 0 for loss in losses)
 
 
+@pytest.mark.slow
 def test_stop_writes_a_checkpoint_and_resume_finishes(toys: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     code, events = run_cli([*fit(toys, out), "--stop-after", "3"], capsys)
@@ -73,7 +74,9 @@ def test_refusals_and_their_exit_codes(toys: Path, tmp_path: Path, capsys) -> No
 
     code, events = run_cli([*fit(toys, tmp_path / "a"), "--model", "x.pkl"], capsys)
     assert code == ExitCode.USAGE and "--model only apply to rigged avatars" in events[-1]["message"]
-    code, events = run_cli(["fit", "--rig", "flame", "--data", str(toys), "--out", str(tmp_path / "b")], capsys)
+    code, events = run_cli(
+        ["fit", "--rig", "flame", "--data", str(toys), "--out", str(tmp_path / "b")], capsys
+    )
     assert code == ExitCode.USAGE and "needs --model" in events[-1]["message"]
     code, events = run_cli([*fit(toys, tmp_path / "c"), "--preset", "static"], capsys)
     assert code == ExitCode.USAGE and "4D runs take" in events[-1]["message"]

@@ -15,7 +15,7 @@ from core.avatar.gaussians import SH_C0
 from training.data.scene import SplitData
 
 LOG = logging.getLogger("training")
-MAX_TIMES = 16  # hulls of at most this many times (spread evenly)
+MAX_TIMES = 64  # hulls of at most this many times (spread evenly): every time of most captures
 CANDIDATES_PER_TIME = 20_000
 
 

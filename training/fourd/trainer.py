@@ -43,7 +43,6 @@ LOG = logging.getLogger("training")
 CHECKPOINT_NAME = "checkpoint.pt"
 SEQUENCE_NAME = "sequence.gavatar4d"
 CHECKPOINT_KIND = "4d"
-PEAK_OPACITY_TIMES = 8  # times sampled when pruning by each Gaussian's highest opacity
 
 
 def one_timestep(dataset: Dataset, timestep: int) -> Dataset:
@@ -218,7 +217,8 @@ class SequenceTrainer:
     @torch.no_grad()
     def _peak_opacity(self) -> torch.Tensor:
         deform = self.deforming()
-        times = torch.linspace(0.0, 1.0, PEAK_OPACITY_TIMES).tolist() if deform else [0.0]
+        # Every training time: a Gaussian the field shows at a single frame must survive.
+        times = sorted({self.times[t] for t in self.train.by_timestep}) if deform else [0.0]
         return torch.stack([self.model.at_time(t, 0, deform).opacities for t in times]).amax(0)
 
     def step(self, want_psnr: bool = False) -> torch.Tensor:

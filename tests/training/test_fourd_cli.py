@@ -55,7 +55,6 @@ def test_fit_writes_a_sequence_of_every_frame(toys: Path, tmp_path: Path, capsys
     assert all(loss == loss and loss > 0 for loss in losses)
 
 
-@pytest.mark.slow
 def test_stop_writes_a_checkpoint_and_resume_finishes(toys: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     code, events = run_cli([*fit(toys, out), "--stop-after", "3"], capsys)

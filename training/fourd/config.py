@@ -34,6 +34,12 @@ class FourDConfig:
     plane_features: int = 16
     hidden: int = 64
     opacity_head: bool = True  # the field also changes opacity (things that appear or vanish)
+    # Each Gaussian's opacity is also a learnt bump in time, centred at the time its hull point was
+    # carved at: large motions (an object crossing the scene) start right at every time.
+    temporal_opacity: bool = True
+    time_width: float = 1.0  # initial bump width, in frame intervals
+    lr_time_centre: float = 1e-3
+    lr_time_width: float = 1e-2
     frame_code: int = 0  # per-frame conditioning code length (0: none)
     # Progress trained with the field off (a canonical fit of all times). 0 by default: on the
     # toy scene (GPU run of session fourd, docs/MEASUREMENTS.md) a 5 % warm-up made the orbiting

@@ -1,8 +1,9 @@
 """Canonical Gaussians to start from, without SfM points: the union of the visual hulls of the
 training times (a point is kept when it falls on the foreground mask of every camera of one time
-that sees it, at least two of them), coloured by the images it projects to. Masks come from the
-images' alpha (D-NeRF) or the dataset's mask files. Without masks, points fill the box every
-camera looks at."""
+that sees it, at least two of them), coloured by the images it projects to, each remembering the
+time it was carved at (the centre of its temporal opacity, training/fourd/model.py). Masks come
+from the images' alpha (D-NeRF) or the dataset's mask files. Without masks, points fill the box
+every camera looks at, visible at every time."""
 
 from __future__ import annotations
 
@@ -43,9 +44,10 @@ def _project(
 
 @torch.no_grad()
 def hull_points(
-    data: SplitData, count: int, generator: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(count,3) points, (count,3) rgb in [0,1] and the (2,3) box they were drawn in."""
+    data: SplitData, count: int, generator: torch.Generator, time_of: dict[int, float]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(count,3) points, (count,3) rgb in [0,1], the (2,3) box they were drawn in and (count,)
+    the normalised time each was carved at (None without masks)."""
     assert data.cache is not None
     centre, half = look_at_box(data)
     device = data.viewmats.device
@@ -53,7 +55,7 @@ def hull_points(
     times = sorted(data.by_timestep)
     if len(times) > MAX_TIMES:
         times = [times[round(i * (len(times) - 1) / (MAX_TIMES - 1))] for i in range(MAX_TIMES)]
-    kept_points, kept_colours = [], []
+    kept_points, kept_colours, kept_times = [], [], []
     for t in times:
         views = data.by_timestep[t]
         images, masks = data.cache.batch(views)
@@ -76,16 +78,20 @@ def hull_points(
         keep = inside & (seen >= 2)
         kept_points.append(points[keep])
         kept_colours.append(colour[keep] / seen[keep, None])
+        kept_times.append(torch.full((int(keep.sum()),), time_of[t], device=device))
     points = torch.cat(kept_points) if kept_points else torch.empty(0, 3, device=device)
     colours = torch.cat(kept_colours) if kept_colours else torch.empty(0, 3, device=device)
+    carved: torch.Tensor | None = torch.cat(kept_times) if kept_times else None
     if len(points) < 16:
         LOG.info("no foreground masks to carve with: starting from points filling the view box")
         points = lo + (hi - lo) * torch.rand(count, 3, generator=generator).to(device)
         colours = torch.full_like(points, 0.5)
+        carved = None
     pick = torch.randint(len(points), (count,), generator=generator).to(device)
     jitter = (torch.rand(count, 3, generator=generator).to(device) - 0.5) * (2 * half / 100)
     LOG.info("initial Gaussians from %d carved points of %d times", len(points), len(times))
-    return points[pick] + jitter, colours[pick], torch.stack([lo, hi])
+    times_out = None if carved is None else carved[pick]
+    return points[pick] + jitter, colours[pick], torch.stack([lo, hi]), times_out
 
 
 def neighbour_spacing(points: torch.Tensor, k: int = 3, chunk: int = 1024) -> torch.Tensor:
@@ -97,8 +103,17 @@ def neighbour_spacing(points: torch.Tensor, k: int = 3, chunk: int = 1024) -> to
     return torch.cat(out)
 
 
-def initial_gaussians(points: torch.Tensor, colours: torch.Tensor, sh_degree: int) -> dict[str, torch.Tensor]:
+def initial_gaussians(
+    points: torch.Tensor,
+    colours: torch.Tensor,
+    sh_degree: int,
+    times: torch.Tensor | None = None,
+    time_width: float = 1.0,
+) -> dict[str, torch.Tensor]:
+    """3DGS parameters; ``times`` (G,) centre each Gaussian's temporal opacity (its carving time)
+    and ``time_width`` is its initial width (normalised time). Without times: visible always."""
     count = len(points)
+    device = points.device
     spacing = neighbour_spacing(points.float()).clamp_min(1e-7)
     quats = torch.zeros(count, 4, device=points.device)
     quats[:, 0] = 1.0
@@ -109,4 +124,8 @@ def initial_gaussians(points: torch.Tensor, colours: torch.Tensor, sh_degree: in
         "opacity": torch.full((count,), math.log(0.1 / 0.9), device=points.device),
         "sh_dc": ((colours.float() - 0.5) / SH_C0),
         "sh_rest": torch.zeros(count, (sh_degree + 1) ** 2 - 1, 3, device=points.device),
+        "time_centre": torch.full((count,), 0.5, device=device) if times is None else times.float(),
+        "time_log_width": torch.full(
+            (count,), math.log(10.0 if times is None else time_width), device=device
+        ),
     }

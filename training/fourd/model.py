@@ -12,8 +12,12 @@ from training.fourd.config import FourDConfig
 from training.fourd.field import DeformationField
 from training.model.posing import WorldGaussians
 
-# Per-Gaussian parameters, in the order checkpoints and density control use.
-GAUSSIAN_NAMES = ("means", "quats", "log_scales", "opacity", "sh_dc", "sh_rest")
+# Per-Gaussian parameters, in the order checkpoints and density control use. ``time_centre`` and
+# ``time_log_width`` shape a temporal opacity (a Gaussian bump in time, with ``temporal_opacity``):
+# a Gaussian carved from one time's hull starts visible around that time only.
+GAUSSIAN_NAMES = (
+    "means", "quats", "log_scales", "opacity", "sh_dc", "sh_rest", "time_centre", "time_log_width",
+)  # fmt: skip
 
 
 def time_cells(cfg: FourDConfig, num_frames: int) -> int:
@@ -21,8 +25,11 @@ def time_cells(cfg: FourDConfig, num_frames: int) -> int:
 
 
 class SequenceModel(nn.Module):
-    def __init__(self, gaussians: dict[str, torch.Tensor], field: DeformationField) -> None:
+    def __init__(
+        self, gaussians: dict[str, torch.Tensor], field: DeformationField, temporal: bool = True
+    ) -> None:
         super().__init__()
+        self.temporal = temporal
         self.params = nn.ParameterDict({k: nn.Parameter(gaussians[k].clone()) for k in GAUSSIAN_NAMES})
         self.field = field
 
@@ -39,7 +46,7 @@ class SequenceModel(nn.Module):
             bounds, cfg.plane_resolution, time_cells(cfg, num_frames), cfg.plane_features, cfg.hidden,
             cfg.opacity_head, cfg.frame_code, generator,
         )  # fmt: skip
-        return cls(gaussians, field)
+        return cls(gaussians, field, cfg.temporal_opacity)
 
     @property
     def num_gaussians(self) -> int:
@@ -62,9 +69,12 @@ class SequenceModel(nn.Module):
                 opacity = opacity + offsets["opacity"][:, 0]
         coefficients = (sh_degree + 1) ** 2
         sh = torch.cat([p["sh_dc"][:, None], p["sh_rest"][:, : coefficients - 1]], dim=1)
+        opacities = torch.sigmoid(opacity)
+        if deform and self.temporal:
+            distance = (time - p["time_centre"]) / p["time_log_width"].exp()
+            opacities = opacities * torch.exp(-0.5 * distance * distance)
         return WorldGaussians(
-            means, nn.functional.normalize(quats, dim=-1), log_scales.exp(), torch.sigmoid(opacity), sh,
-            sh_degree, None,
+            means, nn.functional.normalize(quats, dim=-1), log_scales.exp(), opacities, sh, sh_degree, None,
         )  # fmt: skip
 
     def gaussian_state(self) -> dict[str, Any]:

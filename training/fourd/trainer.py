@@ -106,9 +106,10 @@ class SequenceTrainer:
         self.times = {f.timestep: float(f.time) for f in self.dataset.frames}
         self.num_frames = len(self.times)
         generator = torch.Generator().manual_seed(cfg.seed)
-        points, colours, box = hull_points(self.train, cfg.init_gaussians, generator)
+        points, colours, box, carved = hull_points(self.train, cfg.init_gaussians, generator, self.times)
         self.extent = float((box[1] - box[0]).norm()) / 2.0
-        gaussians = initial_gaussians(points, colours, cfg.sh_degree)
+        width = cfg.time_width / max(1, self.num_frames - 1)
+        gaussians = initial_gaussians(points, colours, cfg.sh_degree, carved, width)
         self.model = SequenceModel.build(cfg, gaussians, box, self.num_frames, generator).to(self.device)
         self.optimizer = self._build_optimizer()
         self.density = WorldDensity(cfg, self.model.num_gaussians, self.extent, self.device, cfg.seed)
@@ -123,6 +124,7 @@ class SequenceTrainer:
         lrs = {
             "means": cfg.lr_means * self.extent, "quats": cfg.lr_quats, "log_scales": cfg.lr_log_scales,
             "opacity": cfg.lr_opacity, "sh_dc": cfg.lr_sh_dc, "sh_rest": cfg.lr_sh_rest,
+            "time_centre": cfg.lr_time_centre, "time_log_width": cfg.lr_time_width,
         }  # fmt: skip
         field = self.model.field
         for i, plane in enumerate(field.plane_parameters()):

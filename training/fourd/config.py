@@ -74,7 +74,7 @@ class FourDConfig:
     eval_max_images: int = 64
     bake_fps: float = 0.0  # frames per second of the baked sequence (0: the dataset's frames)
     # >= 0: a static reconstruction of this one timestep (no field; its views only): the per-frame
-    # baseline the benchmark compares with (benchmarks/fourd_sequence.py).
+    # baseline the benchmark compares with (benchmarks/fourd/sequence.py).
     only_timestep: int = -1
 
     extra: dict[str, Any] = field(default_factory=dict)

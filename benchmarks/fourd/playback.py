@@ -1,7 +1,7 @@
 """Playback cost of a baked 4D sequence in Blender (real bpy), per frame.
 
-    .venv/bin/python -m benchmarks.fourd_playback [--gaussians 20000 100000] [--frames 48]
-    .venv/bin/python -m benchmarks.fourd_playback --file out/sequence.gavatar4d
+    .venv/bin/python -m benchmarks.fourd.playback [--gaussians 20000 100000] [--frames 48]
+    .venv/bin/python -m benchmarks.fourd.playback --file out/sequence.gavatar4d
 
 For each size, a .gavatar4d of that many Gaussians moving over ``--frames`` frames (or the given
 file) is imported with gavatar.import_sequence, and each frame is timed:
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _enable_addon() -> str:

@@ -1,8 +1,8 @@
 """4D sequence vs per-frame static reconstructions on a D-NeRF-style dataset (the built-in toys4d
 by default: ``python -m scripts.make_4d``). Prints one JSON object of figures.
 
-    .venv/bin/python -m benchmarks.fourd_sequence --device cpu --preset cpu --budget 420 --static-frames 0
-    python -m benchmarks.fourd_sequence --device cuda --budget 150 --static-frames 6 --static-budget 15
+    .venv/bin/python -m benchmarks.fourd.sequence --device cpu --preset cpu --budget 420 --static-frames 0
+    python -m benchmarks.fourd.sequence --device cuda --budget 150 --static-frames 6 --static-budget 15
 
 Figures: the 4D run's held-out view (val) and held-out time (test) PSNR / SSIM, training time,
 Gaussians, field size, the baked file's size per second of animation; and, over

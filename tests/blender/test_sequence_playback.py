@@ -127,3 +127,19 @@ def test_a_file_gone_after_import_is_reported_not_drawn(
         addon_module("engine.splats.runtime").posed_gaussians(obj, bpy.context.evaluated_depsgraph_get())
     with pytest.raises(RuntimeError, match=f"{obj.name}: the sequence file .* is missing"):
         render.render_png(tmp_path / "gone.png")
+
+
+def test_the_sequence_plays_after_saving_and_reopening(
+    clean_scene: None, sequence_file: Path, tmp_path: Path
+) -> None:
+    blend = sequence_file.parent / "scene.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    obj = _import(sequence_file)  # stored relative to the saved .blend
+    assert addon_module("engine.splats.data").settings(obj).sequence_path.startswith("//")
+    name = obj.name
+    bpy.ops.wm.save_mainfile()
+    bpy.ops.wm.open_mainfile(filepath=str(blend))
+    obj = bpy.data.objects[name]
+    bpy.context.scene.frame_set(1 + 4)
+    shown = addon_module("engine.splats.runtime").posed_gaussians(obj, bpy.context.evaluated_depsgraph_get())
+    np.testing.assert_array_equal(shown.means, SequenceFile(sequence_file).frame(4).means)

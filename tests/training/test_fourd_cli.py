@@ -53,6 +53,10 @@ def test_fit_writes_a_sequence_of_every_frame(toys: Path, tmp_path: Path, capsys
     )
     losses = [e["loss"] for e in events if e["event"] == "progress"]
     assert all(loss == loss and loss > 0 for loss in losses)
+    code, (info,) = run_cli(["info", events[-1]["sequence"]], capsys)
+    assert code == ExitCode.OK and info["kind"] == "sequence" and info["num_frames"] == 5
+    code, (info,) = run_cli(["info", events[-1]["checkpoint"]], capsys)
+    assert code == ExitCode.OK and info["mode"] == "4d" and info["gaussians"] == metrics["gaussians"]
 
 
 def test_stop_writes_a_checkpoint_and_resume_finishes(toys: Path, tmp_path: Path, capsys) -> None:

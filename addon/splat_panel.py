@@ -59,6 +59,12 @@ class GAVATAR_PT_splats(Panel):
             row = box.row()
             row.active = props.use_shading
             row.prop(props, "shading_influence")
+        if props.sequence_path:
+            box = layout.box()
+            box.prop(props, "sequence_path")
+            row = box.row(align=True)
+            row.prop(props, "sequence_start")
+            row.prop(props, "sequence_loop")
         if props.rig_family:
             layout.label(text=f"Trained on {props.rig_family} ({props.rig_model_name or 'unnamed model'})")
 

@@ -13,6 +13,7 @@ import bpy
 import numpy as np
 from bpy.types import Depsgraph, Object
 
+from ..core.avatar.sequence_file import SequenceFileError
 from .frame import SplatDraw
 from .gpu import arrays as gpu_arrays
 from .gpu.arrays import GpuLimitError
@@ -43,6 +44,7 @@ def _data_key(obj: Object) -> tuple[object, ...]:
         int(props.sh_degree),
         int(props.dynamics_rank),
         driver.session_uid if driver is not None else None,
+        str(props.sequence_path),
     )
 
 
@@ -140,13 +142,13 @@ class SceneCache:
                 state.source.shading_scale = splat_data.shading_scale(original)
                 state.source.shading_rotation = splat_data.light_turn(original, depsgraph)
                 state.source.guard = range_guard.state_of(original)
-                if deform and state.is_bound:
+                if deform and state.is_animated:
                     state.deform(depsgraph, deform_device)
-                    if sort_device == "CPU" and deform_device == "GPU":
+                    if sort_device == "CPU" and deform_device == "GPU" and state.is_bound:
                         # The numpy sort needs this frame's means: read them back.
                         world_mean = gpu_arrays.read(state.data.world["world_mean"])
                         state.means = world_mean[: state.data.count * 4].reshape(-1, 4)[:, :3].copy()
-            except (SplatDataError, DriverMeshError, GpuLimitError) as error:
+            except (SplatDataError, DriverMeshError, GpuLimitError, SequenceFileError) as error:
                 contents.problems.append(f"{original.name}: {error}")
                 continue
             contents.splats.append(

@@ -27,6 +27,7 @@ OPERATOR_MODULES: tuple[str, ...] = (
     ".trainer_setup",
     ".interop.import_gaussianavatars",
     ".interop.export_ply_sequence",
+    ".interop.import_sequence",
     ".interop.gltf_io",
 )
 
@@ -42,6 +43,7 @@ IMPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.import_avatar", "Gaussian Avatar (.gavatar)"),
     ("gavatar.import_gaussianavatars", "GaussianAvatars Result (folder)"),
     ("gavatar.import_gltf_avatar", "Avatar glTF + Sidecar (.glb)"),
+    ("gavatar.import_sequence", "Gaussian 4D Sequence (.gavatar4d)"),
 ]
 EXPORT_ENTRIES: list[tuple[str, str]] = [
     ("gavatar.export_params", "Rig Parameters (.npz)"),

@@ -53,11 +53,9 @@ def import_ply_file(
 
 
 def world_gaussians(obj: Object, depsgraph: bpy.types.Depsgraph) -> GaussianSet:
-    """A splat object's Gaussians in Blender world coordinates (bound ones posed at this frame)."""
-    if splat_data.splat_driver(obj) is not None:
-        local = posed_gaussians(obj, depsgraph)
-    else:
-        local = splat_data.read_arrays(obj).gaussians()
+    """A splat object's Gaussians in Blender world coordinates (bound ones posed at this frame,
+    sequences at the frame they show)."""
+    local = posed_gaussians(obj, depsgraph)
     matrix = np.array(obj.evaluated_get(depsgraph).matrix_world, dtype=np.float64)
     return transform_gaussians(local, matrix)
 

@@ -22,10 +22,15 @@ OOM_HINT = "lower --max-gaussians, --resolution-scale or --batch-cameras"
 
 
 def _fit_parser(sub: Any) -> None:
-    p = sub.add_parser("fit", help="train an avatar from a tracked dataset")
+    p = sub.add_parser("fit", help="train an avatar from a tracked dataset (or a 4D sequence: --rig none)")
     p.add_argument("--data", required=True, help="dataset folder (any format core/datasets reads)")
-    p.add_argument("--rig", required=True, choices=["flame", "smplx"], help="rig family of the dataset")
-    p.add_argument("--model", required=True, help="rig model file (FLAME .pkl / SMPL-X .npz, or a stand-in)")
+    p.add_argument(
+        "--rig",
+        required=True,
+        choices=["flame", "smplx", "none"],
+        help="rig family of the dataset; none: a 4D sequence from a D-NeRF-style dataset (training/fourd)",
+    )
+    p.add_argument("--model", default=None, help="rig model file (FLAME .pkl / SMPL-X .npz, or a stand-in)")
     p.add_argument("--out", required=True, help="output folder (avatar, checkpoint, previews)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     # Everything below defaults to the preset's value (None = not given on the command line).

@@ -1,11 +1,12 @@
-"""Per-frame 3DGS PLY files of deformed avatars over a frame range (any 3DGS viewer or engine
-plug-in that plays PLY sequences reads them).
+"""Per-frame 3DGS PLY files of deformed avatars and 4D sequences over a frame range (any 3DGS
+viewer or engine plug-in that plays PLY sequences reads them).
 
 Each frame is deformed exactly as the GAVATAR engine's numpy path draws it (engine/splats/
 runtime.py: the depsgraph-evaluated driver mesh, dynamics on when the object uses them), then
 placed in Blender world coordinates (or Y-up) with covariances mapped and SH bands rotated
-(core/avatar/transform.py). Every file is written atomically: an existing file is replaced whole or
-not at all, and a failure leaves the files of the frames before it.
+(core/avatar/transform.py). Splat objects playing a baked 4D sequence write the frame they show
+at each scene frame (engine/splats/sequence.py). Every file is written atomically: an existing
+file is replaced whole or not at all, and a failure leaves the files of the frames before it.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def frame_gaussians(
     """The objects' Gaussians of the depsgraph's frame in world (or Y-up) coordinates."""
     sets = []
     for obj, source in sources:
-        if source.is_bound:
+        if source.is_sequence:
+            local = source.sequence_gaussians(source.sequence_frame(depsgraph))
+        elif source.is_bound:
             local = source.pose_cpu(source.vertices(depsgraph), source.dynamics_features(depsgraph))
         else:
             local = source.arrays.gaussians()

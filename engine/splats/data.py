@@ -418,6 +418,25 @@ class GAVATAR_SplatSettings(PropertyGroup):
     rig_family: StringProperty(name="Rig Family", default="")  # type: ignore[valid-type]
     rig_model_name: StringProperty(name="Rig Model", default="")  # type: ignore[valid-type]
     rig_model_sha256: StringProperty(name="Rig Model SHA-256", default="")  # type: ignore[valid-type]
+    sequence_path: StringProperty(  # type: ignore[valid-type]
+        name="Sequence File",
+        description="A baked 4D sequence (.gavatar4d): the Gaussians follow the scene frame "
+        "(empty: the Gaussians stored in the object)",
+        subtype="FILE_PATH",
+        update=_redraw,
+    )
+    sequence_start: IntProperty(  # type: ignore[valid-type]
+        name="Sequence Start",
+        description="Scene frame at which the sequence's first frame plays",
+        default=1,
+        update=_redraw,
+    )
+    sequence_loop: BoolProperty(  # type: ignore[valid-type]
+        name="Loop",
+        description="Play the sequence again after its end (else hold its first and last frames)",
+        default=False,
+        update=_redraw,
+    )
     background: FloatVectorProperty(  # type: ignore[valid-type]
         name="Training Background",
         description="Background colour (display values) the avatar was trained over",

@@ -4,7 +4,8 @@
 mesh's evaluated vertices and the dynamics features, and poses bound Gaussians with the numpy path
 of core/avatar/binding.py (plus the normal shading of core/avatar/shading.py).
 ``SplatObjectState`` adds the GPU copy and deforms it each frame: on the GPU (upload the vertices,
-compute shaders) or on the CPU (numpy, then upload everything).
+compute shaders) or on the CPU (numpy, then upload everything). Objects playing a baked 4D
+sequence (engine/splats/sequence.py) upload the scene frame's Gaussians from the file instead.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from bpy.types import Depsgraph, Object
 
 from ...core.avatar import binding as avatar_binding
 from ...core.avatar.gaussians import GaussianSet
+from ...core.avatar.sequence_file import SequenceFile
 from ...core.avatar.shading import Shading
 from ..gpu import binding as binding_gpu
 from ..gpu.splat_buffers import SplatGpuData, normalized, sigmoid
 from . import data as splat_data
-from . import driver_mesh, range_guard
+from . import driver_mesh, range_guard, sequence
 
 Device = Literal["GPU", "CPU"]
 
@@ -46,6 +48,19 @@ class SplatSource:
         self.guard = range_guard.state_of(original)
         self.guard_stats: np.ndarray | None = None  # training range of the features, when known
         self._cpu: _CpuPosing | None = None
+        self.sequence: SequenceFile | None = None
+        path = sequence.sequence_path(original)
+        if path is not None:
+            self.sequence = sequence.open_sequence(path)
+            if (
+                self.sequence.num_gaussians != self.arrays.count
+                or self.sequence.sh_degree != self.arrays.sh_degree
+            ):
+                raise splat_data.SplatDataError(
+                    f"splat object '{self.name}' holds {self.arrays.count} Gaussians of SH degree "
+                    f"{self.arrays.sh_degree}, its sequence {path.name} "
+                    f"{self.sequence.num_gaussians} of degree {self.sequence.sh_degree}"
+                )
         if not self.arrays.is_bound:
             return
         if self.driver is None:
@@ -66,6 +81,27 @@ class SplatSource:
     @property
     def is_bound(self) -> bool:
         return self.arrays.is_bound
+
+    @property
+    def is_sequence(self) -> bool:
+        return self.sequence is not None
+
+    def sequence_frame(self, depsgraph: Depsgraph) -> int:
+        """The sequence frame shown at the depsgraph's scene frame."""
+        assert self.sequence is not None
+        obj = bpy.data.objects[self.name]
+        scene = depsgraph.scene
+        assert scene is not None
+        return sequence.frame_of(obj, scene, self.sequence)
+
+    def sequence_gaussians(self, index: int) -> GaussianSet:
+        """Frame ``index`` of the sequence, with the object's stored colours."""
+        assert self.sequence is not None
+        f = self.sequence.frame(index)
+        return GaussianSet(
+            means=f.means, quats=f.quats, log_scales=f.log_scales, opacity_logits=f.opacity_logits,
+            sh=self.arrays.sh,
+        )  # fmt: skip
 
     def vertices(self, depsgraph: Depsgraph) -> np.ndarray:
         assert self.driver is not None
@@ -122,6 +158,8 @@ class _CpuPosing(NamedTuple):
 def posed_gaussians(obj: Object, depsgraph: Depsgraph) -> GaussianSet:
     """A splat object's Gaussians in its own space for the depsgraph's frame (numpy)."""
     source = SplatSource(obj)
+    if source.is_sequence:
+        return source.sequence_gaussians(source.sequence_frame(depsgraph))
     if not source.is_bound:
         return source.arrays.gaussians()
     return source.pose_cpu(source.vertices(depsgraph), source.dynamics_features(depsgraph))
@@ -137,13 +175,39 @@ class SplatObjectState:
         # Object-space means of the current frame, kept for the numpy sort.
         self.means = self.source.arrays.means
         self.timings: dict[str, float] = {}
+        self.shown_frame: int | None = None  # the sequence frame on the GPU
 
     @property
     def is_bound(self) -> bool:
         return self.source.is_bound
 
+    @property
+    def is_animated(self) -> bool:
+        """Whether the Gaussians change with the frame (bound to a driver, or a sequence)."""
+        return self.source.is_bound or self.source.is_sequence
+
+    def show_sequence_frame(self, depsgraph: Depsgraph) -> None:
+        """Uploads the scene frame's Gaussians of a sequence (nothing when already shown)."""
+        t0 = time.perf_counter()
+        index = self.source.sequence_frame(depsgraph)
+        if index == self.shown_frame:
+            return
+        g = self.source.sequence_gaussians(index)
+        t1 = time.perf_counter()
+        self.data.set_world(
+            g.means, normalized(g.quats), np.exp(g.log_scales.astype(np.float64)), sigmoid(g.opacity_logits),
+            g.sh[:, 0],
+        )  # fmt: skip
+        self.means = g.means
+        self.shown_frame = index
+        self.timings = {"read frame": t1 - t0, "upload": time.perf_counter() - t1}
+
     def deform(self, depsgraph: Depsgraph, device: Device = "GPU") -> None:
-        """Places the Gaussians on the driver mesh as the depsgraph evaluated it."""
+        """Places the Gaussians on the driver mesh as the depsgraph evaluated it (or shows the
+        sequence's frame)."""
+        if self.source.is_sequence:
+            self.show_sequence_frame(depsgraph)
+            return
         if not self.is_bound:
             return
         source = self.source

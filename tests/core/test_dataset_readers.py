@@ -190,10 +190,10 @@ def test_avatarrex_splits_file_and_overrides(tmp_path: Path) -> None:
     assert {f.timestep for f in overridden.split("test")} == {4}
 
 
-def test_dnerf_is_readable_but_not_trainable(tmp_path: Path) -> None:
+def test_dnerf_is_readable_but_not_trainable_as_a_rigged_avatar(tmp_path: Path) -> None:
     truth = fx.write_dnerf(tmp_path / "dnerf")
     ds = open_dataset(truth.root)
-    assert ds.rig_status == "none" and not ds.trainable and "not trainable" in ds.rig_message
+    assert ds.rig_status == "none" and not ds.trainable and "fit --rig none" in ds.rig_message
     times = [f.time for f in ds.frames]
     assert times == sorted(times) and times[0] == 0.0 and times[-1] == 1.0
 

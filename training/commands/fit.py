@@ -47,6 +47,10 @@ def _coerce(field: dataclasses.Field, text: str) -> Any:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     preset = args.preset or "default"
+    if preset not in PRESETS:
+        raise UsageError(f"--preset {preset} is for 4D runs (--rig none); choose one of {', '.join(PRESETS)}")
+    if not getattr(args, "model", None):
+        raise UsageError(f"--rig {args.rig} needs --model (the rig model file)")
     values: dict[str, Any] = {"preset": preset, **PRESETS[preset]}
     for name in DIRECT:
         value = getattr(args, name, None)
@@ -54,15 +58,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             values[name] = value
     if getattr(args, "no_refine", False):
         values.update(refine_expression=False, refine_pose=False, refine_translation=False)
-    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    for item in getattr(args, "set", None) or []:
-        key, sep, text = item.partition("=")
-        if not sep or key not in fields or key == "extra":
-            raise TrainerError(f"--set {item!r}: expected KEY=VALUE with KEY a training setting")
-        try:
-            values[key] = _coerce(fields[key], text)
-        except ValueError as exc:
-            raise TrainerError(f"--set {item!r}: {exc}") from None
+    _apply_sets(values, TrainConfig, args)
     extra = {}
     if getattr(args, "val_cameras", None):
         extra["val_cameras"] = args.val_cameras
@@ -72,6 +68,19 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     cfg = TrainConfig.from_dict(values)
     _validate(cfg)
     return cfg
+
+
+def _apply_sets(values: dict[str, Any], config_class: type, args: argparse.Namespace) -> None:
+    """``--set KEY=VALUE`` items onto ``values``, typed by the config class's fields."""
+    fields = {f.name: f for f in dataclasses.fields(config_class)}
+    for item in getattr(args, "set", None) or []:
+        key, sep, text = item.partition("=")
+        if not sep or key not in fields or key == "extra":
+            raise TrainerError(f"--set {item!r}: expected KEY=VALUE with KEY a training setting")
+        try:
+            values[key] = _coerce(fields[key], text)
+        except ValueError as exc:
+            raise TrainerError(f"--set {item!r}: {exc}") from None
 
 
 def _validate(cfg: TrainConfig) -> None:
@@ -121,6 +130,10 @@ class UsageError(TrainerError):
 
 
 def run_fit(args: argparse.Namespace, events: EventWriter) -> int:
+    if args.rig == "none":
+        from training.commands.fit_4d import run_fit_4d
+
+        return run_fit_4d(args, events)
     from training.errors import Interrupted
     from training.runtime.launch import launched_ranks
 

@@ -1,4 +1,5 @@
-"""``python -m training info FILE``: what an avatar file (or a trainer checkpoint) holds.
+"""``python -m training info FILE``: what an avatar file, a 4D sequence file (``.gavatar4d``) or a
+trainer checkpoint (rigged or 4D) holds.
 
 Prints one ``{"event": "info", ...}`` line on stdout and a readable summary on stderr."""
 
@@ -25,7 +26,12 @@ def _checkpoint_info(path: Path) -> dict:
         "iteration": state["iteration"],
         "iterations": cfg.get("iterations"),
         "train_time": state["train_time"],
-        "gaussians": int(state["gaussians"]["offset"].shape[0]),
+        "mode": "4d" if state.get("kind") == "4d" else "rigged",
+        "gaussians": int(
+            state["model"]["params.means"].shape[0]
+            if state.get("kind") == "4d"
+            else state["gaussians"]["offset"].shape[0]
+        ),
         "dynamics_rank": cfg.get("dynamics_rank"),
         "data": cfg.get("data"),
         "model": cfg.get("model"),
@@ -55,11 +61,49 @@ def _avatar_info(path: Path) -> dict:
     }
 
 
+def _sequence_info(path: Path) -> dict:
+    from core.avatar.sequence_file import SequenceFile, SequenceFileError
+
+    try:
+        seq = SequenceFile(path)
+    except SequenceFileError as exc:
+        raise AvatarFileError(str(exc)) from None
+    header = seq.header
+    return {
+        "kind": "sequence",
+        "path": str(path),
+        "size_bytes": path.stat().st_size,
+        "num_gaussians": seq.num_gaussians,
+        "num_frames": seq.num_frames,
+        "fps": seq.fps,
+        "sh_degree": seq.sh_degree,
+        "mb_per_second": path.stat().st_size / 1e6 / (seq.num_frames / seq.fps),
+        "metrics": header.get("metrics"),
+        "version": header.get("version"),
+        "trainer": {k: v for k, v in header.get("trainer", {}).items() if k != "config"},
+    }
+
+
 def run_info(args: argparse.Namespace, events: EventWriter) -> int:
+    from core.avatar.sequence_file import SUFFIX
+
     path = Path(args.file)
     if not path.is_file():
         raise AvatarFileError(f"{path} does not exist")
-    info = _checkpoint_info(path) if path.suffix == ".pt" else _avatar_info(path)
+    if path.suffix == ".pt":
+        info = _checkpoint_info(path)
+    elif path.suffix == SUFFIX:
+        info = _sequence_info(path)
+    else:
+        info = _avatar_info(path)
+    if info["kind"] == "sequence":
+        LOG.info(
+            "%s: %s Gaussians x %s frames at %s fps, SH degree %s, %.1f MB (%.2f MB per second)",
+            path.name, info["num_gaussians"], info["num_frames"], info["fps"], info["sh_degree"],
+            info["size_bytes"] / 1e6, info["mb_per_second"],
+        )  # fmt: skip
+        events.emit("info", **info)
+        return int(ExitCode.OK)
     if info["kind"] == "avatar":
         rig = info["rig"] or {}
         dyn = info["dynamics"] or {}

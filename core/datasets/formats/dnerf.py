@@ -24,7 +24,7 @@ FORMAT = "dnerf"
 LABEL = "D-NeRF (dynamic scene, no rig)"
 NOT_TRAINABLE = (
     "D-NeRF scenes have no FLAME or SMPL-X tracking: cameras and images import, but a rig-bound "
-    "avatar cannot be trained from them (time-conditioned scenes are not trainable yet)"
+    "avatar cannot be trained from them (train a 4D sequence instead: fit --rig none)"
 )
 
 

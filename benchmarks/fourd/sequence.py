@@ -1,0 +1,154 @@
+"""4D sequence vs per-frame static reconstructions on a D-NeRF-style dataset (the built-in toys4d
+by default: ``python -m scripts.make_4d``). Prints one JSON object of figures.
+
+    .venv/bin/python -m benchmarks.fourd.sequence --device cpu --preset cpu --budget 420 --static-frames 0
+    python -m benchmarks.fourd.sequence --device cuda --budget 150 --static-frames 6 --static-budget 15
+
+Figures: the 4D run's held-out view (val) and held-out time (test) PSNR / SSIM, training time,
+Gaussians, field size, the baked file's size per second of animation; and, over
+``--static-frames`` training times spread over the sequence, a static reconstruction of each time
+from its own views (``only_timestep``, no field) scored on the held-out view at that time, next to
+the 4D run's score on the same images, with the PLY size a per-frame sequence of such
+reconstructions takes per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from training.fourd.config import PRESETS, FourDConfig
+from training.fourd.trainer import SequenceTrainer
+from training.runtime.protocol import EventWriter
+
+
+def _config(args: argparse.Namespace, out: Path, **over: Any) -> FourDConfig:
+    values = {**PRESETS[args.preset], "data": args.data, "out": str(out), "device": args.device}
+    values.update(time_budget=args.budget, iterations=10**6 if args.budget else PRESETS[args.preset].get(
+        "iterations", FourDConfig.iterations))  # fmt: skip
+    values.update(preview_every=0, checkpoint_every=0)
+    values.update(over)
+    return FourDConfig.from_dict(values)
+
+
+def _val_scores(trainer: SequenceTrainer, timestep: int) -> dict[str, float]:
+    from training.metrics import score_images
+
+    data = trainer._held_out("val")
+    assert data is not None and data.cache is not None
+    picks = [i for i, t in enumerate(data.timesteps) if t == timestep]
+    renders = [trainer.render_view(data, i) for i in picks]
+    truths = [data.cache.batch([i])[0][0] for i in picks]
+    scores = score_images(renders, truths)
+    return {"psnr": scores["psnr"], "ssim": scores["ssim"], "images": len(picks)}
+
+
+def _ply_bytes(trainer: SequenceTrainer, folder: Path) -> int:
+    from core.avatar.gaussians import GaussianSet
+    from core.avatar.ply import write_ply
+
+    world = trainer.model.at_time(0.0, trainer.cfg.sh_degree, deform=False)
+    f = lambda t: t.detach().float().cpu().numpy()  # noqa: E731
+    p = world.opacities.double().clamp(1e-6, 1 - 1e-6)
+    gaussians = GaussianSet(
+        means=f(world.means), quats=f(world.quats), log_scales=f(world.scales.log()),
+        opacity_logits=f(torch.log(p / (1 - p))), sh=f(world.sh),
+    )  # fmt: skip
+    path = folder / "frame.ply"
+    write_ply(path, gaussians)
+    return path.stat().st_size
+
+
+@torch.no_grad()
+def _save_strips(trainer: SequenceTrainer, folder: Path) -> None:
+    """Truth beside render for a few held-out images of each split (one PNG per split)."""
+    from training.files.images import save_png, side_by_side
+
+    for split in ("val", "test"):
+        data = trainer._held_out(split)
+        if data is None or data.cache is None:
+            continue
+        picks = np.linspace(0, len(data) - 1, min(6, len(data))).round().astype(int).tolist()
+        rows = [side_by_side(data.cache.batch([i])[0][0], trainer.render_view(data, i)) for i in picks]
+        save_png(folder / f"{split}_truth_render.png", torch.cat(rows, 0))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=None, help="dataset (default: the cached toys4d)")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--preset", default="default", choices=sorted(PRESETS))
+    parser.add_argument("--budget", type=float, default=0.0, help="seconds of 4D training (0: the preset's)")
+    parser.add_argument("--static-frames", type=int, default=4, help="per-frame static baselines (0: none)")
+    parser.add_argument("--static-budget", type=float, default=20.0, help="seconds per static baseline")
+    parser.add_argument("--out", default=None, help="folder for the runs (default: a temporary one)")
+    parser.add_argument("--json", default=None, help="also write the figures here")
+    parser.add_argument("--images", default=None, help="write held-out truth | render strips here")
+    args = parser.parse_args(argv)
+    if args.data is None:
+        from scripts.make_4d import default_out
+
+        args.data = str(default_out(False))
+    root = Path(args.out or tempfile.mkdtemp(prefix="fourd_bench_"))
+    events = EventWriter(io.StringIO())
+
+    started = time.perf_counter()
+    four = SequenceTrainer(_config(args, root / "4d"), events)
+    four.setup()
+    metrics = four.run()
+    figures: dict[str, Any] = {"device": str(four.device), "backend": four.backend, "4d": metrics,
+                               "4d_wall_s": time.perf_counter() - started}  # fmt: skip
+    print(json.dumps({"4d": metrics}), file=sys.stderr, flush=True)
+    if args.images:
+        _save_strips(four, Path(args.images))
+
+    if args.static_frames > 0:
+        train_steps = sorted(four.train.by_timestep)
+        picks = sorted({train_steps[round(i * (len(train_steps) - 1) / max(1, args.static_frames - 1))]
+                        for i in range(args.static_frames)})  # fmt: skip
+        rows = []
+        for step in picks:
+            static = SequenceTrainer(
+                _config(args, root / f"static_{step}", only_timestep=step, time_budget=args.static_budget,
+                        iterations=10**6, densify_until=0.6, static_warmup=0.0),
+                events,
+            )  # fmt: skip
+            static.setup()
+            static.run()
+            rows.append({
+                "timestep": step, "static": _val_scores(static, step), "4d": _val_scores(four, step),
+                "static_gaussians": static.model.num_gaussians, "static_ply_bytes": _ply_bytes(static, root),
+            })  # fmt: skip
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        fps = float(metrics["sequence_fps"])
+        static_psnr = float(np.mean([r["static"]["psnr"] for r in rows]))
+        four_psnr = float(np.mean([r["4d"]["psnr"] for r in rows]))
+        static_mb_s = float(np.mean([r["static_ply_bytes"] for r in rows])) * fps / 1e6
+        figures["static"] = {
+            "frames": rows,
+            "mean_val_psnr_static": static_psnr,
+            "mean_val_psnr_4d_same_images": four_psnr,
+            "psnr_4d_minus_static_db": four_psnr - static_psnr,
+            "static_ply_mb_per_second": static_mb_s,
+            "size_ratio_static_over_4d": static_mb_s / float(metrics["sequence_mb_per_second"]),
+            "seconds_per_static_frame": args.static_budget,
+        }
+    figures["wall_s"] = time.perf_counter() - started
+    text = json.dumps(figures, indent=1)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""``python -m training fit --rig none`` on a tiny Blender-rendered 4D dataset: the JSON-lines
+protocol, a readable baked sequence, stop (exit 75, checkpoint) and resume, and refusals with
+their exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.avatar.sequence_file import SequenceFile
+from core.datasets import open_dataset
+from tests.fixtures.sequence import tiny_toys4d
+from training.cli import main
+from training.errors import ExitCode
+
+TINY = ["--device", "cpu", "--preset", "tiny", "--iterations", "6", "--set", "init_gaussians=120"]
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[dict]]:
+    code = main(argv)
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    return code, events
+
+
+@pytest.fixture(scope="module")
+def toys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_toys4d(tmp_path_factory.mktemp("toys4d"))
+
+
+def fit(data: Path, out: Path, *extra: str) -> list[str]:
+    return ["fit", "--rig", "none", "--data", str(data), "--out", str(out), *TINY, *extra]
+
+
+def test_fit_writes_a_sequence_of_every_frame(toys: Path, tmp_path: Path, capsys) -> None:
+    code, events = run_cli(fit(toys, tmp_path / "run"), capsys)
+    assert code == ExitCode.OK
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and events[0]["mode"] == "4d" and kinds[-1] == "done"
+    assert "progress" in kinds and "checkpoint" in kinds
+    (evaluation,) = [e for e in events if e["event"] == "eval"]
+    assert {"val", "test"} <= set(evaluation) and evaluation["test"]["psnr"] > 5.0
+    metrics = events[-1]["metrics"]
+    seq = SequenceFile(events[-1]["sequence"])
+    seq.verify()
+    dataset = open_dataset(toys)
+    assert seq.num_frames == len({f.time for f in dataset.frames}) == metrics["sequence_frames"] == 5
+    assert seq.num_gaussians == metrics["gaussians"]
+    assert seq.header["trainer"]["mode"] == "4d" and seq.header["up_axis"] == "Y"
+    assert metrics["sequence_mb_per_second"] == pytest.approx(
+        Path(events[-1]["sequence"]).stat().st_size / 1e6 / (5 / 24.0)
+    )
+    losses = [e["loss"] for e in events if e["event"] == "progress"]
+    assert all(loss == loss and loss > 0 for loss in losses)
+    code, (info,) = run_cli(["info", events[-1]["sequence"]], capsys)
+    assert code == ExitCode.OK and info["kind"] == "sequence" and info["num_frames"] == 5
+    code, (info,) = run_cli(["info", events[-1]["checkpoint"]], capsys)
+    assert code == ExitCode.OK and info["mode"] == "4d" and info["gaussians"] == metrics["gaussians"]
+
+
+def test_stop_writes_a_checkpoint_and_resume_finishes(toys: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    code, events = run_cli([*fit(toys, out), "--stop-after", "3"], capsys)
+    assert code == ExitCode.INTERRUPTED == 75
+    assert events[-1]["event"] == "stopped" and (out / "checkpoint.pt").is_file()
+    assert not (out / "sequence.gavatar4d").exists()
+    code, events = run_cli([*fit(toys, out), "--resume"], capsys)
+    assert code == ExitCode.OK
+    assert events[0]["resumed_from"] == 3 and events[-1]["metrics"]["iterations"] == 6
+    code, events = run_cli([*fit(toys, out), "--resume", "--sh-degree", "1"], capsys)
+    assert code == ExitCode.CHECKPOINT and "other settings" in events[-1]["message"]
+
+
+def test_refusals_and_their_exit_codes(toys: Path, tmp_path: Path, capsys) -> None:
+    from tests.fixtures.dataset import write_gaussian_avatars
+
+    code, events = run_cli([*fit(toys, tmp_path / "a"), "--model", "x.pkl"], capsys)
+    assert code == ExitCode.USAGE and "--model only apply to rigged avatars" in events[-1]["message"]
+    code, events = run_cli(
+        ["fit", "--rig", "flame", "--data", str(toys), "--out", str(tmp_path / "b")], capsys
+    )
+    assert code == ExitCode.USAGE and "needs --model" in events[-1]["message"]
+    code, events = run_cli([*fit(toys, tmp_path / "c"), "--preset", "static"], capsys)
+    assert code == ExitCode.USAGE and "4D runs take" in events[-1]["message"]
+    rigged = write_gaussian_avatars(tmp_path / "ga").root
+    code, events = run_cli(fit(rigged, tmp_path / "d"), capsys)
+    assert code == ExitCode.DATASET and "needs a time per image" in events[-1]["message"]

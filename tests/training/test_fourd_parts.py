@@ -1,0 +1,90 @@
+"""Parts of the 4D trainer (training/fourd): the deformation field starts as the identity and
+moves Gaussians once trained, its codes interpolate in time, density control keeps the optimizer's
+state in step, and baking picks the frames asked for."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from training.fourd.bake import frame_times
+from training.fourd.config import PRESETS, FourDConfig
+from training.fourd.densify import WorldDensity
+from training.fourd.field import DeformationField
+from training.fourd.init import initial_gaussians, neighbour_spacing
+from training.fourd.model import GAUSSIAN_NAMES, SequenceModel
+from training.loop.optim import build_adam
+
+
+def _model(code: int = 0, count: int = 50) -> SequenceModel:
+    cfg = FourDConfig.from_dict({**PRESETS["tiny"], "frame_code": code, "sh_degree": 1})
+    g = torch.Generator().manual_seed(0)
+    points = torch.rand(count, 3, generator=g)
+    gaussians = initial_gaussians(points, torch.rand(count, 3, generator=g), cfg.sh_degree)
+    return SequenceModel.build(cfg, gaussians, torch.tensor([[0.0, 0, 0], [1.0, 1, 1]]), 10, g)
+
+
+def test_the_field_starts_as_the_identity_and_learns_motion() -> None:
+    model = _model()
+    canonical = model.at_time(0.3, 1, deform=False)
+    moved = model.at_time(0.3, 1)
+    torch.testing.assert_close(moved.means, canonical.means)
+    torch.testing.assert_close(moved.quats, canonical.quats)
+    assert float(model.field.smoothness().detach()) == 0.0  # space-time planes start flat in time
+    # A few steps pulling every Gaussian 0.1 along x at t = 0.7 only.
+    optimizer = torch.optim.Adam(model.field.parameters(), lr=2e-2)
+    for _ in range(60):
+        optimizer.zero_grad()
+        shift = model.at_time(0.7, 1).means - canonical.means.detach()
+        (shift - torch.tensor([0.1, 0.0, 0.0])).pow(2).mean().backward()
+        optimizer.step()
+    with torch.no_grad():
+        at_07 = (model.at_time(0.7, 1).means - canonical.means).mean(0)
+    assert at_07[0] == pytest.approx(0.1, abs=0.02) and at_07[1:].abs().max() < 0.02
+
+
+def test_frame_codes_interpolate_in_time() -> None:
+    field = _model(code=3).field
+    assert field.codes is not None
+    with torch.no_grad():
+        field.codes.copy_(torch.arange(field.codes.numel(), dtype=torch.float32).view_as(field.codes))
+    cells = field.time_resolution - 1
+    half = (field.codes[2] + field.codes[3]) / 2
+    torch.testing.assert_close(field.code_at(2.5 / cells)[0], half)
+    torch.testing.assert_close(field.code_at(1.0)[0], field.codes[-1])
+    assert isinstance(field, DeformationField)
+
+
+def test_density_control_keeps_the_optimizer_in_step() -> None:
+    model = _model(count=40)
+    cfg = FourDConfig.from_dict({**PRESETS["tiny"], "densify_from": 0.0, "max_gaussians": 60})
+    optimizer = build_adam(dict(model.params), {n: 1e-3 for n in GAUSSIAN_NAMES})
+    w = model.at_time(0.0, 1)
+    (w.means.sum() + w.quats.sum() + w.scales.sum() + w.opacities.sum() + w.sh.sum()).backward()
+    optimizer.step()
+    density = WorldDensity(cfg, 40, extent=1.0, device=torch.device("cpu"), seed=0)
+    density.accumulate(torch.linspace(0, 1e-3, 40), torch.ones(40))
+    with torch.no_grad():
+        model.params["opacity"][:5] = -20.0  # transparent at every time: pruned
+    peak = lambda: torch.sigmoid(model.params["opacity"].detach())  # noqa: E731
+    report = density.step(model, optimizer, cfg.densify_every, 0.5, peak)
+    assert report is not None and report["pruned"] == 5 and report["cloned"] + report["split"] > 0
+    assert model.num_gaussians == 40 + report["cloned"] + report["split"] - 5 <= 60
+    for name in GAUSSIAN_NAMES:
+        param = model.params[name]
+        state = optimizer.state[param]
+        assert state["exp_avg"].shape == param.shape
+        assert any(param is p for group in optimizer.param_groups for p in group["params"])
+
+
+def test_bake_frames_and_neighbour_spacing() -> None:
+    times, fps = frame_times([0.0, 0.5, 1.0], 24.0, 0.0)
+    assert times == [0.0, 0.5, 1.0] and fps == 24.0
+    times, fps = frame_times([i / 48 for i in range(49)], 24.0, 12.0)  # 2 s at 12 fps
+    assert fps == 12.0 and len(times) == 25 and times[-1] == 1.0
+    grid = torch.stack(torch.meshgrid(*[torch.arange(4.0)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    spacing = neighbour_spacing(grid * 0.1)
+    assert float(spacing.min()) == pytest.approx(0.1) and float(spacing.max()) == pytest.approx(0.1)
+    assert not math.isnan(float(spacing.mean()))

@@ -37,9 +37,9 @@ from core.avatar.range_stats import compute_stats  # noqa: E402
 from core.motion import arkit, arkit_mapping  # noqa: E402
 from core.rig import loaders  # noqa: E402
 from core.rig.standins import standin_path  # noqa: E402
-from tests.fixtures.arkit_files import smooth_weights, write_live_link_csv  # noqa: E402
 from tests.fixtures.blender_helpers import ADDON_MODULE, enable_addon_from_source  # noqa: E402
 from tests.fixtures.engine import bound_arrays  # noqa: E402
+from tests.fixtures.files.arkit_files import smooth_weights, write_live_link_csv  # noqa: E402
 
 
 def _module(name: str) -> Any:

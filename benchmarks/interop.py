@@ -72,7 +72,7 @@ def write_result(folder: Path, num_vertices: int, num_faces: int, gaussians: int
 def _sphere_flame(folder: Path) -> Path:
     """A FLAME 2023-format file of FLAME's size whose mesh is a closed-up sphere grid of 59 x 86
     (5074 vertices, 9976 triangles, manifold like FLAME's), random bases of the real sizes."""
-    from tests.fixtures import rig_files
+    from tests.fixtures.files import rig_files
 
     rings, segments = 59, 86
     arrays = rig_files.model_arrays("FLAME", num_vertices=rings * segments, num_faces=9976, scale=0.2)

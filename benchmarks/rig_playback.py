@@ -52,7 +52,7 @@ def _model_file(family: str, given: str, folder: Path) -> tuple[Path, str]:
     found = _rig_module("model_source").standin_path(family, "")
     if found is not None:
         return found, "free stand-in"
-    from tests.fixtures import rig_files
+    from tests.fixtures.files import rig_files
 
     if family == "FLAME":
         path = rig_files.flame_2023_pickle(folder, num_vertices=5023, num_faces=9976)

@@ -14,8 +14,8 @@ import pytest
 from core.avatar import avatar_file, binding
 from core.avatar.gaussians import GaussianSet
 from core.rig import lbs, loaders
-from tests.fixtures import rig_files
 from tests.fixtures.engine import addon_module, assert_same_arrays
+from tests.fixtures.files import rig_files
 
 NUM_SHAPE, NUM_EXPRESSION = 6, 4
 

@@ -14,8 +14,8 @@ import pytest
 from core.avatar.binding import posed_gaussians
 from core.avatar.gaussians import GaussianSet
 from core.rig import loaders
-from tests.fixtures import ga as ga_fixtures
 from tests.fixtures.engine import addon_module, sphere_head_model
+from tests.fixtures.files import ga as ga_fixtures
 
 
 @pytest.fixture(scope="module")

@@ -125,8 +125,10 @@ def test_a_file_gone_after_import_is_reported_not_drawn(
     sequence_file.unlink()
     with pytest.raises(addon_module("core.avatar.sequence_file").SequenceFileError, match="is missing"):
         addon_module("engine.splats.runtime").posed_gaussians(obj, bpy.context.evaluated_depsgraph_get())
-    with pytest.raises(RuntimeError, match=f"{obj.name}: the sequence file .* is missing"):
-        render.render_png(tmp_path / "gone.png")
+    # F12 skips the broken object with a warning (a broken avatar never fails the whole shot):
+    # the image is the scene without it, the world colour everywhere.
+    image = render.render_png(tmp_path / "gone.png")
+    assert np.abs(image - image[0, 0]).max() <= 1.5 / 255
 
 
 def test_the_sequence_plays_after_saving_and_reopening(

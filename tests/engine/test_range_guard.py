@@ -23,8 +23,8 @@ from tests.engine.test_render import (
     render_png,
     setup_scene,
 )
-from tests.fixtures import rig_files
 from tests.fixtures.engine import addon_module
+from tests.fixtures.files import rig_files
 
 EXPR_RANGE = 0.5
 

@@ -15,8 +15,8 @@ from core.avatar import avatar_file, binding
 from core.avatar.shading import Shading, face_normals
 from core.rig import lbs, loaders
 from tests.blender.test_avatar_import import NUM_EXPRESSION, NUM_SHAPE, make_avatar
-from tests.fixtures import rig_files
 from tests.fixtures.engine import addon_module, assert_same_arrays, bound_arrays, grid_mesh
+from tests.fixtures.files import rig_files
 
 # The pose that turns the faces: global, neck and jaw rotations of the FLAME rig (axis-angle).
 POSE = np.array([[0.2, 0.5, 0.0], [0.3, -0.4, 0.2], [0.35, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])

@@ -19,9 +19,9 @@ from core.rig import loaders
 from tests.blender.test_avatar_import import NUM_EXPRESSION, NUM_SHAPE
 from tests.engine.test_render import frame_avatar, render_png, setup_scene
 from tests.engine.test_shading_gpu import POSE, _pose, _reference_dc, _world_dc, shaded_avatar
-from tests.fixtures import rig_files
 from tests.fixtures.blender_helpers import run_python
 from tests.fixtures.engine import addon_module
+from tests.fixtures.files import rig_files
 
 EXPRESSION = np.array([0.8, -0.5, 0.3, 0.0])
 

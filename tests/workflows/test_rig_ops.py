@@ -12,7 +12,7 @@ import pytest
 from core.rig import lbs, loaders
 from core.rig import params as rig_params
 from tests.blender.test_rig import TOLERANCE, evaluated_world, forward_world
-from tests.fixtures import rig_files
+from tests.fixtures.files import rig_files
 
 
 def _created() -> dict[str, int]:

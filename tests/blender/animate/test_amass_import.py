@@ -18,7 +18,6 @@ import pytest
 from core.motion import amass
 from core.rig import lbs, loaders
 from core.rotations import matrix_to_axis_angle
-from tests.fixtures import rig_files
 from tests.fixtures.animate import (
     active_parts,
     bone_head_world,
@@ -29,6 +28,7 @@ from tests.fixtures.animate import (
     preferences,
     standin_smplx_blend,  # noqa: F401  (fixture)
 )
+from tests.fixtures.files import rig_files
 from tests.fixtures.real_data import real_file
 from tests.fixtures.standin import standin_dir  # noqa: F401  (fixture)
 

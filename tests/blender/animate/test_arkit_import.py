@@ -14,8 +14,8 @@ from core.motion import arkit_mapping
 from core.motion.arkit import ARKIT_NAMES
 from core.rig.lbs import axis_angle_to_matrix
 from tests.fixtures.animate import data_counts, evaluated_mesh_world, fcurve_paths, module
-from tests.fixtures.arkit_files import smooth_weights, write_live_link_csv, write_mediapipe_json
 from tests.fixtures.blender_rig_models import make_model
+from tests.fixtures.files.arkit_files import smooth_weights, write_live_link_csv, write_mediapipe_json
 
 NAMED = ("jawOpen", "EyeBlinkLeft", "mouth_smile_left", "custom", "browInnerUp", "cheekPuff")
 

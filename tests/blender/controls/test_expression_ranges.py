@@ -13,10 +13,10 @@ import pytest
 from core.avatar import range_stats
 from core.rig import loaders
 from tests.blender.test_avatar_import import NUM_EXPRESSION, make_avatar
-from tests.fixtures import rig_files
 from tests.fixtures.animate import module
 from tests.fixtures.blender_rig_models import make_model
 from tests.fixtures.engine import bound_arrays
+from tests.fixtures.files import rig_files
 
 
 def _range(block) -> tuple[float, float]:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from core.motion import arkit, arkit_mapping
 from core.motion.arkit import ARKIT_NAMES, parse_timecode, read_arkit
 from core.motion.errors import MotionFileError
 from core.rig.lbs import axis_angle_to_matrix
-from tests.fixtures.arkit_files import (
+from tests.fixtures.files.arkit_files import (
     smooth_weights,
     write_live_link_csv,
     write_mediapipe_json,

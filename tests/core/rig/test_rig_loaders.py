@@ -13,7 +13,7 @@ from core.rig import loaders
 from core.rig.errors import ModelFileError
 from core.rig.lbs import forward
 from core.rig.model import FLAME_JOINT_NAMES, PARENTS, SMPLH_JOINT_NAMES, SMPLX_JOINT_NAMES
-from tests.fixtures import rig_files as rf
+from tests.fixtures.files import rig_files as rf
 
 
 def _same_model(model, arrays, family, num_shape, num_expression):

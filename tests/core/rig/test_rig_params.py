@@ -10,7 +10,7 @@ import pytest
 from core.rig import loaders, params
 from core.rig.errors import ParamsError
 from core.rig.lbs import forward
-from tests.fixtures import rig_files as rf
+from tests.fixtures.files import rig_files as rf
 
 
 @pytest.fixture(scope="module")

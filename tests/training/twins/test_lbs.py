@@ -12,7 +12,7 @@ smplx_lbs = pytest.importorskip("smplx.lbs")
 
 from core.rig import loaders  # noqa: E402
 from core.rig.lbs import forward  # noqa: E402
-from tests.fixtures import rig_files as rf  # noqa: E402
+from tests.fixtures.files import rig_files as rf  # noqa: E402
 from training.twins.lbs import TorchRig, axis_angle_to_matrix  # noqa: E402
 
 

@@ -1,0 +1,44 @@
+"""Plausible bounds for the numbers that size the work an import does.
+
+One number in a file can ask for hundreds of thousands of keyframes (``fps = 1e-6``) or gigabytes
+(a 10^6 x 10^6 matrix): these bounds turn such a file into a refusal before the work starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .arrays import integer, scalar
+from .errors import InputError
+
+MAX_FPS = 1000.0
+MIN_FPS = 0.1  # below this a clip of a few frames spans hours of keys
+MAX_FRAMES = 1_000_000
+MAX_DURATION_S = 6 * 3600.0  # a motion clip or capture longer than six hours is not one we import
+MAX_KEYFRAMES = 2_000_000  # frames after resampling
+
+
+def frame_rate(value: Any, key: str = "fps") -> float:
+    """A frame rate in [0.1, 1000] per second."""
+    return scalar(value, key, low=MIN_FPS, high=MAX_FPS)
+
+
+def frame_count(value: Any, key: str = "frames") -> int:
+    return integer(value, key, low=0, high=MAX_FRAMES)
+
+
+def check_duration(frames: int, fps: float, what: str = "clip") -> float:
+    """The duration of ``frames`` at ``fps``; InputError past the bound."""
+    if frames > MAX_FRAMES:
+        raise InputError(f"has {frames} frames, more than the {MAX_FRAMES} a {what} may have")
+    seconds = max(frames - 1, 0) / fps
+    if seconds > MAX_DURATION_S:
+        raise InputError(f"lasts {seconds / 3600:.1f} hours at {fps:g} fps, longer than a {what} may")
+    return seconds
+
+
+def check_keyframes(count: float, what: str = "clip") -> int:
+    """The number of frames an import will key, after resampling."""
+    if not count == count or count > MAX_KEYFRAMES:  # NaN fails both
+        raise InputError(f"would key more than {MAX_KEYFRAMES} frames; check the {what}'s frame rate")
+    return int(count)

@@ -79,18 +79,20 @@ def float_array(
     shape: Shape | None = None,
     *,
     limit: float = FLOAT32_MAX,
-    dtype: type = np.float64,
+    dtype: type | None = np.float64,
     min_rows: int = 0,
 ) -> np.ndarray:
-    """``value`` as a float array of ``shape``, every entry finite with ``|x| <= limit``."""
+    """``value`` as a float array of ``shape``, every entry finite with ``|x| <= limit``.
+    ``dtype=None`` keeps a stored float type (float32 stays float32); other types become float64."""
     array = _numeric(value, key)
     if shape is not None:
         check_shape(array, key, shape, min_rows=min_rows)
+    target = dtype if dtype is not None else (array.dtype if array.dtype.kind == "f" else np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
-        out: np.ndarray = array.astype(dtype, copy=False)
+        out: np.ndarray = array.astype(target, copy=False)
         if out.size:
             if not np.isfinite(out).all():
-                raise InputError(f"has NaN or infinite values in '{key}'")
+                raise InputError(f"has non-finite values (NaN or infinity) in '{key}'")
             if float(np.abs(out).max()) > limit:
                 raise InputError(f"has values in '{key}' beyond the plausible +-{limit:.3g}")
     return out

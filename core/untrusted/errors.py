@@ -85,7 +85,10 @@ def reading(path: str | os.PathLike[str], make_error: ErrorFactory, what: str = 
         raise make_error(name, "needs more memory than a file of its kind may") from None
     except DAMAGED as exc:
         kind = f" {what}" if what else ""
-        raise make_error(name, f"is not a readable{kind} file ({describe(exc)})") from None
+        error = make_error(name, f"is not a readable{kind} file ({describe(exc)})")
+        if isinstance(exc, type(error)):
+            raise  # already the importer's own sentence
+        raise error from None
 
 
 def describe(exc: BaseException) -> str:

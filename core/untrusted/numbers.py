@@ -14,8 +14,8 @@ from .errors import InputError
 MAX_FPS = 1000.0
 MIN_FPS = 0.1  # below this a clip of a few frames spans hours of keys
 MAX_FRAMES = 1_000_000
-MAX_DURATION_S = 6 * 3600.0  # a motion clip or capture longer than six hours is not one we import
-MAX_KEYFRAMES = 2_000_000  # frames after resampling
+MAX_DURATION_S = 3600.0  # motion clips last seconds to minutes; an hour is far beyond any
+MAX_KEYFRAMES = 250_000  # frames an import may key after resampling (over an hour at 60 fps)
 
 
 def frame_rate(value: Any, key: str = "fps") -> float:

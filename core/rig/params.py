@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from ..untrusted import InputError, reading
+from ..untrusted.files import GIB, open_regular
+from ..untrusted.npz import read_npz
 from .errors import ParamsError
 from .lbs import RigOutput, forward
 from .model import RigModel
@@ -422,23 +424,17 @@ def params_to_dict(
 # files
 
 
+MAX_PARAMS_BYTES = 2 * GIB
+
+
 def read_params_file(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """The arrays of a parameter .npz (never unpickling anything). Raises ParamsError."""
     p = Path(path)
-    if not p.is_file():
-        raise ParamsError(f"Parameter file '{p}' does not exist.")
-    with open(p, "rb") as handle:
-        if not is_zip(handle.read(4)):
-            raise ParamsError(f"Parameter file '{p}' is not a readable .npz archive (no zip header).")
-    try:
-        with np.load(p, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ParamsError(f"Parameter file '{p}' is not a readable .npz archive ({exc}).") from exc
-    except ValueError as exc:
-        raise ParamsError(
-            f"Parameter file '{p}' has an array that cannot be read without pickle ({exc})."
-        ) from exc
+    with reading(p, lambda name, problem: ParamsError(f"Parameter file '{name}' {problem}."), ".npz"):
+        with open_regular(p, MAX_PARAMS_BYTES) as handle:
+            if not is_zip(handle.read(4)):
+                raise InputError("is not a readable .npz archive (no zip header)")
+        return read_npz(p, max_file_bytes=MAX_PARAMS_BYTES)
 
 
 def write_params_file(path: str | os.PathLike[str], params: Mapping[str, np.ndarray]) -> Path:

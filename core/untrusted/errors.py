@@ -58,6 +58,14 @@ def display_name(path: str | os.PathLike[str] | bytes) -> str:
     return safe if len(safe) <= 80 else safe[:77] + "..."
 
 
+def display_path(path: str | os.PathLike[str] | bytes, limit: int = 240) -> str:
+    """A whole path fit for a message: undecodable bytes as '?', unprintable characters as '?'."""
+    raw = os.fsdecode(path) if isinstance(path, bytes) else os.fspath(path)
+    safe = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace").replace("\ufffd", "?")
+    safe = "".join(ch if ch.isprintable() else "?" for ch in safe)
+    return safe if len(safe) <= limit else "..." + safe[-(limit - 3) :]
+
+
 def short(text: object, limit: int = 80) -> str:
     """A value quoted in a message, cut short (a 10 KB header line must not fill the report)."""
     value = str(text)

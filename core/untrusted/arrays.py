@@ -92,7 +92,7 @@ def float_array(
         out: np.ndarray = array.astype(target, copy=False)
         if out.size:
             if not np.isfinite(out).all():
-                raise InputError(f"has non-finite values (NaN or infinity) in '{key}'")
+                raise InputError(f"has non-finite values: NaN or infinite values in '{key}'")
             if float(np.abs(out).max()) > limit:
                 raise InputError(f"has values in '{key}' beyond the plausible +-{limit:.3g}")
     return out

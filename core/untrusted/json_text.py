@@ -42,12 +42,16 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def loads(text: str, *, max_depth: int = MAX_DEPTH) -> Any:
-    """Parse JSON text; InputError for deep nesting, NaN/Infinity literals or bad syntax."""
+def loads(text: str, *, max_depth: int = MAX_DEPTH, allow_constants: bool = False) -> Any:
+    """Parse JSON text; InputError for deep nesting, NaN/Infinity literals (unless
+    ``allow_constants``: Python's json writes them, and a reader may name the field instead) or bad
+    syntax. Numbers too large for a float are refused either way."""
     if nesting_depth(text) > max_depth:
         raise InputError(f"is JSON nested more than {max_depth} levels deep")
     try:
-        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        return json.loads(
+            text, parse_constant=float if allow_constants else _refuse_constant, parse_float=_finite_float
+        )
     except json.JSONDecodeError as exc:
         raise InputError(
             f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg.lower()})"
@@ -66,11 +70,15 @@ def load_bytes(data: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
 
 
 def load_file(
-    path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = MAX_DEPTH
+    path: str | os.PathLike[str],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_depth: int = MAX_DEPTH,
+    allow_constants: bool = False,
 ) -> Any:
     """A JSON file: a regular file within ``max_bytes``, parsed with the bounds above."""
     text = read_text(path, max_bytes)
     try:
-        return loads(text, max_depth=max_depth)
+        return loads(text, max_depth=max_depth, allow_constants=allow_constants)
     except InputError as exc:
         raise InputError(exc.problem, path) from None

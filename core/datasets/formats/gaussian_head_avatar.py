@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ...rig.lbs import axis_angle_to_matrix
+from ...untrusted.names import ascii_number
 from ..camera import Camera, rigid
 from ..checks import as_array, as_vector, check_intrinsics, check_rotation, load_npz
 from ..errors import DatasetError
@@ -43,8 +44,9 @@ def looks_like(root: Path) -> bool:
 def _frame_dirs(root: Path) -> list[tuple[int, str]]:
     out = []
     for child in (root / "images").iterdir():
-        if child.is_dir() and child.name.isdigit():
-            out.append((int(child.name), child.name))
+        number = ascii_number(child.name)
+        if child.is_dir() and number is not None:
+            out.append((number, child.name))
     return sorted(out)
 
 

@@ -19,6 +19,8 @@ from ..untrusted.files import GIB, open_regular
 from .errors import DatasetError
 
 MAX_IMAGE_BYTES = 2 * GIB
+# PIL raises SyntaxError for some damaged headers, besides the usual damaged-file errors.
+_DECODE_ERRORS: tuple[type[BaseException], ...] = (*DAMAGED, SyntaxError)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -98,7 +100,7 @@ def _open_pil(path: str | os.PathLike[str]) -> Any:
         raise DatasetError(
             path, f"is an image of more than {2 * limit} pixels, too large to decode"
         ) from None
-    except (*DAMAGED, SyntaxError) as exc:
+    except _DECODE_ERRORS as exc:
         raise DatasetError(path, f"cannot decode the image ({describe(exc)})") from None
     return img
 

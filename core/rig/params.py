@@ -18,7 +18,6 @@ carry no frame axis, or a leading axis of 1 (or identical rows). Missing keys me
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..avatar.atomic import atomic_write
 from ..untrusted import InputError, reading
 from ..untrusted.files import GIB, open_regular
 from ..untrusted.npz import read_npz
@@ -443,12 +443,6 @@ def write_params_file(path: str | os.PathLike[str], params: Mapping[str, np.ndar
     if p.suffix != ".npz":
         p = p.with_name(p.name + ".npz")
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=p.name + ".", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **{k: np.asarray(v) for k, v in params.items()})
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(p) as handle:
+        np.savez(handle, **{k: np.asarray(v) for k, v in params.items()})
     return p

@@ -100,7 +100,7 @@ def read_npy_stream(
         check(header)
     if header.dtype.hasobject:
         if load_object is None:
-            raise InputError(f"has array '{member}' of Python objects, which this reader does not load")
+            raise InputError(f"has array '{member}' of Python objects, which cannot be read without pickle")
         return load_object(stream, header)
     return _read_data(stream, header, member, max_bytes)
 

@@ -26,7 +26,7 @@ from ..core.datasets.errors import DatasetError
 from ..core.interop.errors import InteropError
 from ..core.motion.errors import MotionFileError
 from ..core.rig.errors import ModelFileError, ParamsError
-from ..core.untrusted.errors import InputError, short
+from ..core.untrusted.errors import InputError, display_name, short
 
 # Errors whose message is a sentence written for the user.
 SENTENCE_ERRORS: tuple[type[BaseException], ...] = (
@@ -55,11 +55,30 @@ def unexpected_sentence(label: str) -> str:
     return f"{label} stopped on an unexpected problem; the details are on the system console."
 
 
+def undecodable_path(operator: Any) -> str:
+    """The shown form of a file or folder setting that is not valid UTF-8 (Blender names and
+    reports must be), else ''."""
+    for prop in ("filepath", "directory", "model_path"):
+        value = getattr(operator, prop, None)
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return display_name(value)
+    return ""
+
+
 def guarded(execute: Callable[..., Any]) -> Callable[..., Any]:
     """``execute`` that reports a sentence and returns CANCELLED instead of raising."""
 
     @functools.wraps(execute)
     def run(self: Any, context: Any) -> Any:
+        undecodable = undecodable_path(self)
+        if undecodable:
+            self.report(
+                {"ERROR"}, f"The name '{undecodable}' is not valid UTF-8 text; rename it and try again."
+            )
+            return {"CANCELLED"}
         try:
             return execute(self, context)
         except SENTENCE_ERRORS as exc:

@@ -453,6 +453,8 @@ def _read_archive(zf: zipfile.ZipFile, label: str, num_faces: int | None) -> Ava
     names = sorted(n for n in zf.namelist() if n.startswith("identity/") and n.endswith(".npy"))
     for name in names[:64]:
         value = _read_npy(zf, name, label)
+        if value.size == 0:
+            raise AvatarFileError(f"{label} has an empty {name[:-4]}")
         with reading(label, _error(label)):
             checked.float_array(value, name[:-4], limit=MAX_IDENTITY_VALUE)
         identity[name[len("identity/") : -len(".npy")]] = value

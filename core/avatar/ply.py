@@ -141,6 +141,8 @@ def _vertex_layout(header: PlyHeader, path: Path) -> tuple[_Element, int, dict[s
     vertex = header.vertex
     if vertex is None:
         raise PlyError(f"{path} has no 'vertex' element, so it holds no Gaussians")
+    if vertex.count == 0:
+        raise PlyError(f"{path} holds no Gaussians (its vertex count is 0)")
     if vertex.has_lists:
         raise PlyError(f"{path} has list properties in its vertex element; it is not a 3DGS PLY")
     columns = {name: i for i, (name, _) in enumerate(vertex.scalars)}

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from core.rig import loaders
+from tests.fixtures import rig_files
 from tests.fuzz import mutations as mut
 
 Rng = np.random.Generator
@@ -60,36 +61,29 @@ def _mutate_pickle(path: Path, rng: Rng) -> str:
     arrays, _sha = loaders.read_model_dict(path)  # our own valid seed: plain arrays
     key = sorted(arrays)[int(rng.integers(0, len(arrays)))]
     arrays[key], what = mut.confused_value(arrays[key], rng)
-    if choice == 3 and key == "J_regressor":
+    if choice == 3:
+        key, what = "J_regressor", "sparse-broken"
         arrays[key] = _sparse_like(rng)
-        what = "sparse-broken"
-    path.write_bytes(pickle.dumps(arrays, protocol=2))
+    with rig_files._fake_modules():
+        path.write_bytes(pickle.dumps(arrays, protocol=2))
     return f"pickle {key}:{what}"
 
 
 def _sparse_like(rng: Rng) -> Any:
-    shapes = [(10**6, 10**6), (5, -3), (3,), "abc"]
-    shape = shapes[int(rng.integers(0, len(shapes)))]
-    state = {"_shape": shape, "data": np.ones(3), "indices": np.array([0, 1, 7]), "format": "csc"}
-    if rng.random() < 0.5:
-        state["indptr"] = np.array([0, 3])
-    holder = _CscState(state)
+    """A scipy CSC matrix as the official pickles hold one, with a damaged shape or index arrays."""
+    holder = rig_files._FakeCscMatrix(np.eye(3))
+    choice = int(rng.integers(0, 5))
+    if choice == 0:
+        holder._shape = (10**6, 10**6)
+    elif choice == 1:
+        holder._shape = (5, -3)
+    elif choice == 2:
+        holder._shape = (3,)
+    elif choice == 3:
+        del holder.indptr
+    else:
+        holder.indices = np.array([0, 1, 70])
     return holder
-
-
-class _CscState:
-    """Pickled as a ``scipy.sparse._csc.csc_matrix`` object with this state."""
-
-    def __init__(self, state: dict[str, Any]) -> None:
-        self.state = state
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        cls = type("csc_matrix", (), {"__module__": "scipy.sparse._csc"})
-        return (_new_object, (cls,), self.state)
-
-
-def _new_object(cls: type) -> Any:  # pragma: no cover - resolved by name in the pickle
-    return object.__new__(cls)
 
 
 def _mutate_gavatar(path: Path, rng: Rng) -> str:

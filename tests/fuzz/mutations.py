@@ -366,7 +366,7 @@ def mutate_ply(data: bytes, rng: Rng) -> tuple[bytes, str]:
         lines = [line for line in lines if not line.startswith("property float f_rest_3")]
     if choice == 6:
         lines.insert(2, "weird header line " + "y" * 5000)
-    return ("\n".join(lines) + "\n").encode("ascii") + body, f"ply-header{choice}"
+    return ("\n".join(lines) + "\n").encode("utf-8") + body, f"ply-header{choice}"
 
 
 # --- pickles ---------------------------------------------------------------------------------------

@@ -99,7 +99,7 @@ def _rig_seed(folder: Path, index: int, ctx: dict[str, Any]) -> Path:
 def _rig_call(path: Path, ctx: dict[str, Any], rng: Rng) -> Any:
     family = ctx.get("families", {}).get(path.name)
     if family is None:  # a renamed or replaced file: any family
-        family = ["FLAME", "SMPLX", "SMPLH"][int(rng.integers(0, 3))]
+        family = ["FLAME", "SMPLX"][int(rng.integers(0, 2))]
     return bpy.ops.gavatar.add_rig(family=family, model_path=str(path))
 
 

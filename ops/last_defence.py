@@ -4,7 +4,8 @@ CANCELLED, never a Python traceback in the user's face or an exception's own tex
 ``guard_operators`` wraps the ``execute`` of each operator class of a module once, before it is
 registered. Errors whose text is written for users (the readers' and the Blender-side features' own
 error classes) are reported as they are; anything else is reported as one plain sentence, and its
-traceback goes to the system console for a bug report.
+traceback goes to the system console for a bug report. Either way, datablocks the operator made
+before the exception are removed again.
 """
 
 from __future__ import annotations
@@ -55,6 +56,22 @@ def unexpected_sentence(label: str) -> str:
     return f"{label} stopped on an unexpected problem; the details are on the system console."
 
 
+# What an operator may have made before an exception reached us: removed again, so a CANCELLED
+# operator leaves bpy.data as it found it (objects first: they use the rest).
+_DATA_KINDS = ("objects", "meshes", "armatures", "actions", "cameras", "images", "materials", "collections")
+
+
+def data_names() -> dict[str, set[str]]:
+    return {kind: {block.name for block in getattr(bpy.data, kind)} for kind in _DATA_KINDS}
+
+
+def remove_new_data(before: dict[str, set[str]]) -> None:
+    for kind in _DATA_KINDS:
+        blocks = getattr(bpy.data, kind)
+        for block in [b for b in blocks if b.name not in before[kind]]:
+            blocks.remove(block)
+
+
 def undecodable_path(operator: Any) -> str:
     """The shown form of a file or folder setting that is not valid UTF-8 (Blender names and
     reports must be), else ''."""
@@ -79,12 +96,15 @@ def guarded(execute: Callable[..., Any]) -> Callable[..., Any]:
                 {"ERROR"}, f"The name '{undecodable}' is not valid UTF-8 text; rename it and try again."
             )
             return {"CANCELLED"}
+        before = data_names()
         try:
             return execute(self, context)
         except SENTENCE_ERRORS as exc:
+            remove_new_data(before)
             self.report({"ERROR"}, as_sentence(str(exc)))
             return {"CANCELLED"}
         except Exception:
+            remove_new_data(before)
             traceback.print_exc(file=sys.stderr)
             label = getattr(self, "bl_label", "") or "The operation"
             self.report({"ERROR"}, unexpected_sentence(label))

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..avatar.atomic import atomic_write
 from ..untrusted import InputError, reading
+from ..untrusted.arrays import float_array as checked_float_array
 from ..untrusted.files import GIB, open_regular
 from ..untrusted.npz import read_npz
 from .errors import ParamsError
@@ -150,14 +151,16 @@ def forward_sequence(model: RigModel, params: RigParams) -> np.ndarray:
 # dictionary -> RigParams
 
 
+MAX_PARAM_VALUE = 1e4  # radians, metres and coefficients: beyond is damaged data (and inf in float32)
+
+
 def _as_float(key: str, value: Any) -> np.ndarray:
     try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ParamsError(f"Parameter '{key}' is not numeric ({exc}).") from exc
-    if not np.all(np.isfinite(arr)):
-        raise ParamsError(f"Parameter '{key}' has non-finite values (NaN or infinity).")
-    return arr
+        return checked_float_array(value, key, limit=MAX_PARAM_VALUE)
+    except InputError as exc:
+        if "non-finite" in exc.problem:
+            raise ParamsError(f"Parameter '{key}' has non-finite values (NaN or infinity).") from None
+        raise ParamsError(f"Parameter '{key}' {exc.problem}.") from None
 
 
 def _frames(key: str, arr: np.ndarray, tails: tuple[tuple[int, ...], ...], meaning: str) -> np.ndarray | None:

@@ -116,6 +116,12 @@ def _mutate_gavatar(path: Path, rng: Rng) -> str:
         shape = (int(rng.choice([10**6, 2**40])), 3)
         members[name] = mut.forged_npy(shape)
         label = f"{name}:forged{shape}"
+    elif choice == 4 and rng.random() < 0.3:
+        name = [n for n in members if n.endswith(".npy")][int(rng.integers(0, 4))]
+        del members[name]
+        mut.write_zip_members(path, members)
+        mut.add_raw_deflated_member(path, name, *mut.deflate_bomb_npy())
+        return f"{name}:deflate-bomb-1GiB"
     elif choice == 4:
         out, label = mut.zip_header_edit(path.read_bytes(), rng)
         path.write_bytes(out)

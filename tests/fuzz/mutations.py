@@ -4,6 +4,7 @@ and returns a short label of what it did, so a failing case can be rebuilt from 
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -107,18 +108,23 @@ def zip_header_edit(data: bytes, rng: Rng) -> tuple[bytes, str]:
     return out, "zip-crc"
 
 
-def deflate_bomb_npy(shape: tuple[int, ...] = (1 << 27,)) -> bytes:
-    """A deflated .npy member of float64 zeros: about 1 MiB on disk, ``8 * prod(shape)`` inflated."""
+@functools.cache
+def deflate_bomb_npy(shape: tuple[int, ...] = (1 << 27,)) -> tuple[bytes, int, int]:
+    """A raw-deflated .npy of float64 zeros: about 1 MiB on disk, ``8 * prod(shape)`` bytes
+    inflated (1 GiB by default). Returns (deflated bytes, inflated size, CRC). One 1 MiB block is
+    compressed once and repeated: after a full flush each block stands alone in the stream."""
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    head = header.getvalue()
     comp = zlib.compressobj(9, zlib.DEFLATED, -15)
-    chunks = [comp.compress(header.getvalue())]
+    first = comp.compress(head) + comp.flush(zlib.Z_FULL_FLUSH)
     block = bytes(1 << 20)
+    repeated = comp.compress(block) + comp.flush(zlib.Z_FULL_FLUSH)
     total = 8 * int(np.prod(shape))
-    for _ in range(total // len(block)):
-        chunks.append(comp.compress(block))
-    chunks.append(comp.flush())
-    return b"".join(chunks)
+    count = total // len(block)
+    tail = comp.flush(zlib.Z_FINISH)
+    # The CRC is left 0: the reader must refuse the member long before it could check it.
+    return first + repeated * count + tail, len(head) + count * len(block), 0
 
 
 def write_zip_members(path: Path, members: dict[str, bytes], compress: bool = False) -> None:
@@ -224,6 +230,12 @@ def mutate_npz(path: Path, rng: Rng) -> str:
         key = keys[int(rng.integers(0, len(keys)))]
         del arrays[key]
         label = f"drop:{key}"
+    elif roll < 0.69 and keys:
+        key = keys[int(rng.integers(0, len(keys)))]
+        members = {f"{k}.npy": npy_bytes(v) for k, v in arrays.items() if k != key}
+        write_zip_members(path, members)
+        add_raw_deflated_member(path, f"{key}.npy", *deflate_bomb_npy())
+        return f"{key}:deflate-bomb-1GiB"
     elif roll < 0.75 and keys:
         key = keys[int(rng.integers(0, len(keys)))]
         members = {f"{k}.npy": npy_bytes(v) for k, v in arrays.items()}

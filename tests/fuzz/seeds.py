@@ -187,3 +187,23 @@ def camera_file(folder: Path, index: int) -> Path:
     path = folder / f"cameras{index}.json"
     path.write_text(json.dumps({"cameras": cameras}), encoding="utf-8")
     return path
+
+
+def params_file(folder: Path, index: int) -> Path:
+    """FLAME rig parameters as the datasets store them: a sequence (leading frame axis) or one frame."""
+    rng = np.random.default_rng(index)
+    frames = 3 if index % 2 == 0 else 1
+    arrays = {
+        "shape": rng.normal(size=10),
+        "expr": rng.normal(scale=0.3, size=(frames, 6)),
+        "rotation": rng.normal(scale=0.1, size=(frames, 3)),
+        "neck_pose": rng.normal(scale=0.1, size=(frames, 3)),
+        "jaw_pose": rng.normal(scale=0.1, size=(frames, 3)),
+        "eyes_pose": rng.normal(scale=0.1, size=(frames, 6)),
+        "translation": rng.normal(scale=0.01, size=(frames, 3)),
+    }
+    if frames == 1:
+        arrays = {k: (v[0] if k != "shape" else v) for k, v in arrays.items()}
+    path = folder / f"params{index}.npz"
+    np.savez(path, **arrays)
+    return path

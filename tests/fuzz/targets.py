@@ -151,6 +151,12 @@ TARGETS: dict[str, Target] = {
             directory=str(p), model_path=str(ctx["model_file"])
         ),
     ),
+    "apply_params": Target(
+        "apply_params",
+        _flame_rig,
+        lambda folder, i, _ctx: seeds.params_file(folder, i),
+        lambda p, _ctx, rng: bpy.ops.gavatar.apply_params(filepath=str(p), keyframe=bool(rng.random() < 0.5)),
+    ),
     "import_ply": Target(
         "import_ply",
         _empty,

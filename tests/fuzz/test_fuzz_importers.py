@@ -19,7 +19,7 @@ import pytest
 from tests.fuzz.harness import Figures, input_names, run_case
 from tests.fuzz.targets import TARGETS, make_case
 
-FAST_CASES = 24
+FAST_CASES = 30
 FULL_CASES = 220
 SEED = int(os.environ.get("GAVATAR_FUZZ_SEED", "2024"))
 

@@ -236,7 +236,8 @@ def convert(result: GaussianAvatarsResult, model: RigModel) -> Conversion:
     if len(pf) and int(pf.max()) >= their_faces:
         bad = int(np.argmax(pf >= their_faces))
         raise InteropError(
-            f"Gaussian #{bad} is bound to face {int(pf[bad])} but the tracked mesh has {their_faces} faces"
+            f"'{PLY_NAME}' has Gaussian #{bad} bound to face {int(pf[bad])} but the tracked mesh has "
+            f"{their_faces} faces"
         )
     kept = pf < model_faces
     teeth = int(np.count_nonzero(~kept))

@@ -73,18 +73,20 @@ def require_keys(mapping: Any, keys: Sequence[str], path: Path, where: str = "")
 
 def as_array(value: Any, shape: tuple[int, ...], path: Path, what: str) -> np.ndarray:
     """A finite float64 array of exactly ``shape`` (a flat list of the right size is reshaped)."""
-    arr = _numbers(value, path, what)
+    arr = numbers_array(value, path, what)
     size = math.prod(shape)
     if arr.shape != shape:
         if arr.size == size and arr.ndim <= 2:
             arr = arr.reshape(shape)
         else:
             raise DatasetError(path, f"{what} has shape {arr.shape}, expected {shape}")
-    _plausible(arr, path, what)
+    plausible(arr, path, what)
     return arr
 
 
-def _numbers(value: Any, path: Path, what: str) -> np.ndarray:
+def numbers_array(value: Any, path: Path, what: str) -> np.ndarray:
+    """``value`` as a float64 array of any shape; text, objects, complex numbers and nested lists
+    of absurd size are refused (finiteness is the caller's check: see ``plausible``)."""
     if isinstance(value, str | bytes | dict) or value is None:
         raise DatasetError(path, f"{what} is not numeric")
     try:
@@ -100,7 +102,8 @@ def _numbers(value: Any, path: Path, what: str) -> np.ndarray:
         raise DatasetError(path, f"{what} is not numeric") from None
 
 
-def _plausible(arr: np.ndarray, path: Path, what: str) -> None:
+def plausible(arr: np.ndarray, path: Path, what: str) -> None:
+    """DatasetError unless every value is finite and within +-MAX_VALUE."""
     if not np.all(np.isfinite(arr)):
         raise DatasetError(path, f"{what} contains NaN or infinite values")
     if arr.size and float(np.abs(arr).max()) > MAX_VALUE:
@@ -109,14 +112,14 @@ def _plausible(arr: np.ndarray, path: Path, what: str) -> None:
 
 def as_vector(value: Any, path: Path, what: str, size: int | None = None) -> np.ndarray:
     """A finite float64 vector; a leading axis of length 1 is dropped (``(1,100)`` -> ``(100,)``)."""
-    arr = _numbers(value, path, what)
+    arr = numbers_array(value, path, what)
     while arr.ndim > 1 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 1:
         raise DatasetError(path, f"{what} has shape {np.shape(value)}, expected a vector")
     if size is not None and arr.shape[0] != size:
         raise DatasetError(path, f"{what} has {arr.shape[0]} values, expected {size}")
-    _plausible(arr, path, what)
+    plausible(arr, path, what)
     return arr
 
 

@@ -25,8 +25,21 @@ _DECODE_ERRORS: tuple[type[BaseException], ...] = (*DAMAGED, SyntaxError)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
+MAX_IMAGE_SIDE = 1 << 16
+
+
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
-    """(width, height) from a PNG or JPEG header; DatasetError when the file is not one."""
+    """(width, height) from a PNG or JPEG header, each from 1 to 65536; DatasetError when the file
+    is not one or its header gives another size."""
+    width, height = _header_size(path)
+    if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE):
+        raise DatasetError(
+            path, f"has an image size of {width}x{height} in its header, which is not plausible"
+        )
+    return width, height
+
+
+def _header_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     p = Path(path)
     try:
         with open_regular(p, MAX_IMAGE_BYTES) as f:

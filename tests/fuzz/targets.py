@@ -125,7 +125,7 @@ TARGETS: dict[str, Target] = {
         _flame_rig,
         lambda folder, i, _ctx: seeds.arkit_file(folder, i),
         lambda p, _ctx, rng: bpy.ops.gavatar.import_arkit(
-            filepath=str(p), strength=float(rng.choice([1.0, 1.0, 1.0, np.nan, np.inf, 1e30]))
+            filepath=str(p), strength=float(rng.choice([1.0] * 9 + [0.5, np.nan, np.inf, 1e30]))
         ),
     ),
     "import_avatar": Target(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 from typing import BinaryIO
 
 from .errors import InputError
@@ -96,20 +95,6 @@ def read_text(path: str | os.PathLike[str], max_bytes: int) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError("is not UTF-8 text", path) from None
-
-
-def existing_folder(path: str | os.PathLike[str]) -> Path:
-    """``path`` when it is a folder; InputError otherwise."""
-    p = Path(path)
-    try:
-        info = os.stat(p)
-    except FileNotFoundError:
-        raise InputError("does not exist", p) from None
-    except OSError as exc:
-        raise InputError(f"cannot be read ({(exc.strerror or 'error').lower()})", p) from None
-    if not stat.S_ISDIR(info.st_mode):
-        raise InputError("is not a folder", p)
-    return p
 
 
 def _size(count: int) -> str:

@@ -18,12 +18,6 @@ def ascii_number(text: str) -> int | None:
     return int(text)
 
 
-def trailing_number(text: str) -> int | None:
-    """The ASCII number at the end of ``text`` ('frame_00012' -> 12), else None."""
-    match = re.search(r"([0-9]+)$", text)
-    return None if match is None else ascii_number(match.group(1))
-
-
 def numeric_sort_key(stem: str) -> tuple[int, int, str]:
     """Sort key: numbered names in numeric order first, others by name."""
     number = ascii_number(stem)

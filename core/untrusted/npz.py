@@ -187,21 +187,3 @@ def read_npz(
             max_total_bytes=max_total_bytes,
             load_object=load_object,
         )
-
-
-def read_npy(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MEMBER_BYTES) -> np.ndarray:
-    """One plain .npy file."""
-    with open_regular(path, max_bytes + MAX_HEADER_BYTES + 128) as handle:
-        array = read_npy_stream(handle, os.path.basename(os.fspath(path)), max_bytes=max_bytes)
-    return np.asarray(array)
-
-
-def read_npy_or_npz(
-    path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MEMBER_BYTES
-) -> dict[str, Any] | np.ndarray:
-    """What ``np.load`` returns for either kind, read through the checks above."""
-    with open_regular(path, DEFAULT_TOTAL_BYTES) as handle:
-        magic = handle.read(4)
-    if magic[:2] == b"PK":
-        return read_npz(path, max_member_bytes=max_bytes)
-    return read_npy(path, max_bytes=max_bytes)

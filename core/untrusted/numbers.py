@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .arrays import integer, scalar
+from .arrays import scalar
 from .errors import InputError
 
 MAX_FPS = 1000.0
@@ -23,10 +23,6 @@ def frame_rate(value: Any, key: str = "fps") -> float:
     return scalar(value, key, low=MIN_FPS, high=MAX_FPS)
 
 
-def frame_count(value: Any, key: str = "frames") -> int:
-    return integer(value, key, low=0, high=MAX_FRAMES)
-
-
 def check_duration(frames: int, fps: float, what: str = "clip") -> float:
     """The duration of ``frames`` at ``fps``; InputError past the bound."""
     if frames > MAX_FRAMES:
@@ -35,10 +31,3 @@ def check_duration(frames: int, fps: float, what: str = "clip") -> float:
     if seconds > MAX_DURATION_S:
         raise InputError(f"lasts {seconds / 3600:.1f} hours at {fps:g} fps, longer than a {what} may")
     return seconds
-
-
-def check_keyframes(count: float, what: str = "clip") -> int:
-    """The number of frames an import will key, after resampling."""
-    if not count == count or count > MAX_KEYFRAMES:  # NaN fails both
-        raise InputError(f"would key more than {MAX_KEYFRAMES} frames; check the {what}'s frame rate")
-    return int(count)

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from core.avatar.atomic import atomic_write
+from core.untrusted.errors import describe
 from training.errors import CheckpointError
 
 FORMAT = "gaussian-avatar-checkpoint"
@@ -29,7 +30,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise CheckpointError(f"{path} is not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(f"{path} is not a readable checkpoint ({describe(exc)})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a trainer checkpoint")
     if state.get("version") != 1:

@@ -3,13 +3,15 @@ what it left in bpy.data and whether what it made is finite.
 
 A case passes when the operator either FINISHED and everything in the scene is finite (in float32
 terms, as Blender stores it), or CANCELLED with one sentence (no traceback, no Python exception's
-text) and left bpy.data exactly as it found it. Each case is cleaned up afterwards, so the next one
-starts from the same scene.
+text) and left bpy.data exactly as it found it, within a time bound and without raising the
+process's peak memory by a gigabyte. Each case is cleaned up afterwards, so the next one starts from
+the same scene.
 """
 
 from __future__ import annotations
 
 import re
+import resource
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -39,6 +41,7 @@ TRACEBACK_TEXT = re.compile(
 )
 LAST_DEFENCE = "stopped on an unexpected problem"  # ops/last_defence.py: a bug we did not foresee
 SETTING_TEXT = ("The strength",)  # refusals of an operator setting name no file
+MEMORY_BOUND_MIB = 1024  # no case may raise the process's peak memory by more (a 1 GiB bomb would)
 CASE_SECONDS = 30.0  # far above any case's time on a loaded 2-core machine; a hang meets it
 
 
@@ -141,6 +144,7 @@ def run_case(
     """Run one operator call and judge it; bpy.data is put back afterwards. A refusal must name
     one of ``names`` (the input's file or folder names) unless it is about an operator setting."""
     before = snapshot()
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     outcome = Outcome(label, "RAISED")
     try:
@@ -156,6 +160,9 @@ def run_case(
         outcome.message = f"{type(exc).__name__}: {exc}"
     outcome.seconds = time.perf_counter() - started
     judge(outcome, before, names)
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
+    if grown_mib > MEMORY_BOUND_MIB:  # the process's peak rose: a bomb was inflated
+        outcome.problems.append(f"memory: peak grew {grown_mib:.0f} MiB")
     remove_new(before)
     return outcome
 

@@ -4,9 +4,11 @@ the scene, or the figures of tests/fuzz would prove nothing."""
 from __future__ import annotations
 
 import os
+import resource
 from pathlib import Path
 
 import bpy
+import numpy as np
 import pytest
 
 from tests.fuzz.harness import run_case
@@ -46,6 +48,14 @@ def _raises() -> None:
     raise ValueError("cannot reshape array of size 0 into shape (3,)")
 
 
+def _past_the_peak(mib: int) -> int:
+    """Bytes to allocate so the process's peak memory rises by ``mib`` MiB (the peak may lie above
+    what the process holds now)."""
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    now_kib = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+    return (max(peak_kib - now_kib, 0) + mib * 1024) * 1024
+
+
 def test_the_judge_sees_every_kind_of_failure(clean_scene: None) -> None:
     assert run_case("left", _leaves_a_mesh_and_refuses, ("x.npz",)).problems[0].startswith("leftovers")
     assert run_case("nan", _keys_nan).problems[0].startswith("non-finite")
@@ -55,4 +65,6 @@ def test_the_judge_sees_every_kind_of_failure(clean_scene: None) -> None:
     assert named.problems == ["names no file"]
     assert run_case("hang", lambda: __import__("time").sleep(5), seconds=0.3).problems == ["hang"]
     assert run_case("fine", lambda: {"FINISHED"}).ok
+    bomb = run_case("bomb", lambda: {"FINISHED"} if np.ones(_past_the_peak(1100) // 8).sum() else set())
+    assert bomb.problems and bomb.problems[0].startswith("memory")
     assert len(bpy.data.meshes) == 0 and len(bpy.data.objects) == 0  # every case was cleaned up

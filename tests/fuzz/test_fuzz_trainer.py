@@ -7,6 +7,7 @@ command line: exit code 7 and no traceback on stderr.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,8 @@ import pytest
 from tests.fuzz import seeds
 from tests.fuzz.damage import mutate_path
 from tests.fuzz.harness_time import CaseTimeout, time_bound
+
+MEMORY_BOUND_MIB = 1024  # as tests/fuzz/harness.py: no case may raise the peak by a gigabyte
 
 torch = pytest.importorskip("torch")
 
@@ -112,6 +115,7 @@ def fuzz_reader(name: str, cases: int, work: Path, seed: int) -> ReaderFigures:
         (shutil.copytree if sources[kind].is_dir() else shutil.copy)(sources[kind], copy)
         path, label = mutate_path(copy, np.random.default_rng([seed, index]))
         figures.cases += 1
+        peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         try:
             with time_bound(CASE_SECONDS):
                 read(path)
@@ -125,9 +129,13 @@ def fuzz_reader(name: str, cases: int, work: Path, seed: int) -> ReaderFigures:
             if exc.code == ExitCode.INTERNAL or "\n" in text or "Traceback" in text or len(text) > 800:
                 figures.other += 1
                 figures.failures.append(f"{name} #{index} {label}: not one line ({text[:200]})")
-        except Exception as exc:
+        except Exception as exc:  # what the trainer would print as a traceback
             figures.tracebacks += 1
             figures.failures.append(f"{name} #{index} {label}: {type(exc).__name__}: {str(exc)[:200]}")
+        grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
+        if grown_mib > MEMORY_BOUND_MIB:
+            figures.other += 1
+            figures.failures.append(f"{name} #{index} {label}: peak memory grew {grown_mib:.0f} MiB")
     return figures
 
 

@@ -143,7 +143,7 @@ def _check_params(data: dict[str, np.ndarray], name: str) -> tuple[dict[str, np.
         count = arr.shape[0]
         frames[key] = arr
     shape = data["shape"]
-    if not (shape.ndim == 1 or (shape.ndim == 2 and shape.shape[0] == 1)):
+    if shape.size == 0 or not (shape.ndim == 1 or (shape.ndim == 2 and shape.shape[0] == 1)):
         raise InteropError(f"'{name}' has 'shape' of shape {shape.shape}; expected (S,) or (1, S)")
     return frames, shape.reshape(-1)
 

@@ -19,7 +19,7 @@ from ..untrusted.npz import NpyHeader
 from ..untrusted.npz import read_npz as read_checked_npz
 from .safe_pickle import SafeUnpickler
 
-MAX_MEMBER_BYTES = 2 * GIB  # the largest official model arrays are a few hundred MiB
+MAX_MEMBER_BYTES = GIB  # the largest official model arrays (SMPL-X posedirs) are about 120 MiB
 
 
 def is_zip(data: bytes) -> bool:

@@ -77,13 +77,18 @@ def _read_data(stream: IO[bytes], header: NpyHeader, member: str, max_bytes: int
         raise InputError(
             f"has array '{member}' of shape {short(header.shape, 40)}, larger than such a file may hold"
         )
-    data = stream.read(header.nbytes)
-    if len(data) != header.nbytes:
-        raise InputError(f"has array '{member}' cut short (the file is truncated)")
-    flat = np.frombuffer(data, dtype=header.dtype, count=count)
+    # Read straight into the array: no second copy of a large member in memory.
+    flat = np.empty(count, dtype=header.dtype)
+    view = flat.view(np.uint8).data
+    got = 0
+    while got < header.nbytes:
+        chunk = stream.readinto(view[got:])  # type: ignore[attr-defined]
+        if not chunk:
+            raise InputError(f"has array '{member}' cut short (the file is truncated)")
+        got += chunk
     if header.fortran:
-        return flat.reshape(header.shape, order="F").copy()
-    return flat.reshape(header.shape, order="C").copy()
+        return flat.reshape(header.shape, order="F")
+    return flat.reshape(header.shape, order="C")
 
 
 def read_npy_stream(

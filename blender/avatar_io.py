@@ -109,6 +109,12 @@ def _apply_identity(parts: RigParts, avatar: Avatar, model: RigModel | None, con
         notes += report.messages()
     offsets = avatar.identity.get("static_offset")
     if offsets is not None:
+        count = len(parts.mesh.data.vertices)  # type: ignore[union-attr]
+        if np.size(offsets) != 3 * count:
+            raise AvatarFileError(
+                f"the avatar's static_offset has {np.size(offsets)} values, not 3 for each of the rig's "
+                f"{count} vertices"
+            )
         regressor = model.joint_regressor if model is not None else None
         pose_io.set_static_offsets(parts, np.asarray(offsets).reshape(-1, 3), regressor)
     bake_rest_joints(parts, context)

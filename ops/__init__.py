@@ -60,7 +60,10 @@ def _modules() -> list[ModuleType]:
 
 
 def register() -> None:
+    from .last_defence import guard_operators
+
     for module in _modules():
+        guard_operators(module)  # an unexpected exception becomes one sentence and CANCELLED
         module.register()
 
 

@@ -147,10 +147,9 @@ class GAVATAR_OT_import_amass(Operator):
             found.discard()
             self.report({"ERROR"}, f"'{path.name}': {exc}")
             return {"CANCELLED"}
-        except Exception as exc:
+        except Exception:
             found.discard()
-            self.report({"ERROR"}, f"Could not import '{path.name}': {type(exc).__name__}: {exc}")
-            return {"CANCELLED"}
+            raise  # the last line of defence (ops/last_defence.py) reports it in one sentence
         if note:
             result.warnings.append(note)
         for message in result.warnings:

@@ -15,10 +15,12 @@ from ..blender import avatar_io as avatar_import
 from ..blender import avatar_parts
 from ..core.avatar.avatar_file import AvatarFileError
 from ..core.avatar.binding import BindingError
+from ..core.untrusted.errors import display_name
 from ..engine.registrar import OperatorResult, class_registrar
 from ..engine.splats import data as splat_data
 from ..engine.splats.data import SplatDataError
 from ..engine.splats.driver_mesh import DriverMeshError
+from .last_defence import as_sentence
 from .ply_io import default_export_path, open_file_browser
 
 RIG_ITEMS = [
@@ -68,7 +70,9 @@ class GAVATAR_OT_import_avatar(Operator):
                 models=model_files(context),
             )
         except _IMPORT_ERRORS as error:
-            self.report({"ERROR"}, f"Cannot import the avatar: {error}")
+            name = display_name(self.filepath)
+            where = "" if name in str(error) else f" '{name}'"  # the reader's messages name the file
+            self.report({"ERROR"}, as_sentence(f"Cannot import the avatar{where}: {error}"))
             return {"CANCELLED"}
         except OSError as error:
             self.report({"ERROR"}, f"Cannot read '{self.filepath}': {error.strerror or error}")

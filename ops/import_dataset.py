@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import traceback
-
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from bpy.types import Context, Event, Operator
 
@@ -95,12 +93,6 @@ def import_folder(
         result = import_dataset(context, dataset, options)
     except (DatasetError, OSError, RuntimeError, ValueError) as exc:
         op.report({"ERROR"}, f"Cannot import the dataset: {exc}")
-        return {"CANCELLED"}
-    except Exception as exc:  # a bug of ours: say so in one line, details on the console
-        traceback.print_exc()
-        op.report(
-            {"ERROR"}, f"Cannot import the dataset ({type(exc).__name__}: {exc}); details in the console"
-        )
         return {"CANCELLED"}
     for note in result.notes:
         op.report({"INFO"}, note)

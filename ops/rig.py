@@ -15,6 +15,7 @@ from ..blender.rig.parts import active_rig
 from ..core.rig import params as rig_params
 from ..core.rig.errors import ModelFileError, ParamsError
 from ..engine.registrar import OperatorResult, class_registrar
+from .last_defence import as_sentence
 
 FAMILY_ITEMS = [
     ("FLAME", "FLAME", "FLAME head model (root, neck, jaw, eyes)"),
@@ -88,8 +89,8 @@ class GAVATAR_OT_add_rig(Operator):
                 correctives=self.correctives,
                 model_path=str(path),
             )
-        except Exception as exc:  # build_rig has removed what it made
-            self.report({"ERROR"}, f"Could not build a rig from '{path}': {exc}")
+        except (ModelFileError, ValueError) as exc:  # build_rig has removed what it made
+            self.report({"ERROR"}, as_sentence(f"Could not build a rig from '{path.name}': {exc}"))
             return {"CANCELLED"}
         info = parts.info
         keys = len(parts.mesh.data.shape_keys.key_blocks) - 1  # type: ignore[union-attr]

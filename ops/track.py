@@ -8,6 +8,7 @@ training. Blender stays usable: the tracker runs as a subprocess that a modal ti
 from __future__ import annotations
 
 import time
+import traceback
 from pathlib import Path
 
 import bpy
@@ -22,6 +23,7 @@ from ..core.jobs.process import LaunchError, TrainerProcess
 from ..core.jobs.settings import trainer_environment
 from ..core.jobs.tracking import TrackSettings, default_output, outcome_text, progress_text, track_command
 from ..engine.registrar import OperatorResult, class_registrar
+from . import last_defence
 from .import_dataset import import_folder
 
 POLL_SECONDS = 0.25
@@ -174,7 +176,14 @@ class GAVATAR_OT_track_video(Operator):
             return {"CANCELLED"}
         self.report({"INFO"}, text)
         if self.import_result:
-            result = import_folder(self, context, self._out, "GAUSSIAN_AVATARS", model_path=self._model)
+            before = last_defence.data_names()
+            try:  # modal operators are not wrapped by the last line of defence: do its work here
+                result = import_folder(self, context, self._out, "GAUSSIAN_AVATARS", model_path=self._model)
+            except Exception:
+                traceback.print_exc()
+                last_defence.remove_new_data(before)
+                self.report({"ERROR"}, last_defence.unexpected_sentence("Importing the tracked dataset"))
+                result = {"CANCELLED"}
             if result != {"FINISHED"}:
                 self.report({"WARNING"}, f"Tracked, but the import failed; the dataset is in {self._out}")
         return {"FINISHED"}

@@ -45,6 +45,7 @@ from ..core.jobs.settings import (
     trainer_environment,
     with_length,
 )
+from ..core.untrusted.files import open_regular
 from ..engine.registrar import OperatorResult, class_registrar
 
 
@@ -130,8 +131,10 @@ def family_from_folder(folder: str) -> str | None:
 
 # ------------------------------------------------------------------------------------------ model
 def file_sha256(path: str) -> str:
+    """The file's checksum; only a regular file is read (a named pipe would block, /dev/zero never
+    ends), else InputError."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

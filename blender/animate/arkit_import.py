@@ -8,6 +8,7 @@ subject's left eye (``left_eye`` / ``left_eye_smplhf``). Only what is chosen is 
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +123,8 @@ def apply_clip(
 ) -> ArkitResult:
     """Keys the clip onto the rig; on failure puts the actions and scene settings back and raises."""
     started = time.perf_counter()
+    if not math.isfinite(options.strength) or abs(options.strength) > 1e3:
+        raise AnimateError(f"The strength must be a finite number within +-1000, not {options.strength:g}.")
     family = parts.family
     if family not in JOINTS:
         raise AnimateError(

@@ -33,8 +33,27 @@ def _linear_value() -> int:
     return int(items["LINEAR"].value)
 
 
+class NonFiniteKeysError(ValueError):
+    """Values to key that are NaN or infinite in float32 (what Blender stores): refused, never keyed."""
+
+
+def check_finite_keys(frames: np.ndarray, values: np.ndarray, what: str) -> None:
+    """Raise NonFiniteKeysError unless every frame and value is finite as a float32."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        ok = (
+            np.isfinite(np.asarray(frames, dtype=np.float32)).all()
+            and np.isfinite(np.asarray(values, dtype=np.float32)).all()
+        )
+    if not ok:
+        raise NonFiniteKeysError(
+            f"The values for {what} are NaN, infinite or beyond float32's range, so nothing was keyed."
+        )
+
+
 def set_keys(fcurve: FCurve, frames: np.ndarray, values: np.ndarray) -> None:
-    """Keys (frame, value) with linear interpolation; existing keys inside the frames' span are replaced."""
+    """Keys (frame, value) with linear interpolation; existing keys inside the frames' span are replaced.
+    NaN or infinite values (in float32 terms) raise NonFiniteKeysError before anything is keyed."""
+    check_finite_keys(frames, values, f"'{fcurve.data_path}'")
     points = fcurve.keyframe_points
     old = np.empty(len(points) * 2, dtype=np.float32)
     points.foreach_get("co", old)

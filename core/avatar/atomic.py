@@ -1,7 +1,8 @@
 """Atomic file writes: a temporary file beside the target, flushed, then renamed over it.
 
 A reader never sees a half-written file, and a failure mid-write leaves the old file (if any)
-untouched and no temporary file behind.
+untouched and no temporary file behind. What a killed writer left is removed by the next write to
+the same folder (stale_temps.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from .stale_temps import clean_stale_temporaries, temporary_prefix
+
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
@@ -21,7 +24,8 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"cannot write {target}: folder {folder} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    clean_stale_temporaries(folder)
+    fd, tmp_name = tempfile.mkstemp(prefix=temporary_prefix(target.name), suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle

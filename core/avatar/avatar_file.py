@@ -33,6 +33,11 @@ from typing import Any
 
 import numpy as np
 
+from ..untrusted import arrays as checked
+from ..untrusted import json_text, reading
+from ..untrusted.errors import InputError, display_path, short
+from ..untrusted.files import GIB, MIB, open_regular
+from ..untrusted.npz import NpyHeader, read_member, read_member_bytes
 from .atomic import atomic_write
 from .binding import DYN_CHANNELS, Binding, BindingError, Dynamics
 from .gaussians import GaussianSet
@@ -46,6 +51,12 @@ FORMAT_VERSION = 3  # 2: optional header "range_statistics"; 3: optional normal 
 RIG_FAMILIES = ("FLAME", "SMPLX", "SMPLH")
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 _BINDING_FIELDS = ("parent_face", "offset", "rotation", "log_scale")
+MAX_FILE_BYTES = 16 * GIB
+MAX_HEADER_BYTES = 16 * MIB
+MAX_GAUSSIANS = 50_000_000
+MAX_RANK = 4096  # dynamics components
+MAX_FEATURES = 100_000  # expression coefficients + pose features
+MAX_IDENTITY_VALUE = 1e6  # shape coefficients and offsets in metres: beyond is a damaged file
 SHADING_KIND = "normal_linear"  # the one kind there is: SH DC + S (n - n_rest), core/avatar/shading.py
 
 
@@ -297,25 +308,49 @@ def write_avatar_file(
 # --- reading --------------------------------------------------------------------------------------
 
 
-def _read_npy(zf: zipfile.ZipFile, name: str, label: str) -> np.ndarray:
-    try:
-        with zf.open(name) as member:
-            return np.lib.format.read_array(member, allow_pickle=False)
-    except KeyError:
-        raise AvatarFileError(f"{label} lacks {name}; it is incomplete") from None
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:
-        raise AvatarFileError(f"{label} has a damaged {name} ({exc})") from None
+def _error(label: str) -> Any:
+    return lambda _name, problem: AvatarFileError(f"{label} {problem}")
+
+
+def _read_npy(
+    zf: zipfile.ZipFile, name: str, label: str, shape: tuple[int | None, ...] | None = None, kind: str = "f"
+) -> np.ndarray:
+    """One member, its header checked (numbers of ``kind``, ``shape`` where given) before its data
+    is read; floats come back finite in float32 terms."""
+
+    def check(header: NpyHeader) -> None:
+        if kind == "i" and header.dtype.kind not in "iu":
+            raise AvatarFileError(f"{label} has non-integer parent faces in {name[:-4]} ({header.dtype.str})")
+        if header.dtype.kind not in "iuf":
+            raise AvatarFileError(f"{label} has {name} of type {header.dtype.str}, not numbers")
+        if shape is not None:
+            fixed = zip(header.shape, shape, strict=False)
+            if len(header.shape) != len(shape) or any(w is not None and g != w for g, w in fixed):
+                got = short(header.shape, 40)
+                raise AvatarFileError(f"{label} has {name[:-4]} of shape {got}, expected {shape}")
+
+    with reading(label, _error(label)):
+        try:
+            array = read_member(zf, name, max_bytes=MAX_FILE_BYTES, check=check)
+        except KeyError:
+            raise AvatarFileError(f"{label} lacks {name}; it is incomplete") from None
+        except InputError as exc:
+            raise AvatarFileError(f"{label} has a damaged {name} (it {exc.problem})") from None
+        if kind == "f" and np.isfinite(array).all():  # NaN is named by _validate, part by part
+            array = checked.float_array(array, name[:-4], dtype=None)
+    return np.asarray(array)
 
 
 def _read_header(zf: zipfile.ZipFile, label: str) -> dict[str, Any]:
+    with reading(label, _error(label)):
+        try:
+            raw = read_member_bytes(zf, "header.json", MAX_HEADER_BYTES)
+        except KeyError:
+            raise AvatarFileError(f"{label} has no header.json, so it is no Gaussian avatar file") from None
     try:
-        raw = zf.read("header.json")
-    except KeyError:
-        raise AvatarFileError(f"{label} has no header.json, so it is not a Gaussian avatar file") from None
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AvatarFileError(f"{label} has an unreadable header.json ({exc})") from None
+        header = json_text.load_bytes(raw)
+    except InputError as exc:
+        raise AvatarFileError(f"{label} has an unreadable header.json (it {exc.problem})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
         raise AvatarFileError(
             f"{label} is not a Gaussian avatar file (its header names no '{FORMAT_NAME}' format)"
@@ -328,7 +363,43 @@ def _read_header(zf: zipfile.ZipFile, label: str) -> dict[str, Any]:
             f"{label} uses avatar format version {version}, newer than this version reads "
             f"({FORMAT_VERSION}); update the Gaussian Avatar extension"
         )
+    with reading(label, _error(label)):
+        _check_header_fields(header)
     return header
+
+
+def _check_header_fields(header: dict[str, Any]) -> None:
+    """The header's numbers and lists have the types and ranges the reader relies on."""
+    header["num_gaussians"] = checked.integer(
+        header.get("num_gaussians"), "num_gaussians", low=0, high=MAX_GAUSSIANS
+    )
+    header["sh_degree"] = checked.integer(header.get("sh_degree"), "sh_degree", low=0, high=4)
+    background = header.get("background", [1.0, 1.0, 1.0])
+    if not isinstance(background, list) or len(background) != 3:
+        raise InputError(f"has a background of {short(background, 40)}, not three numbers")
+    values = [checked.scalar(v, "background", low=0.0, high=1e4) for v in background]
+    header["background"] = values
+    rig = header.get("rig")
+    if not isinstance(rig, dict):
+        raise InputError("has a header without a 'rig' object")
+    for key in ("num_vertices", "num_faces"):
+        if rig.get(key) is not None:
+            rig[key] = checked.integer(rig[key], f"rig {key}", low=0, high=100_000_000)
+    for key in ("family", "model_name", "model_sha256"):
+        if rig.get(key) is not None and not isinstance(rig[key], str):
+            raise InputError(f"has a rig {key} that is not text")
+    dyn = header.get("dynamics")
+    if dyn:
+        if not isinstance(dyn, dict):
+            raise InputError("has dynamics sizes that are not an object")
+        for key, high in (
+            ("rank", MAX_RANK),
+            ("num_expression", MAX_FEATURES),
+            ("num_pose_features", MAX_FEATURES),
+        ):
+            if key not in dyn:
+                raise InputError("has a header with incomplete dynamics sizes")
+            dyn[key] = checked.integer(dyn[key], f"dynamics {key}", low=0, high=high)
 
 
 def _expect_shape(array: np.ndarray, shape: tuple[int, ...], name: str, label: str) -> None:
@@ -339,26 +410,29 @@ def _expect_shape(array: np.ndarray, shape: tuple[int, ...], name: str, label: s
 def read_avatar(path: str | os.PathLike[str], *, num_faces: int | None = None) -> Avatar:
     """Read and validate a ``.gavatar``. ``num_faces`` (the scene rig's face count, when known) is
     checked against the binding as well as the header's own count."""
-    label = str(path)
+    label = display_path(path)
     p = Path(path)
-    if not p.is_file():
-        raise AvatarFileError(f"{label} does not exist or is not a file")
-    try:
-        with zipfile.ZipFile(p, "r") as zf:
-            return _read_archive(zf, label, num_faces)
-    except zipfile.BadZipFile as exc:
-        raise AvatarFileError(f"{label} is not a Gaussian avatar file or is damaged ({exc})") from None
+    with reading(p, _error(label), "Gaussian avatar"):
+        with open_regular(p, MAX_FILE_BYTES) as handle:
+            try:
+                archive = zipfile.ZipFile(handle, "r")
+            except zipfile.BadZipFile:
+                raise InputError("is not a Gaussian avatar file or is damaged (not a zip archive)") from None
+            with archive as zf:
+                return _read_archive(zf, label, num_faces)
 
 
 def _read_archive(zf: zipfile.ZipFile, label: str, num_faces: int | None) -> Avatar:
     header = _read_header(zf, label)
+    g = int(header["num_gaussians"])
+    sh_degree = int(header["sh_degree"])
     try:
-        g = int(header["num_gaussians"])
-        sh_degree = int(header["sh_degree"])
-    except (KeyError, TypeError, ValueError):
-        raise AvatarFileError(f"{label} has a header without valid num_gaussians and sh_degree") from None
-    try:
-        with zf.open("gaussians.ply") as member:
+        info = zf.getinfo("gaussians.ply")
+        if info.file_size > MAX_FILE_BYTES or (
+            info.compress_type != zipfile.ZIP_STORED and info.file_size > 1100 * max(info.compress_size, 1)
+        ):
+            raise AvatarFileError(f"{label} has a gaussians.ply whose size is not plausible")
+        with zf.open(info) as member:
             gaussians = read_ply(member, name=f"{label}:gaussians.ply")
     except KeyError:
         raise AvatarFileError(f"{label} lacks gaussians.ply; it is incomplete") from None
@@ -369,40 +443,39 @@ def _read_archive(zf: zipfile.ZipFile, label: str, num_faces: int | None) -> Ava
             f"{label} has {len(gaussians)} Gaussians of SH degree {gaussians.sh_degree} in its PLY, "
             f"its header says {g} of degree {sh_degree}"
         )
-    arrays = {name: _read_npy(zf, f"binding/{name}.npy", label) for name in _BINDING_FIELDS}
     shapes = {"parent_face": (g,), "offset": (g, 3), "rotation": (g, 4), "log_scale": (g, 3)}
-    for name, shape in shapes.items():
-        _expect_shape(arrays[name], shape, f"binding/{name}", label)
-    if not np.issubdtype(arrays["parent_face"].dtype, np.integer):
-        raise AvatarFileError(f"{label} has non-integer parent faces ({arrays['parent_face'].dtype})")
+    arrays = {
+        name: _read_npy(zf, f"binding/{name}.npy", label, shape, "i" if name == "parent_face" else "f")
+        for name, shape in shapes.items()
+    }
     binding = Binding(**arrays)
     identity = {}
-    for name in sorted(n for n in zf.namelist() if n.startswith("identity/") and n.endswith(".npy")):
-        identity[name[len("identity/") : -len(".npy")]] = _read_npy(zf, name, label)
+    names = sorted(n for n in zf.namelist() if n.startswith("identity/") and n.endswith(".npy"))
+    for name in names[:64]:
+        value = _read_npy(zf, name, label)
+        if value.size == 0:
+            raise AvatarFileError(f"{label} has an empty {name[:-4]}")
+        with reading(label, _error(label)):
+            checked.float_array(value, name[:-4], limit=MAX_IDENTITY_VALUE)
+        identity[name[len("identity/") : -len(".npy")]] = value
     dynamics = None
     dyn = header.get("dynamics")
     if dyn:
-        try:
-            rank, num_e, num_p = int(dyn["rank"]), int(dyn["num_expression"]), int(dyn["num_pose_features"])
-        except (KeyError, TypeError, ValueError):
-            raise AvatarFileError(f"{label} has a header with incomplete dynamics sizes") from None
-        basis = _read_npy(zf, "dynamics/basis.npy", label)
-        mix = _read_npy(zf, "dynamics/mix.npy", label)
-        _expect_shape(basis, (g, rank, DYN_CHANNELS), "dynamics/basis", label)
-        _expect_shape(mix, (rank, num_e + num_p), "dynamics/mix", label)
+        rank, num_e, num_p = int(dyn["rank"]), int(dyn["num_expression"]), int(dyn["num_pose_features"])
+        basis = _read_npy(zf, "dynamics/basis.npy", label, (g, rank, DYN_CHANNELS))
+        mix = _read_npy(zf, "dynamics/mix.npy", label, (rank, num_e + num_p))
         dynamics = Dynamics(basis, mix, num_e, num_p)
     shading = None
     kind = header.get("shading")
     if kind:
         if not isinstance(kind, dict) or kind.get("kind") != SHADING_KIND:
             raise AvatarFileError(f"{label} has shading of an unknown kind {kind!r}; update the extension")
-        matrix = _read_npy(zf, "shading/matrix.npy", label)
-        rest_normal = _read_npy(zf, "shading/rest_normal.npy", label)
-        _expect_shape(matrix, (g, 3, 3), "shading/matrix", label)
-        _expect_shape(rest_normal, (g, 3), "shading/rest_normal", label)
+        matrix = _read_npy(zf, "shading/matrix.npy", label, (g, 3, 3))
+        rest_normal = _read_npy(zf, "shading/rest_normal.npy", label, (g, 3))
         shading = Shading(matrix, rest_normal)
     avatar = Avatar(header, binding, gaussians, identity, dynamics, shading)
-    _validate(avatar, label)
+    with reading(label, _error(label)):
+        _validate(avatar, label)
     if num_faces is not None:
         _check_binding(binding, num_faces, label)
     return avatar

@@ -75,6 +75,8 @@ class GaussianSet:
     def nonfinite_report(self) -> str | None:
         """None when every value is finite, else one sentence naming the fields and a first index."""
         problems = []
+        if len(self) == 0:
+            return None
         for name, value in self.fields().items():
             bad = ~np.isfinite(value.reshape(len(self), -1)).all(axis=1)
             count = int(np.count_nonzero(bad))

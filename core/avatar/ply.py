@@ -18,6 +18,9 @@ from typing import IO
 
 import numpy as np
 
+from ..untrusted.errors import InputError, display_path, short
+from ..untrusted.files import GIB, open_regular
+from ..untrusted.names import ascii_number
 from .atomic import atomic_write
 from .gaussians import GaussianSet
 
@@ -29,6 +32,7 @@ _PLY_TYPES = {
 }  # fmt: skip
 _FORMATS = {"binary_little_endian": "<", "binary_big_endian": ">", "ascii": "ascii"}
 _MAX_HEADER_BYTES = 1 << 20
+MAX_PLY_BYTES = 32 * GIB
 _SH_REST_COUNTS = {0: 0, 9: 1, 24: 2, 45: 3}  # f_rest count -> SH degree
 _REQUIRED = ("x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity",
              "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3")  # fmt: skip
@@ -101,24 +105,25 @@ def _parse_header(handle: IO[bytes], path: Path) -> PlyHeader:
             break
         if keyword == "format":
             if len(words) < 2 or words[1] not in _FORMATS:
-                raise PlyError(f"{path} has an unsupported PLY format line '{line}'")
+                raise PlyError(f"{path} has an unsupported PLY format line '{short(line)}'")
             fmt = words[1]
         elif keyword == "element":
             close_current()
-            if len(words) != 3 or not words[2].isdigit():
-                raise PlyError(f"{path} has a malformed PLY element line '{line}'")
-            current = {"name": words[1], "count": int(words[2]), "scalars": [], "lists": False}
+            count = ascii_number(words[2]) if len(words) == 3 else None
+            if count is None:
+                raise PlyError(f"{path} has a malformed PLY element line '{short(line)}'")
+            current = {"name": words[1], "count": count, "scalars": [], "lists": False}
         elif keyword == "property":
             if current is None:
-                raise PlyError(f"{path} has a PLY property before any element: '{line}'")
+                raise PlyError(f"{path} has a PLY property before any element: '{short(line)}'")
             if len(words) == 5 and words[1] == "list":
                 current["lists"] = True
             elif len(words) == 3 and words[1] in _PLY_TYPES:
                 current["scalars"].append((words[2], _PLY_TYPES[words[1]]))
             else:
-                raise PlyError(f"{path} has an unsupported PLY property line '{line}'")
+                raise PlyError(f"{path} has an unsupported PLY property line '{short(line)}'")
         else:
-            raise PlyError(f"{path} has an unknown PLY header line '{line}'")
+            raise PlyError(f"{path} has an unknown PLY header line '{short(line)}'")
     close_current()
     if fmt is None:
         raise PlyError(f"{path} has no PLY format line")
@@ -136,6 +141,8 @@ def _vertex_layout(header: PlyHeader, path: Path) -> tuple[_Element, int, dict[s
     vertex = header.vertex
     if vertex is None:
         raise PlyError(f"{path} has no 'vertex' element, so it holds no Gaussians")
+    if vertex.count == 0:
+        raise PlyError(f"{path} holds no Gaussians (its vertex count is 0)")
     if vertex.has_lists:
         raise PlyError(f"{path} has list properties in its vertex element; it is not a 3DGS PLY")
     columns = {name: i for i, (name, _) in enumerate(vertex.scalars)}
@@ -145,7 +152,8 @@ def _vertex_layout(header: PlyHeader, path: Path) -> tuple[_Element, int, dict[s
             f"{path} is not a 3DGS PLY: the vertex element lacks {', '.join(missing)}"
             + (" (it looks like a point cloud or mesh)" if "x" in columns else "")
         )
-    rest = sorted(int(n[7:]) for n in columns if n.startswith("f_rest_") and n[7:].isdigit())
+    numbers = (ascii_number(n[7:]) for n in columns if n.startswith("f_rest_"))
+    rest = sorted(n for n in numbers if n is not None)
     if rest != list(range(len(rest))) or len(rest) not in _SH_REST_COUNTS:
         raise PlyError(
             f"{path} has {len(rest)} f_rest properties"
@@ -165,9 +173,10 @@ def read_ply_info(path: str | os.PathLike[str]) -> PlyInfo:
 
 
 def _open(path: Path) -> IO[bytes]:
-    if not path.is_file():
-        raise PlyError(f"{path} does not exist or is not a file")
-    return open(path, "rb")
+    try:
+        return open_regular(path, MAX_PLY_BYTES)
+    except InputError as exc:
+        raise PlyError(f"{display_path(path)} {exc.problem}") from None
 
 
 def _is_real_file(handle: IO[bytes]) -> bool:
@@ -293,7 +302,8 @@ def _read_ply_handle(
             block = matrix[:, index[0] : index[0] + len(index)]  # the usual layout: a plain slice
         else:
             block = matrix[:, index]
-        return np.array(block, dtype=np.float32, order="C")
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.array(block, dtype=np.float32, order="C")
 
     n = vertex.count
     k_rest = (degree + 1) ** 2 - 1
@@ -309,7 +319,8 @@ def _read_ply_handle(
         opacity_logits=take(["opacity"])[:, 0].copy(),
         sh=sh,
     )
-    if not allow_nonfinite and not np.isfinite(matrix).all():
+    if not allow_nonfinite:
+        # Checked in float32, as stored: a finite double above 3.4e38 is inf here.
         problem = gaussians.nonfinite_report()
         if problem:
             raise PlyError(f"{path} has {problem}")

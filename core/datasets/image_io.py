@@ -14,16 +14,35 @@ from typing import Any
 
 import numpy as np
 
+from ..untrusted.errors import DAMAGED, InputError, describe
+from ..untrusted.files import GIB, open_regular
 from .errors import DatasetError
+
+MAX_IMAGE_BYTES = 2 * GIB
+# PIL raises SyntaxError for some damaged headers, besides the usual damaged-file errors.
+_DECODE_ERRORS: tuple[type[BaseException], ...] = (*DAMAGED, SyntaxError)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
+MAX_IMAGE_SIDE = 1 << 16
+
+
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
-    """(width, height) from a PNG or JPEG header; DatasetError when the file is not one."""
+    """(width, height) from a PNG or JPEG header, each from 1 to 65536; DatasetError when the file
+    is not one or its header gives another size."""
+    width, height = _header_size(path)
+    if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE):
+        raise DatasetError(
+            path, f"has an image size of {width}x{height} in its header, which is not plausible"
+        )
+    return width, height
+
+
+def _header_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     p = Path(path)
     try:
-        with p.open("rb") as f:
+        with open_regular(p, MAX_IMAGE_BYTES) as f:
             head = f.read(32)
             if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
                 width, height = struct.unpack(">II", head[16:24])
@@ -31,17 +50,19 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
             if head.startswith(b"\xff\xd8"):
                 f.seek(2)
                 return _jpeg_size(f, p)
-    except OSError as exc:
-        raise DatasetError(p, f"cannot read the image ({exc.strerror or exc})") from None
+    except InputError as exc:
+        raise DatasetError(p, exc.problem) from None
+    except (OSError, struct.error) as exc:
+        raise DatasetError(p, f"cannot read the image ({describe(exc)})") from None
     raise DatasetError(p, "is not a PNG or JPEG image")
 
 
 def png_has_alpha(path: str | os.PathLike[str]) -> bool:
     """True for PNGs whose colour type carries alpha (RGBA or grey + alpha)."""
     try:
-        with Path(path).open("rb") as f:
+        with open_regular(path, MAX_IMAGE_BYTES) as f:
             head = f.read(26)
-    except OSError:
+    except (OSError, InputError):
         return False
     return head.startswith(b"\x89PNG\r\n\x1a\n") and len(head) == 26 and head[25] in (4, 6)
 
@@ -79,13 +100,21 @@ def _open_pil(path: str | os.PathLike[str]) -> Any:
         from PIL import Image
     except ImportError:  # pragma: no cover - Blender's Python
         raise DatasetError(path, "decoding images needs Pillow, which this Python lacks") from None
+    if not Path(path).exists():
+        raise DatasetError(path, "image file is missing")
     try:
-        img = Image.open(path)
-        img.load()
-    except FileNotFoundError:
-        raise DatasetError(path, "image file is missing") from None
-    except OSError as exc:
-        raise DatasetError(path, f"cannot decode the image ({exc})") from None
+        with open_regular(path, MAX_IMAGE_BYTES) as handle:
+            img = Image.open(handle)
+            img.load()
+    except InputError as exc:
+        raise DatasetError(path, exc.problem) from None
+    except Image.DecompressionBombError:
+        limit = Image.MAX_IMAGE_PIXELS or 0
+        raise DatasetError(
+            path, f"is an image of more than {2 * limit} pixels, too large to decode"
+        ) from None
+    except _DECODE_ERRORS as exc:
+        raise DatasetError(path, f"cannot decode the image ({describe(exc)})") from None
     return img
 
 

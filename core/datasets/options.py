@@ -70,11 +70,14 @@ def split_rule(
         data: Any = load_json(splits_path)
         if not isinstance(data, dict):
             raise DatasetError(splits_path, "should be an object with val_cameras and test_timesteps")
-        val = [str(c) for c in data.get("val_cameras", [])]
+        cameras = data.get("val_cameras", [])
+        if not isinstance(cameras, list) or not all(isinstance(c, str | int) for c in cameras):
+            raise DatasetError(splits_path, "val_cameras should be a list of camera names")
+        val = [str(c) for c in cameras]
         if "test_timesteps" in data:
             try:
                 test = [int(t) for t in data["test_timesteps"]]
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise DatasetError(splits_path, "test_timesteps should be a list of integers") from None
     if options.val_cameras is not None:
         val = [str(c) for c in options.val_cameras]

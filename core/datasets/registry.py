@@ -8,6 +8,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ..untrusted.errors import describe
 from .errors import DatasetError
 from .formats import actorshq, avatarrex, dnerf, gaussian_avatars, gaussian_head_avatar, imavatar, thuman4
 from .frames import Dataset
@@ -82,7 +83,7 @@ def open_dataset(
         raise
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         # A shape of data the reader did not foresee: still one sentence, never a traceback.
-        raise DatasetError(root, f"could not be read as {module.LABEL}: {type(exc).__name__}: {exc}") from exc
+        raise DatasetError(root, f"could not be read as {module.LABEL} ({describe(exc)})") from exc
     if not dataset.frames:
         raise DatasetError(root, "holds no frames")
     return dataset

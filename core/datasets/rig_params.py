@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .checks import as_vector
+from .checks import as_vector, numbers_array, plausible
 from .errors import DatasetError
 
 FLAME_KEYS = ("shape", "expr", "rotation", "neck_pose", "jaw_pose", "eyes_pose", "translation")
@@ -48,13 +48,12 @@ def flame_frame(
             out[key] = as_vector(raw[key], path, key)
     for key in ("static_offset", "dynamic_offset"):
         if key in raw:
-            arr = np.asarray(raw[key], dtype=np.float64)
+            arr = numbers_array(raw[key], path, key)
             while arr.ndim > 2 and arr.shape[0] == 1:
                 arr = arr[0]
             if arr.ndim != 2 or arr.shape[1] != 3:
                 raise DatasetError(path, f"{key} has shape {np.shape(raw[key])}, expected (1, V, 3)")
-            if not np.all(np.isfinite(arr)):
-                raise DatasetError(path, f"{key} contains NaN or infinite values")
+            plausible(arr, path, key)
             out[key] = arr
     return out
 
@@ -76,7 +75,7 @@ def smplx_sequence(raw: Mapping[str, Any], path: Path) -> tuple[int, list[dict[s
     for key in SMPLX_KEYS:
         if key == "betas" or key not in raw:
             continue
-        arr = np.asarray(raw[key], dtype=np.float64)
+        arr = numbers_array(raw[key], path, key)
         if arr.ndim == 0 or arr.shape[0] != num:
             raise DatasetError(
                 path, f"{key} has {arr.shape[0] if arr.ndim else 0} frames but global_orient has {num}"
@@ -89,6 +88,7 @@ def smplx_sequence(raw: Mapping[str, Any], path: Path) -> tuple[int, list[dict[s
         if not np.all(np.isfinite(arr)):
             bad = int(np.nonzero(~np.all(np.isfinite(arr), axis=1))[0][0])
             raise DatasetError(path, f"{key} contains NaN or infinite values (frame {bad})")
+        plausible(arr, path, key)
         per_key[key] = arr
     frames = []
     for i in range(num):

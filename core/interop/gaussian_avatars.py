@@ -27,12 +27,20 @@ from ..avatar.ply import PlyError, read_ply_with_extras
 from ..motion.flame_sequence import FlameSequence
 from ..rig import lbs
 from ..rig.model import RigModel
+from ..untrusted import arrays as checked
+from ..untrusted import numbers, reading
+from ..untrusted.errors import display_name
+from ..untrusted.files import GIB
+from ..untrusted.names import ascii_number
+from ..untrusted.npz import read_npz
 from .errors import InteropError
 from .ga_triangles import ga_to_binding
 
 PLY_NAME = "point_cloud.ply"
 PARAMS_NAME = "flame_param.npz"
 BINDING_PROPERTY = "binding_0"
+MAX_PARAMS_BYTES = 4 * GIB
+MAX_VALUE = 1e4  # radians, metres and coefficients: beyond is a damaged file
 TEETH_VERTICES = 120
 TEETH_FACES = 168
 # Per-frame keys and their widths (None: any width, the expression count).
@@ -83,23 +91,26 @@ def find_files(folder: str | Path) -> tuple[Path, Path]:
     candidates = [root]
     iterations = root / "point_cloud"
     if iterations.is_dir():
-        numbered = [p for p in iterations.glob("iteration_*") if p.is_dir() and p.name[10:].isdigit()]
-        candidates += sorted(numbered, key=lambda p: int(p.name[10:]), reverse=True)
+        numbered = [
+            p for p in iterations.glob("iteration_*") if p.is_dir() and ascii_number(p.name[10:]) is not None
+        ]
+        candidates += sorted(numbered, key=lambda p: ascii_number(p.name[10:]) or 0, reverse=True)
     for place in candidates:
-        if (place / PLY_NAME).is_file():
+        if (place / PLY_NAME).exists():
             params = place / PARAMS_NAME
-            if not params.is_file():
+            if not params.exists():
                 raise InteropError(f"'{place}' has {PLY_NAME} but no {PARAMS_NAME} beside it")
             return place / PLY_NAME, params
     raise InteropError(f"'{root}' holds no {PLY_NAME} (nor point_cloud/iteration_*/{PLY_NAME})")
 
 
+def _error(name: str, problem: str) -> InteropError:
+    return InteropError(f"'{name}' {problem}")
+
+
 def _load_params(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise InteropError(f"'{path.name}' is not a readable .npz archive ({exc})") from None
+    with reading(path, _error, ".npz"):
+        data = read_npz(path, max_file_bytes=MAX_PARAMS_BYTES)
     missing = [key for key in REQUIRED_KEYS if key not in data]
     if missing:
         raise InteropError(
@@ -109,11 +120,10 @@ def _load_params(path: Path) -> dict[str, np.ndarray]:
     for key, value in data.items():
         if key not in (*REQUIRED_KEYS, "dynamic_offset"):
             continue
-        if value.dtype.kind not in "fiu":
-            raise InteropError(f"'{path.name}' has a non-numeric '{key}'")
-        arr = value.astype(np.float64)
-        if not np.isfinite(arr).all():
-            raise InteropError(f"'{path.name}' has NaN or infinite values in '{key}'")
+        with reading(path, _error):
+            arr = checked.float_array(value, key, limit=MAX_VALUE)
+        if arr.ndim == 0:
+            raise InteropError(f"'{display_name(path)}' has a single number where '{key}' should be an array")
         out[key] = arr
     return out
 
@@ -133,7 +143,7 @@ def _check_params(data: dict[str, np.ndarray], name: str) -> tuple[dict[str, np.
         count = arr.shape[0]
         frames[key] = arr
     shape = data["shape"]
-    if not (shape.ndim == 1 or (shape.ndim == 2 and shape.shape[0] == 1)):
+    if shape.size == 0 or not (shape.ndim == 1 or (shape.ndim == 2 and shape.shape[0] == 1)):
         raise InteropError(f"'{name}' has 'shape' of shape {shape.shape}; expected (S,) or (1, S)")
     return frames, shape.reshape(-1)
 
@@ -157,6 +167,8 @@ def read_result(folder: str | Path) -> GaussianAvatarsResult:
         )
     data = _load_params(params_path)
     frames, shape = _check_params(data, params_path.name)
+    with reading(params_path, _error):
+        numbers.check_duration(frames["expr"].shape[0], 25.0, "sequence")
     static = data["static_offset"]
     if static.ndim == 2:
         static = static[None]
@@ -224,7 +236,8 @@ def convert(result: GaussianAvatarsResult, model: RigModel) -> Conversion:
     if len(pf) and int(pf.max()) >= their_faces:
         bad = int(np.argmax(pf >= their_faces))
         raise InteropError(
-            f"Gaussian #{bad} is bound to face {int(pf[bad])} but the tracked mesh has {their_faces} faces"
+            f"'{PLY_NAME}' has Gaussian #{bad} bound to face {int(pf[bad])} but the tracked mesh has "
+            f"{their_faces} faces"
         )
     kept = pf < model_faces
     teeth = int(np.count_nonzero(~kept))

@@ -7,7 +7,6 @@ object carries the Y-up -> Z-up rotation (docs/DESIGN.md).
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,9 @@ import numpy as np
 
 from ..rig.model import SMPLH_JOINT_NAMES
 from ..rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from ..untrusted import arrays, numbers, reading
+from ..untrusted.files import GIB
+from ..untrusted.npz import read_npz
 from .errors import MotionFileError
 
 __all__ = ["AmassClip", "MotionFileError", "read_amass", "resample_clip", "rig_root", "to_rig_space"]
@@ -25,6 +27,13 @@ SMPLH_LAYOUT = {"root": (0, 3), "body": (3, 66), "left_hand": (66, 111), "right_
 SMPLX_LAYOUT = {"root": (0, 3), "body": (3, 66), "jaw": (66, 69), "eyes": (69, 75),
                 "left_hand": (75, 120), "right_hand": (120, 165)}  # fmt: skip
 FRAME_RATE_KEYS = ("mocap_framerate", "mocap_frame_rate", "fps")
+
+# Plausibility bounds (the file's own units): axis-angle radians, metres, shape and expression
+# coefficients. Anything beyond is a damaged file, and would only key nonsense (or inf) in Blender.
+MAX_ANGLE = 1e4
+MAX_METRES = 1e5
+MAX_COEFFICIENT = 1e4
+MAX_FILE_BYTES = 2 * GIB
 
 # The rest pelvis J0 of a typical SMPL / SMPL-H body in its own (Y-up) coordinates: these models put
 # the pelvis about 0.2 m below the model origin (a public, often-met pitfall: aitviewer issue #5); the
@@ -63,51 +72,47 @@ class AmassClip:
         return (self.num_frames - 1) / self.fps
 
 
-def _frame_rate(data: dict[str, np.ndarray], name: str) -> float:
+def _frame_rate(data: dict[str, np.ndarray]) -> float:
     for key in FRAME_RATE_KEYS:
         if key in data:
-            fps = float(np.asarray(data[key]).reshape(-1)[0])
-            if not np.isfinite(fps) or fps <= 0:
-                raise MotionFileError(f"AMASS file '{name}' has an invalid frame rate {fps} in '{key}'.")
-            return fps
-    raise MotionFileError(f"AMASS file '{name}' has no frame rate (none of {', '.join(FRAME_RATE_KEYS)}).")
+            return numbers.frame_rate(data[key], key)
+    raise MotionFileError(f"has no frame rate (none of {', '.join(FRAME_RATE_KEYS)})")
 
 
-def _finite(name: str, key: str, array: np.ndarray) -> np.ndarray:
-    if not np.all(np.isfinite(array)):
-        raise MotionFileError(f"AMASS file '{name}' has NaN or infinite values in '{key}'.")
-    return array
+def _error(name: str, problem: str) -> MotionFileError:
+    return MotionFileError(f"AMASS file '{name}' {problem}.")
 
 
 def read_amass(path: str | Path) -> AmassClip:
     """Reads an AMASS .npz; raises MotionFileError with one clear sentence on bad input."""
     path = Path(path)
-    name = path.name
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {key: npz[key] for key in npz.files}
-    except FileNotFoundError:
-        raise MotionFileError(f"AMASS file '{path}' does not exist.") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as ex:
-        raise MotionFileError(f"AMASS file '{name}' is not a readable .npz archive ({ex}).") from None
+    with reading(path, _error, ".npz"):
+        data = read_npz(path, max_file_bytes=MAX_FILE_BYTES)
+        try:
+            return _clip(data)
+        except MotionFileError as exc:  # a phrase from below: name the file
+            raise _error(path.name, str(exc)) from None
+
+
+def _clip(data: dict[str, np.ndarray]) -> AmassClip:
     for key in ("poses", "trans"):
         if key not in data:
-            raise MotionFileError(f"AMASS file '{name}' has no '{key}' array; is it an AMASS clip?")
-    poses = _finite(name, "poses", np.asarray(data["poses"], dtype=np.float64))
-    trans = _finite(name, "trans", np.asarray(data["trans"], dtype=np.float64))
+            raise MotionFileError(f"has no '{key}' array; is it an AMASS clip?")
+    poses = np.asarray(data["poses"])
     if poses.ndim != 2 or poses.shape[1] not in (156, 165):
         raise MotionFileError(
-            f"AMASS file '{name}' has poses of shape {poses.shape}; expected (T,156) for SMPL-H "
-            "or (T,165) for SMPL-X."
+            f"has poses of shape {poses.shape}; expected (T,156) for SMPL-H or (T,165) for SMPL-X"
         )
+    poses = arrays.float_array(poses, "poses", (None, None), limit=MAX_ANGLE)
     frames = poses.shape[0]
     if frames == 0:
-        raise MotionFileError(f"AMASS file '{name}' has no frames.")
+        raise MotionFileError("has no frames")
+    trans = np.asarray(data["trans"])
     if trans.shape != (frames, 3):
-        raise MotionFileError(
-            f"AMASS file '{name}' has trans of shape {trans.shape}; expected ({frames}, 3)."
-        )
-    fps = _frame_rate(data, name)
+        raise MotionFileError(f"has trans of shape {trans.shape}; expected ({frames}, 3)")
+    trans = arrays.float_array(trans, "trans", (frames, 3), limit=MAX_METRES)
+    fps = _frame_rate(data)
+    numbers.check_duration(frames, fps)
     layout = "SMPLH" if poses.shape[1] == 156 else "SMPLX"
     ranges = SMPLH_LAYOUT if layout == "SMPLH" else SMPLX_LAYOUT
 
@@ -117,13 +122,15 @@ def read_amass(path: str | Path) -> AmassClip:
 
     zeros = np.zeros((frames, 3))
     eyes = part("eyes", 2) if layout == "SMPLX" else np.zeros((frames, 2, 3))
-    betas = np.asarray(data.get("betas", np.zeros(10)), dtype=np.float64).reshape(-1)
-    gender = str(np.asarray(data.get("gender", "neutral")).reshape(-1)[0]) if "gender" in data else "neutral"
-    if isinstance(gender, bytes):
-        gender = gender.decode()
+    betas = arrays.float_array(data.get("betas", np.zeros(10)), "betas", limit=MAX_COEFFICIENT).reshape(-1)
+    gender = arrays.text_value(data.get("gender"), "gender", "neutral")
+    if gender.strip().lower() not in ("male", "female", "neutral", ""):
+        gender = "neutral"
     expression = None
     if "expression" in data:
-        expression = np.asarray(data["expression"], dtype=np.float64).reshape(frames, -1)
+        expression = arrays.float_array(
+            data["expression"], "expression", (frames, None), limit=MAX_COEFFICIENT
+        )
     return AmassClip(
         layout=layout,
         fps=fps,

@@ -17,7 +17,7 @@ problem raises ``MotionFileError`` with one sentence naming the file and, for da
 from __future__ import annotations
 
 import csv
-import json
+import io
 import math
 import re
 from dataclasses import dataclass, field
@@ -26,6 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from ..untrusted import files, json_text, numbers, reading
+from ..untrusted.errors import display_name, short
+from ..untrusted.files import MIB
 from .errors import MotionFileError
 
 # The 52 ARKit blendshape locations, in ARKit's documented order and spelling.
@@ -58,7 +61,10 @@ TIME_COLUMNS: dict[str, float] = {"time": 1.0, "seconds": 1.0, "times": 1.0, "ti
 FRAME_COLUMNS = ("frame", "frameindex")
 STANDARD_RATES = (24.0, 25.0, 30.0, 48.0, 50.0, 60.0, 72.0, 90.0, 100.0, 120.0, 240.0)
 DEFAULT_FPS = 60.0  # Live Link Face records at 60 fps by default
-_TIMECODE = re.compile(r"^\s*(\d+):(\d{1,2}):(\d{1,2})[:;.](\d+)(?:\.(\d+))?\s*$")
+_TIMECODE = re.compile(r"^\s*(\d{1,6}):(\d{1,2}):(\d{1,2})[:;.](\d{1,6})(?:\.(\d{1,9}))?\s*$", re.ASCII)
+MAX_FILE_BYTES = 256 * MIB
+MAX_VALUE = 1e6  # weights are 0..1 and rotations radians or degrees: beyond is a damaged file
+TIME_LIMIT = 1e15  # time columns may hold epoch milliseconds; durations are bounded after
 
 
 def _key(name: str) -> str:
@@ -159,13 +165,23 @@ def infer_timecode_rate(codes: list[Timecode]) -> float | None:
 # --- parsing helpers ---------------------------------------------------------------------------
 
 
-def _number(text: str, name: str, row: int, column: str) -> float:
+def _number(text: str, name: str, row: int, column: str, limit: float = MAX_VALUE) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise MotionFileError(f"'{name}' row {row}, column '{column}': '{text}' is not a number.") from None
+        shown = short(text, 24)
+        raise MotionFileError(
+            f"'{name}' row {row}, column '{short(column, 40)}': '{shown}' is not a number."
+        ) from None
     if not math.isfinite(value):
-        raise MotionFileError(f"'{name}' row {row}, column '{column}' is {text} (not finite).")
+        raise MotionFileError(
+            f"'{name}' row {row}, column '{short(column, 40)}' is {short(text, 24)} (not finite)."
+        )
+    if abs(value) > limit:
+        raise MotionFileError(
+            f"'{name}' row {row}, column '{short(column, 40)}' is {value:.3g}, "
+            f"beyond the plausible +-{limit:g}."
+        )
     return value
 
 
@@ -263,7 +279,13 @@ def _finish(
 ) -> ArkitClip:
     if numeric.shape[0] == 0:
         raise MotionFileError(f"'{name}' has no frames.")
+    if fps is not None:
+        _plausible_rate(name, fps, "frame rate")
     rel, keep, more = _clean_times(times, name, "timecode" if cols.timecode is not None else "time")
+    if rel[-1] > numbers.MAX_DURATION_S:
+        raise MotionFileError(
+            f"'{name}' spans {rel[-1]:.4g} s, longer than the {numbers.MAX_DURATION_S:g} s a clip may last."
+        )
     notes = notes + more
     if cols.ignored:
         shown = ", ".join(cols.ignored[:6]) + (", ..." if len(cols.ignored) > 6 else "")
@@ -277,20 +299,34 @@ def _finish(
 # --- CSV ---------------------------------------------------------------------------------------
 
 
-def _read_rows(path: Path) -> list[list[str]]:
+def _file_text(path: Path, kind: str) -> str:
+    with reading(path, lambda n, problem: MotionFileError(f"'{n}' {problem}.")):
+        data = files.read_bytes(path, MAX_FILE_BYTES)
     try:
-        with path.open("r", encoding="utf-8-sig", newline="") as handle:
-            sample = handle.read(4096)
-            handle.seek(0)
-            try:
-                dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
-            except csv.Error:
-                dialect = csv.excel
-            return [row for row in csv.reader(handle, dialect) if any(cell.strip() for cell in row)]
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise MotionFileError(f"'{path.name}' is not a text (UTF-8) CSV file.") from None
+        raise MotionFileError(f"'{display_name(path)}' is not a text (UTF-8) {kind} file.") from None
+
+
+def _plausible_rate(name: str, rate: float, label: str) -> float:
+    with reading(name, lambda n, problem: MotionFileError(f"'{n}' {problem}.")):
+        return numbers.frame_rate(rate, label)
+
+
+def _read_rows(path: Path) -> list[list[str]]:
+    text = _file_text(path, "CSV")
+    try:
+        sample = text[:4096]
+        try:
+            dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        handle = io.StringIO(text, newline="")
+        return [row for row in csv.reader(handle, dialect) if any(cell.strip() for cell in row)]
     except csv.Error as exc:
-        raise MotionFileError(f"'{path.name}' is not a readable CSV file ({exc}).") from None
+        raise MotionFileError(
+            f"'{display_name(path)}' is not a readable CSV file ({short(exc, 80)})."
+        ) from None
 
 
 def _read_csv(path: Path, fps: float | None, timecode_rate: float | None, rotation_scale: float) -> ArkitClip:
@@ -320,6 +356,8 @@ def _read_csv(path: Path, fps: float | None, timecode_rate: float | None, rotati
             except ValueError as exc:
                 raise MotionFileError(f"'{name}' data row {r + 1}: {exc}.") from None
         rate = timecode_rate or infer_timecode_rate(codes)
+        if rate is not None:
+            _plausible_rate(name, rate, "timecode rate")
         if rate is None:
             rate = fps or DEFAULT_FPS
             notes.append(f"the clip is under a second, so its timecode rate is taken as {rate:g} fps")
@@ -333,14 +371,22 @@ def _read_csv(path: Path, fps: float | None, timecode_rate: float | None, rotati
     elif cols.time is not None:
         index, factor = cols.time
         times = (
-            np.array([_number(row[index], name, r + 1, header[index].strip()) for r, row in enumerate(data)])
+            np.array(
+                [
+                    _number(row[index], name, r + 1, header[index].strip(), TIME_LIMIT)
+                    for r, row in enumerate(data)
+                ]
+            )
             * factor
         )
         times = times - (times[0] if times.size else 0.0)
     elif cols.frame is not None:
         rate = fps or DEFAULT_FPS
         frames = np.array(
-            [_number(row[cols.frame], name, r + 1, header[cols.frame].strip()) for r, row in enumerate(data)]
+            [
+                _number(row[cols.frame], name, r + 1, header[cols.frame].strip(), TIME_LIMIT)
+                for r, row in enumerate(data)
+            ]
         )
         times = (frames - (frames[0] if frames.size else 0.0)) / rate
     else:
@@ -384,12 +430,8 @@ def _json_frames(doc: Any, name: str) -> tuple[list[dict[str, Any]], float | Non
     if isinstance(doc, dict):
         for key in ("fps", "frame_rate", "framerate"):
             if key in doc:
-                try:
-                    fps = float(doc[key])
-                except (TypeError, ValueError):
-                    raise MotionFileError(f"'{name}' has a non-numeric frame rate '{doc[key]}'.") from None
-                if not math.isfinite(fps) or fps <= 0:
-                    raise MotionFileError(f"'{name}' has an invalid frame rate {doc[key]}.")
+                with reading(name, lambda n, problem: MotionFileError(f"'{n}' {problem}.")):
+                    fps = numbers.frame_rate(doc[key], key)
         if "names" in doc and "weights" in doc:
             names, weights = doc["names"], doc["weights"]
             if not isinstance(names, list) or not isinstance(weights, list):
@@ -414,12 +456,9 @@ def _json_frames(doc: Any, name: str) -> tuple[list[dict[str, Any]], float | Non
 
 def _read_json(path: Path, fps: float | None, rotation_scale: float) -> ArkitClip:
     name = path.name
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError:
-        raise MotionFileError(f"'{name}' is not a text (UTF-8) JSON file.") from None
-    except json.JSONDecodeError as exc:
-        raise MotionFileError(f"'{name}' is not valid JSON ({exc}).") from None
+    text = _file_text(path, "JSON")
+    with reading(path, lambda n, problem: MotionFileError(f"'{n}' {problem}.")):
+        doc = json_text.loads(text)
     frames, file_fps = _json_frames(doc, name)
     if not frames:
         raise MotionFileError(f"'{name}' has no frames.")
@@ -438,14 +477,17 @@ def _read_json(path: Path, fps: float | None, rotation_scale: float) -> ArkitCli
         for c in numeric_cols:
             value = frame[header[c]]
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise MotionFileError(f"'{name}' frame {r}, '{header[c]}': {value!r} is not a number.")
+                shown = short(repr(value), 40)
+                raise MotionFileError(
+                    f"'{name}' frame {r}, '{short(header[c], 40)}': {shown} is not a number."
+                )
             numeric[r, c] = _number(str(value), name, r, header[c])
     rate = fps or file_fps
     notes: list[str] = []
     if cols.time is not None:
         index, factor = cols.time
         times = np.array(
-            [_number(str(f[header[index]]), name, r, header[index]) for r, f in enumerate(frames)]
+            [_number(str(f[header[index]]), name, r, header[index], TIME_LIMIT) for r, f in enumerate(frames)]
         )
         times = (times - times[0]) * factor
     else:
@@ -475,11 +517,14 @@ def read_arkit(
     Raises MotionFileError with one sentence.
     """
     p = Path(path).expanduser()
-    if not p.is_file():
-        raise MotionFileError(f"ARKit weight file '{p}' does not exist.")
+    if not files.is_regular(p):
+        with reading(p, lambda n, problem: MotionFileError(f"ARKit weight file '{n}' {problem}.")):
+            files.check_regular(p)
     for label, value in (("frame rate", fps), ("timecode rate", timecode_rate)):
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise MotionFileError(f"The {label} must be positive, not {value}.")
+        if value is not None and not (math.isfinite(value) and numbers.MIN_FPS <= value <= numbers.MAX_FPS):
+            raise MotionFileError(
+                f"The {label} must be between {numbers.MIN_FPS:g} and {numbers.MAX_FPS:g}, not {value}."
+            )
     scale = math.pi / 180.0 if rotation_unit == "DEGREES" else 1.0
     if p.suffix.lower() == ".json":
         return _read_json(p, fps, scale)

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..rig.lbs import axis_angle_to_matrix
 from ..rotations import matrix_to_axis_angle
+from ..untrusted.numbers import MAX_KEYFRAMES
 from .arkit import ARKIT_NAMES, ArkitClip, canonical_name
 from .errors import MotionFileError
 from .resample import resample_axis_angle, resample_linear
@@ -169,7 +170,12 @@ def resample_clip(
         raise MotionFileError(
             f"The time range {start:g}..{last:g} s is outside the clip's 0..{clip.duration:g} s."
         )
-    count = int(np.floor((last - start) * target_fps + 1e-6)) + 1
+    exact = (last - start) * target_fps
+    if exact >= MAX_KEYFRAMES:
+        raise MotionFileError(
+            f"The clip's {last - start:.4g} s at {target_fps:g} fps is more than {MAX_KEYFRAMES} frames."
+        )
+    count = int(np.floor(exact + 1e-6)) + 1
     times = start + np.arange(count) / target_fps
     positions = np.interp(times, clip.times, np.arange(clip.num_frames, dtype=np.float64))
     weights = resample_linear(clip.dense(), positions)

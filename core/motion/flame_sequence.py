@@ -9,12 +9,15 @@ four rotations). Resampling works like AMASS's: slerp for rotations, linear for 
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from ..untrusted import arrays, numbers, reading
+from ..untrusted.files import GIB, MIB, is_regular
+from ..untrusted.names import numeric_sort_key
+from ..untrusted.npz import read_npz
 from .errors import MotionFileError
 from .resample import resample_axis_angle, resample_linear, sample_times
 
@@ -27,6 +30,9 @@ FULL_POSE_KEY = "pose"  # (T,15): root, neck, jaw, left eye, right eye
 _FULL_POSE_SPLIT = (("rotation", 0, 3), ("neck_pose", 3, 6), ("jaw_pose", 6, 9), ("eyes_pose", 9, 15))
 FPS_KEYS: tuple[str, ...] = ("fps", "framerate", "frame_rate", "mocap_frame_rate", "mocap_framerate")
 PARAM_FOLDER = "flame_param"
+MAX_VALUE = 1e4  # radians, metres and blend-shape coefficients alike: beyond is a damaged file
+MAX_SEQUENCE_BYTES = 2 * GIB
+MAX_FRAME_FILE_BYTES = 64 * MIB
 
 
 @dataclass(frozen=True)
@@ -57,25 +63,20 @@ class FlameSequence:
         return chosen
 
 
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {key: npz[key] for key in npz.files}
-    except FileNotFoundError:
-        raise MotionFileError(f"FLAME parameter file '{path}' does not exist.") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise MotionFileError(
-            f"FLAME parameter file '{path.name}' is not a readable .npz archive ({exc})."
-        ) from None
+def _file_error(name: str, problem: str) -> MotionFileError:
+    return MotionFileError(f"FLAME parameter file '{name}' {problem}.")
+
+
+def _load_npz(path: Path, max_bytes: int = MAX_SEQUENCE_BYTES) -> dict[str, np.ndarray]:
+    with reading(path, _file_error, ".npz"):
+        return read_npz(path, max_file_bytes=max_bytes)
 
 
 def _float(name: str, key: str, value: np.ndarray) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise MotionFileError(f"'{name}' has a non-numeric '{key}'.") from None
-    if not np.all(np.isfinite(arr)):
-        raise MotionFileError(f"'{name}' has NaN or infinite values in '{key}'.")
+    with reading(name, lambda n, problem: MotionFileError(f"'{n}' {problem}.")):
+        arr = arrays.float_array(value, key, limit=MAX_VALUE)
+    if arr.ndim == 0:
+        raise MotionFileError(f"'{name}' has a single number where '{key}' should be an array.")
     return arr
 
 
@@ -88,11 +89,14 @@ def _expected_width(key: str) -> int | None:
 def _frame_rate(data: dict[str, np.ndarray], name: str) -> float | None:
     for key in FPS_KEYS:
         if key in data:
-            fps = float(np.asarray(data[key], dtype=np.float64).reshape(-1)[0])
-            if not np.isfinite(fps) or fps <= 0:
-                raise MotionFileError(f"'{name}' has an invalid frame rate {fps} in '{key}'.")
-            return fps
+            with reading(name, lambda n, problem: MotionFileError(f"'{n}' {problem}.")):
+                return numbers.frame_rate(data[key], key)
     return None
+
+
+def _check_duration(name: str, count: int, fps: float | None) -> None:
+    with reading(name, lambda n, problem: MotionFileError(f"'{n}' {problem}.")):
+        numbers.check_duration(count, fps or 30.0, "sequence")
 
 
 def _split_full_pose(data: dict[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
@@ -165,15 +169,21 @@ def _read_one_file(path: Path) -> FlameSequence:
         raise _no_frame_keys(name)
     if count == 0:
         raise MotionFileError(f"'{name}' has no frames.")
-    return FlameSequence(frames, _identity(data, name), _frame_rate(data, name), str(path), _notes(data))
+    fps = _frame_rate(data, name)
+    _check_duration(name, count or 0, fps)
+    return FlameSequence(frames, _identity(data, name), fps, str(path), _notes(data))
 
 
 def _frame_files(folder: Path) -> list[Path]:
     if (folder / PARAM_FOLDER).is_dir():
         folder = folder / PARAM_FOLDER
-    files = [p for p in folder.iterdir() if p.suffix == ".npz" and p.is_file()]
+    files = [p for p in folder.iterdir() if p.suffix == ".npz" and is_regular(p)]
+    if len(files) > numbers.MAX_FRAMES:
+        raise MotionFileError(
+            f"Folder '{folder.name}' holds {len(files)} frame files, more than a sequence may."
+        )
     # Timesteps are zero-padded numbers; sort numerically where they are numbers, else by name.
-    return sorted(files, key=lambda p: (0, int(p.stem), "") if p.stem.isdigit() else (1, 0, p.stem))
+    return sorted(files, key=lambda p: numeric_sort_key(p.stem))
 
 
 def _read_folder(folder: Path) -> FlameSequence:
@@ -185,7 +195,7 @@ def _read_folder(folder: Path) -> FlameSequence:
     rows: dict[str, list[np.ndarray]] = {}
     first: dict[str, np.ndarray] = {}
     for index, path in enumerate(files):
-        data = _split_full_pose(_load_npz(path), path.name)
+        data = _split_full_pose(_load_npz(path, MAX_FRAME_FILE_BYTES), path.name)
         present = [k for k in FRAME_KEYS if k in data]
         if index == 0:
             if not present:
@@ -207,8 +217,9 @@ def _read_folder(folder: Path) -> FlameSequence:
                 )
             rows[key].append(arr)
     frames = {k: np.stack(v) for k, v in rows.items()}
-    return FlameSequence(frames, _identity(first, files[0].name), _frame_rate(first, files[0].name),
-                         str(folder), _notes(first))  # fmt: skip
+    fps = _frame_rate(first, files[0].name)
+    _check_duration(folder.name, len(files), fps)
+    return FlameSequence(frames, _identity(first, files[0].name), fps, str(folder), _notes(first))
 
 
 def read_flame_sequence(path: str | Path) -> FlameSequence:
@@ -235,6 +246,8 @@ def resample_sequence(
     fps = source_fps or sequence.fps
     if not fps or fps <= 0:
         raise MotionFileError("The sequence has no frame rate; give the source frame rate.")
+    with reading("sequence", lambda n, problem: MotionFileError(f"The sequence {problem}.")):
+        fps = numbers.frame_rate(fps, "source frame rate")
     count = sequence.num_frames
     last = count - 1 if end is None or end < 0 else min(end, count - 1)
     if not 0 <= start <= last:

@@ -8,12 +8,20 @@ from __future__ import annotations
 import numpy as np
 
 from ..rotations import axis_angle_to_quaternion, quaternion_to_axis_angle, slerp
+from ..untrusted.numbers import MAX_KEYFRAMES
+from .errors import MotionFileError
 
 
 def sample_times(num_frames: int, source_fps: float, target_fps: float) -> np.ndarray:
     """Source-frame positions (fractional) of every target frame inside the clip."""
     duration = (num_frames - 1) / source_fps
-    count = int(np.floor(duration * target_fps + 1e-9)) + 1
+    exact = duration * target_fps
+    if not np.isfinite(exact) or exact >= MAX_KEYFRAMES:
+        raise MotionFileError(
+            f"The clip lasts {duration:.4g} s: at {target_fps:g} fps that is more than {MAX_KEYFRAMES} "
+            "frames; check its frame rate."
+        )
+    count = int(np.floor(exact + 1e-9)) + 1
     return np.arange(count) * (source_fps / target_fps)
 
 

@@ -20,6 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from ..untrusted import arrays as checked
+from ..untrusted import files, reading
+from ..untrusted.errors import InputError, describe
+from ..untrusted.files import GIB
 from .errors import ModelFileError
 from .model import JOINT_NAMES, Family, RigModel
 from .npz_reader import is_zip, read_npz
@@ -32,6 +36,7 @@ _OTHER_LABELS = {"SMPL": "SMPL", "MANO": "MANO"}
 REQUIRED_KEYS = ("v_template", "f", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table")
 # Where the expression components start in ``shapedirs`` for the usual layouts (as the smplx package).
 _FULL_SHAPE = 300
+MAX_MODEL_BYTES = 3 * GIB  # the official SMPL-X pickles are about 1 GiB
 
 
 def family_label(family: str) -> str:
@@ -42,15 +47,13 @@ def file_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _model_error(path: Path) -> Any:
+    return lambda _name, problem: ModelFileError(path, problem)
+
+
 def _read_bytes(path: Path) -> bytes:
-    if not path.exists():
-        raise ModelFileError(path, "does not exist")
-    if path.is_dir():
-        raise ModelFileError(path, "is a folder, not a model file")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelFileError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    with reading(path, _model_error(path)):
+        data = files.read_bytes(path, MAX_MODEL_BYTES)
     if not data:
         raise ModelFileError(path, "is empty")
     return data
@@ -66,6 +69,19 @@ def read_model_dict(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
     p = Path(path)
     data = _read_bytes(p)
     sha = file_sha256(data)
+    with reading(p, _model_error(p), "model"):
+        raw = _parse(p, data)
+    if not isinstance(raw, Mapping):
+        raise ModelFileError(p, f"holds a {type(raw).__name__}, not the dictionary of arrays a body model is")
+    try:
+        with reading(p, _model_error(p), "model"):
+            converted = to_numpy_tree(dict(raw))
+    except ConversionError as exc:
+        raise ModelFileError(p, f"holds {exc}") from exc
+    return {str(k): v for k, v in converted.items()}, sha
+
+
+def _parse(p: Path, data: bytes) -> Any:
     if is_zip(data):
         try:
             raw: Any = read_npz(data)
@@ -73,8 +89,10 @@ def read_model_dict(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
             raise ModelFileError(p, f"is not a readable .npz archive; it may be truncated ({exc})") from exc
         except UnsafePickleError as exc:
             raise ModelFileError(p, f"was refused: {exc}") from exc
+        except InputError:
+            raise
         except (ValueError, EOFError, OSError, pickle.UnpicklingError) as exc:
-            raise ModelFileError(p, f"has a damaged array inside its .npz archive ({exc})") from exc
+            raise ModelFileError(p, f"has a damaged array inside its .npz archive ({describe(exc)})") from exc
     elif _looks_like_pickle(data):
         try:
             raw = safe_loads(data)
@@ -85,18 +103,12 @@ def read_model_dict(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
         except pickle.UnpicklingError as exc:
             if "truncated" in str(exc):
                 raise ModelFileError(p, "is truncated (the pickle ends early)") from exc
-            raise ModelFileError(p, f"is not a readable pickle ({exc})") from exc
+            raise ModelFileError(p, f"is not a readable pickle ({describe(exc)})") from exc
         except (ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError) as exc:
-            raise ModelFileError(p, f"is a damaged pickle ({type(exc).__name__}: {exc})") from exc
+            raise ModelFileError(p, f"is a damaged pickle ({describe(exc)})") from exc
     else:
         raise ModelFileError(p, "is neither a NumPy .npz archive nor a Python pickle")
-    if not isinstance(raw, Mapping):
-        raise ModelFileError(p, f"holds a {type(raw).__name__}, not the dictionary of arrays a body model is")
-    try:
-        converted = to_numpy_tree(dict(raw))
-    except ConversionError as exc:
-        raise ModelFileError(p, f"holds {exc}") from exc
-    return {str(k): v for k, v in converted.items()}, sha
+    return raw
 
 
 def _joint_count(arrays: Mapping[str, Any]) -> int | None:
@@ -126,16 +138,8 @@ def _describe(arrays: Mapping[str, Any]) -> str:
 
 def _array(p: Path, arrays: Mapping[str, Any], key: str, *, dtype: Any = np.float64) -> np.ndarray:
     """The array under ``key`` as ``dtype`` (None: any floating type as stored), checked finite."""
-    value = arrays[key]
-    try:
-        out = np.asarray(value, dtype=dtype)
-        if dtype is None and out.dtype.kind != "f":
-            out = out.astype(np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ModelFileError(p, f"has a '{key}' that is not a numeric array") from exc
-    if out.dtype.kind == "f" and not np.all(np.isfinite(out)):
-        raise ModelFileError(p, f"has non-finite values (NaN or infinity) in '{key}'")
-    return out
+    with reading(p, _model_error(p)):
+        return checked.float_array(arrays[key], key, dtype=dtype)
 
 
 def _shape_error(p: Path, key: str, got: tuple[int, ...], expected: str) -> ModelFileError:
@@ -198,12 +202,17 @@ def _gender(arrays: Mapping[str, Any], p: Path) -> str:
     return "neutral"
 
 
-def _names(arrays: Mapping[str, Any], key: str) -> tuple[str, ...]:
+def _names(arrays: Mapping[str, Any], key: str, p: Path) -> tuple[str, ...]:
     value = arrays.get(key)
     if value is None:
         return ()
-    items = value.tolist() if isinstance(value, np.ndarray) else list(value)
-    return tuple(item.decode("latin1") if isinstance(item, bytes) else str(item) for item in items)
+    if isinstance(value, np.ndarray):
+        value = value.reshape(-1).tolist() if value.ndim <= 1 else None
+    if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+        raise ModelFileError(p, f"has a '{key}' that is not a list of names")
+    if len(value) > 100_000 or any(not isinstance(item, str | bytes) for item in value):
+        raise ModelFileError(p, f"has a '{key}' that is not a list of names")
+    return tuple(item.decode("latin1") if isinstance(item, bytes) else item for item in value)
 
 
 _EXTRA_KEYS = (
@@ -260,17 +269,16 @@ def model_from_dict(
         raise _shape_error(p, "v_template", v_template.shape, "(V, 3)")
     nv = v_template.shape[0]
 
-    faces = np.asarray(arrays["f"])
-    if faces.ndim != 2 or faces.shape[1] != 3 or faces.dtype.kind not in "iuf":
+    with reading(p, _model_error(p)):
+        faces = checked.int_array(arrays["f"], "f")
+    if faces.ndim != 2 or faces.shape[1] != 3:
         raise _shape_error(p, "f", faces.shape, "(F, 3) vertex indices")
-    if faces.dtype.kind == "f" and not np.all(faces == np.round(faces)):
-        raise ModelFileError(p, "has non-integer vertex indices in 'f'")
-    faces = faces.astype(np.int64)
     if faces.size and (faces.min() < 0 or faces.max() >= nv):
         raise ModelFileError(p, f"has faces ('f') that index vertex {int(faces.max())} of only {nv} vertices")
 
-    kintree = np.asarray(arrays["kintree_table"])
-    if kintree.ndim != 2 or kintree.shape != (2, num_joints) or kintree.dtype.kind not in "iuf":
+    with reading(p, _model_error(p)):
+        kintree = checked.int_array(arrays["kintree_table"], "kintree_table")
+    if kintree.shape != (2, num_joints):
         raise _shape_error(p, "kintree_table", kintree.shape, f"(2, {num_joints})")
     parents = kintree[0].astype(np.int64)
     parents[0] = -1  # stored as 2**32 - 1 in the official files
@@ -325,7 +333,7 @@ def model_from_dict(
                 raise _shape_error(p, f"hands_mean{side}", mean.shape, "(45,)")
             hands[f"mean_{side}"] = mean
 
-    expression_names = _names(arrays, "expression_names")
+    expression_names = _names(arrays, "expression_names", p)
     if expression_names and len(expression_names) < expr_dirs.shape[2]:
         raise ModelFileError(
             p, f"names {len(expression_names)} expressions but has {expr_dirs.shape[2]} expression components"
@@ -335,8 +343,9 @@ def model_from_dict(
     extras: dict[str, np.ndarray] = {}
     for key in _EXTRA_KEYS:
         value = arrays.get(key)
-        if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
-            extras[key] = value
+        if isinstance(value, np.ndarray) and value.dtype.kind in "iuf" and value.ndim >= 1:
+            if value.dtype.kind != "f" or np.isfinite(value).all():
+                extras[key] = value
 
     return RigModel(
         family=fam,
@@ -368,4 +377,7 @@ def load_model(path: str | os.PathLike[str], family: str | None = None) -> RigMo
     Raises ModelFileError (one sentence naming the file) for anything wrong with the file.
     """
     arrays, sha = read_model_dict(path)
-    return model_from_dict(arrays, path, family=family, sha256=sha)
+    p = Path(path)
+    # Anything a damaged model trips over below is still this file's fault: say so in its name.
+    with reading(p, _model_error(p), "model"):
+        return model_from_dict(arrays, path, family=family, sha256=sha)

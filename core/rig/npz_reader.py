@@ -2,51 +2,47 @@
 
 The official SMPL-X .npz files hold a few object arrays (dictionaries such as ``joint2num``);
 ``np.load(..., allow_pickle=True)`` would unpickle them with the full pickle machinery. Here plain
-arrays are read by NumPy itself and object arrays through the restricted ``SafeUnpickler``.
+arrays are read through core/untrusted/npz (header checked before any data is inflated) and object
+arrays through the restricted ``SafeUnpickler``.
 """
 
 from __future__ import annotations
 
-import io
-import zipfile
-from typing import Any
+import math
+from typing import IO, Any
 
 import numpy as np
 
+from ..untrusted.arrays import leaf_count
+from ..untrusted.files import GIB
+from ..untrusted.npz import NpyHeader
+from ..untrusted.npz import read_npz as read_checked_npz
 from .safe_pickle import SafeUnpickler
+
+MAX_MEMBER_BYTES = GIB  # the largest official model arrays (SMPL-X posedirs) are about 120 MiB
 
 
 def is_zip(data: bytes) -> bool:
     return data[:4] in (b"PK\x03\x04", b"PK\x05\x06")
 
 
-def _read_member(raw: bytes) -> Any:
-    stream = io.BytesIO(raw)
-    version = np.lib.format.read_magic(stream)
-    if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
-    elif version == (2, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
-    else:  # (3, 0): utf-8 header, no public reader
-        shape, fortran, dtype = np.lib.format._read_array_header(stream, version)  # type: ignore[attr-defined]
-    if not dtype.hasobject:
-        return np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
+def _load_object(stream: IO[bytes], header: NpyHeader) -> Any:
     value = SafeUnpickler(stream, encoding="latin1").load()
+    if isinstance(value, list | tuple):
+        leaf_count(value)  # a shared-reference blow-up would hang np.asarray
     array = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else value
-    if array.size == int(np.prod(shape)):
-        array = array.reshape(shape, order="F" if fortran else "C")
+    if array.size == math.prod(header.shape):
+        array = array.reshape(header.shape, order="F" if header.fortran else "C")
     return array
 
 
 def read_npz(data: bytes) -> dict[str, Any]:
     """All members of an .npz archive given as bytes, keyed without the '.npy' suffix.
 
-    Raises zipfile.BadZipFile for a damaged archive, ValueError/EOFError for a damaged member, and
+    Raises core.untrusted.InputError for what it refuses (sizes, types, damage it can name),
+    zipfile.BadZipFile / zlib.error / NotImplementedError for a damaged archive, and
     safe_pickle.UnsafePickleError for an object member naming a forbidden class.
     """
-    out: dict[str, Any] = {}
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for name in archive.namelist():
-            key = name[:-4] if name.endswith(".npy") else name
-            out[key] = _read_member(archive.read(name))
-    return out
+    return read_checked_npz(
+        data, max_member_bytes=MAX_MEMBER_BYTES, max_total_bytes=4 * GIB, load_object=_load_object
+    )

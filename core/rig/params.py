@@ -18,8 +18,6 @@ carry no frame axis, or a leading axis of 1 (or identical rows). Missing keys me
 from __future__ import annotations
 
 import os
-import tempfile
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from ..avatar.atomic import atomic_write
+from ..untrusted import InputError, reading
+from ..untrusted.arrays import float_array as checked_float_array
+from ..untrusted.files import GIB, open_regular
+from ..untrusted.npz import read_npz
 from .errors import ParamsError
 from .lbs import RigOutput, forward
 from .model import RigModel
@@ -148,14 +151,16 @@ def forward_sequence(model: RigModel, params: RigParams) -> np.ndarray:
 # dictionary -> RigParams
 
 
+MAX_PARAM_VALUE = 1e4  # radians, metres and coefficients: beyond is damaged data (and inf in float32)
+
+
 def _as_float(key: str, value: Any) -> np.ndarray:
     try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ParamsError(f"Parameter '{key}' is not numeric ({exc}).") from exc
-    if not np.all(np.isfinite(arr)):
-        raise ParamsError(f"Parameter '{key}' has non-finite values (NaN or infinity).")
-    return arr
+        return checked_float_array(value, key, limit=MAX_PARAM_VALUE)
+    except InputError as exc:
+        if "non-finite" in exc.problem:
+            raise ParamsError(f"Parameter '{key}' has non-finite values (NaN or infinity).") from None
+        raise ParamsError(f"Parameter '{key}' {exc.problem}.") from None
 
 
 def _frames(key: str, arr: np.ndarray, tails: tuple[tuple[int, ...], ...], meaning: str) -> np.ndarray | None:
@@ -422,23 +427,17 @@ def params_to_dict(
 # files
 
 
+MAX_PARAMS_BYTES = 2 * GIB
+
+
 def read_params_file(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """The arrays of a parameter .npz (never unpickling anything). Raises ParamsError."""
     p = Path(path)
-    if not p.is_file():
-        raise ParamsError(f"Parameter file '{p}' does not exist.")
-    with open(p, "rb") as handle:
-        if not is_zip(handle.read(4)):
-            raise ParamsError(f"Parameter file '{p}' is not a readable .npz archive (no zip header).")
-    try:
-        with np.load(p, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ParamsError(f"Parameter file '{p}' is not a readable .npz archive ({exc}).") from exc
-    except ValueError as exc:
-        raise ParamsError(
-            f"Parameter file '{p}' has an array that cannot be read without pickle ({exc})."
-        ) from exc
+    with reading(p, lambda name, problem: ParamsError(f"Parameter file '{name}' {problem}."), ".npz"):
+        with open_regular(p, MAX_PARAMS_BYTES) as handle:
+            if not is_zip(handle.read(4)):
+                raise InputError("is not a readable .npz archive (no zip header)")
+        return read_npz(p, max_file_bytes=MAX_PARAMS_BYTES)
 
 
 def write_params_file(path: str | os.PathLike[str], params: Mapping[str, np.ndarray]) -> Path:
@@ -447,12 +446,6 @@ def write_params_file(path: str | os.PathLike[str], params: Mapping[str, np.ndar
     if p.suffix != ".npz":
         p = p.with_name(p.name + ".npz")
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=p.name + ".", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **{k: np.asarray(v) for k, v in params.items()})
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(p) as handle:
+        np.savez(handle, **{k: np.asarray(v) for k, v in params.items()})
     return p

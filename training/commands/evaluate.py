@@ -31,13 +31,25 @@ LOG = logging.getLogger("training")
 
 def load_tracking_override(path: str, tracking: TrackedSequence) -> int:
     """Replace rows of ``tracking`` with those of a tracking.npz (refined by fit); returns how many."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except Exception as exc:
-        raise DatasetError(f"{path}: not a readable tracking file ({exc})") from None
-    if "timesteps" not in arrays:
-        raise DatasetError(f"{path}: not a tracking file from fit (no 'timesteps')")
+    from core.untrusted import arrays as checked
+    from core.untrusted import reading
+    from core.untrusted.npz import read_npz
+
+    def refuse(_name: str, problem: str) -> DatasetError:
+        return DatasetError(f"{path}: not a readable tracking file (it {problem})")
+
+    with reading(path, refuse, ".npz"):
+        arrays = read_npz(path)
+        missing = [k for k in ("timesteps", "expression", "pose", "transl") if k not in arrays]
+        if missing:
+            raise DatasetError(f"{path}: not a tracking file from fit (no '{missing[0]}')")
+        count = len(checked.int_array(arrays["timesteps"], "timesteps", (None,)))
+        for name in ("expression", "pose", "transl"):
+            arrays[name] = checked.float_array(arrays[name], name, limit=1e4)
+            if arrays[name].ndim == 0 or arrays[name].shape[0] != count:
+                raise DatasetError(
+                    f"{path}: {name} has {np.shape(arrays[name])[:1]} rows for {count} timesteps"
+                )
     replaced = 0
     with torch.no_grad():
         for row, t in enumerate(arrays["timesteps"].tolist()):

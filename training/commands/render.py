@@ -10,7 +10,6 @@ Writes ``OUT/{frame:05d}.png`` (one camera) or ``OUT/{frame:05d}_{camera:02d}.pn
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import time
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.untrusted import arrays as checked
+from core.untrusted.errors import InputError
 from training.errors import DatasetError, ExitCode, TrainerError
 from training.files.avatar_read import avatar_rig, load_avatar
 from training.files.images import save_png
@@ -32,24 +33,37 @@ from training.runtime.protocol import EventWriter
 LOG = logging.getLogger("training")
 
 
+def read_json_input(p: Path, what: str) -> Any:
+    """A JSON file given on the command line: a regular file, bounded size and depth."""
+    from core.untrusted import json_text
+
+    try:
+        return json_text.load_file(p, max_bytes=64 << 20)
+    except InputError as exc:
+        raise DatasetError(f"{p}: not a readable {what} (it {exc.problem})") from None
+
+
 def read_cameras(path: str) -> list[dict[str, Any]]:
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"{p}: not a readable camera .json ({exc})") from None
+    data = read_json_input(p, "camera .json")
     cams = data.get("cameras", data) if isinstance(data, dict) else data
     if isinstance(cams, dict):
         cams = [cams]
+    if not isinstance(cams, list):
+        raise DatasetError(f"{p}: expected a list of cameras")
     out = []
     for i, cam in enumerate(cams):
         try:
-            k = np.asarray(cam["K"], dtype=np.float64).reshape(3, 3)
-            w2c = np.asarray(cam["world_to_camera"], dtype=np.float64).reshape(4, 4)
-            width, height = int(cam["width"]), int(cam["height"])
-        except (KeyError, TypeError, ValueError) as exc:
+            if not isinstance(cam, dict):
+                raise InputError("is not an object")
+            k = checked.float_array(cam["K"], "K", limit=1e9).reshape(3, 3)
+            w2c = checked.float_array(cam["world_to_camera"], "world_to_camera", limit=1e9).reshape(4, 4)
+            width = checked.integer(cam["width"], "width", low=1, high=1 << 16)
+            height = checked.integer(cam["height"], "height", low=1, high=1 << 16)
+        except (KeyError, ValueError) as exc:
+            why = exc.problem if isinstance(exc, InputError) else "a value is missing or of the wrong size"
             raise DatasetError(
-                f"{p}: camera {i} needs K (3x3), world_to_camera (4x4), width and height ({exc})"
+                f"{p}: camera {i} needs K (3x3), world_to_camera (4x4), width and height ({why})"
             ) from None
         if width <= 0 or height <= 0 or k[0, 0] <= 0 or k[1, 1] <= 0:
             raise DatasetError(f"{p}: camera {i} has a non-positive size or focal length")
@@ -62,13 +76,13 @@ def read_cameras(path: str) -> list[dict[str, Any]]:
 def read_params(path: str) -> dict[str, np.ndarray]:
     p = Path(path)
     if p.suffix.lower() == ".json":
-        try:
-            raw = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise DatasetError(f"{p}: not a readable parameter .json ({exc})") from None
+        raw = read_json_input(p, "parameter .json")
         if not isinstance(raw, dict):
             raise DatasetError(f"{p}: expected an object of parameter arrays")
-        return {k: np.asarray(v, dtype=np.float64) for k, v in raw.items()}
+        try:
+            return {str(k): checked.float_array(v, str(k), limit=1e6) for k, v in raw.items()}
+        except InputError as exc:
+            raise DatasetError(f"{p}: {exc.problem}") from None
     from core.rig.errors import ParamsError
     from core.rig.params import read_params_file
 

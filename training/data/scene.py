@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from core.untrusted.errors import DAMAGED, describe
 from training.data.cache import ImageCache, scale_intrinsics, scaled_size
 from training.errors import DatasetError
 
@@ -47,6 +48,8 @@ def load_dataset(
         )
     except ReaderError as exc:
         raise DatasetError(str(exc)) from None
+    except DAMAGED as exc:  # a damaged file a reader did not name: still the dataset's fault
+        raise DatasetError(f"{path}: the dataset cannot be read ({describe(exc)})") from None
     if rig is not None:
         family = FAMILY[rig]
         if dataset.rig_status != "ok":

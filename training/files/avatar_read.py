@@ -44,12 +44,16 @@ def read_avatar(path: str | Path) -> Any:
     from core.avatar.avatar_file import read_avatar as read
 
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise AvatarFileError(f"avatar file {p} does not exist")
     try:
-        return read(p)
+        avatar = read(p)
     except ReaderError as exc:
         raise AvatarFileError(str(exc)) from None
+    num_faces = avatar.header["rig"].get("num_faces")
+    if num_faces is None or avatar.rig_family not in FAMILY_TO_RIG:
+        raise AvatarFileError(f"avatar file {p} names no rig face count or a rig the trainer does not take")
+    return avatar
 
 
 def load_avatar(path: str | Path, device: torch.device) -> LoadedAvatar:

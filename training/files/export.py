@@ -3,14 +3,13 @@ atomically) and the refined tracking (tracking.npz, kept apart from the avatar).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from core.avatar.atomic import atomic_write
 from core.avatar.range_stats import compute_stats
 from training import __version__
 from training.model.posing import world_gaussians
@@ -90,13 +89,6 @@ def write_avatar(path: Path, trainer: Any, metrics: dict[str, Any]) -> Path:
 def write_tracking(path: Path, tracking: TrackedSequence) -> Path:
     """The refined per-timestep rig inputs (expression, pose (T,J,3), transl), atomically."""
     arrays = tracking.refined_arrays()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as handle:  # also clears what a killed run left in the folder
+        np.savez(handle, **arrays)
     return path

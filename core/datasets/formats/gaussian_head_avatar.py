@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from ...rig.lbs import axis_angle_to_matrix
+from ...untrusted.names import ascii_number
 from ..camera import Camera, rigid
-from ..checks import as_array, as_vector, check_intrinsics, check_rotation, load_npz
+from ..checks import as_array, as_vector, check_intrinsics, check_rotation, load_npz, numbers_array
 from ..errors import DatasetError
 from ..frames import Dataset, Frame, RigFamily, RigStatus
 from ..image_io import image_size
@@ -43,8 +44,9 @@ def looks_like(root: Path) -> bool:
 def _frame_dirs(root: Path) -> list[tuple[int, str]]:
     out = []
     for child in (root / "images").iterdir():
-        if child.is_dir() and child.name.isdigit():
-            out.append((int(child.name), child.name))
+        number = ascii_number(child.name)
+        if child.is_dir() and number is not None:
+            out.append((number, child.name))
     return sorted(out)
 
 
@@ -147,7 +149,7 @@ def read(root: Path, options: ReadOptions, rig_model: object | None = None) -> D
             for key in ("extrinsic", "intrinsic"):
                 if key not in data:
                     raise DatasetError(cam_file, f"lacks {key!r}")
-            ext = np.asarray(data["extrinsic"], dtype=np.float64)
+            ext = numbers_array(data["extrinsic"], cam_file, "extrinsic")
             ext = as_array(ext[:3] if ext.shape == (4, 4) else ext, (3, 4), cam_file, "extrinsic")
             check_rotation(ext[:, :3], cam_file, "extrinsic")
             kmat = as_array(data["intrinsic"], (3, 3), cam_file, "intrinsic").copy()

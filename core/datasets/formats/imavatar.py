@@ -56,10 +56,9 @@ def _normalised_intrinsics(raw: Any, path: Path) -> np.ndarray:
 
 
 def _w2c(world_mat: Any, signs: tuple[float, float], path: Path, where: str) -> np.ndarray:
-    raw = np.asarray(world_mat, dtype=np.float64) if world_mat is not None else np.zeros(0)
-    if raw.shape == (4, 4):
-        raw = raw[:3]
-    mat = as_array(raw, (3, 4), path, f"{where} world_mat")
+    if isinstance(world_mat, list) and len(world_mat) == 4:
+        world_mat = world_mat[:3]  # a 4x4 matrix: its last row is (0, 0, 0, 1)
+    mat = as_array(world_mat if world_mat is not None else [], (3, 4), path, f"{where} world_mat")
     check_rotation(mat[:, :3], path, f"{where} world_mat")
     # Their camera point p projects as u = K0 * p_x / p_z + cx with p_z < 0 in front: OpenCV axes
     # are (sign(-K0) p_x, sign(-K1) p_y, -p_z).

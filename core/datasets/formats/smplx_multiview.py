@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...untrusted.names import ascii_number
 from ..camera import Camera, rigid
 from ..checks import (
     as_array,
@@ -37,8 +38,9 @@ def numbered_files(folder: Path, pattern: re.Pattern[str]) -> dict[int, Path]:
         with os.scandir(folder) as entries:
             for entry in entries:
                 match = pattern.match(entry.name)
-                if match and entry.is_file():
-                    out[int(match.group(1))] = Path(entry.path)
+                number = ascii_number(match.group(1)) if match else None
+                if number is not None and entry.is_file():
+                    out[number] = Path(entry.path)
     except FileNotFoundError:
         return {}
     return out

@@ -15,7 +15,7 @@ from ...core.avatar.binding import BindingError
 from ...core.interop.errors import InteropError
 from ...engine.registrar import OperatorResult, class_registrar
 from ...engine.splats.data import SplatDataError
-from ..amass import FPS_ITEMS
+from ..animation.amass import FPS_ITEMS
 
 _ERRORS = (InteropError, AvatarImportError, AvatarFileError, SplatDataError, BindingError)
 

@@ -10,11 +10,11 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from bpy.types import Context, Object, Operator
 
-from ..blender.animate import retarget_bake, retarget_preview
-from ..blender.animate.errors import AnimateError
-from ..blender.animate.properties import PRESET_ITEMS, ROOT_MOTION_ITEMS
-from ..blender.rig.parts import active_rig
-from ..engine.registrar import OperatorResult, class_registrar
+from ...blender.animate import retarget_bake, retarget_preview
+from ...blender.animate.errors import AnimateError
+from ...blender.animate.properties import PRESET_ITEMS, ROOT_MOTION_ITEMS
+from ...blender.rig.parts import active_rig
+from ...engine.registrar import OperatorResult, class_registrar
 
 
 def settings(obj: Object) -> Any:

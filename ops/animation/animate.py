@@ -9,11 +9,11 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, FloatVectorProperty, StringProperty
 from bpy.types import Context, Operator
 
-from ..blender.animate import joint_angles, look_at, pose_library, pose_presets
-from ..blender.animate.errors import AnimateError
-from ..blender.rig import bone_rotation, naming
-from ..blender.rig.parts import RigParts, active_rig
-from ..engine.registrar import OperatorResult, class_registrar
+from ...blender.animate import joint_angles, look_at, pose_library, pose_presets
+from ...blender.animate.errors import AnimateError
+from ...blender.rig import bone_rotation, naming
+from ...blender.rig.parts import RigParts, active_rig
+from ...engine.registrar import OperatorResult, class_registrar
 
 BODY_ITEMS = [
     ("T", "T-Pose", "Arms straight out to the sides, palms down; the rest of the body at rest"),

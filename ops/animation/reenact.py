@@ -9,12 +9,12 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import Context, Event, Operator
 
-from ..blender.animate import reenact
-from ..blender.animate.errors import AnimateError
-from ..blender.animate.targets import face_rig
-from ..core.motion import flame_sequence
-from ..core.motion.errors import MotionFileError
-from ..engine.registrar import OperatorResult, class_registrar
+from ...blender.animate import reenact
+from ...blender.animate.errors import AnimateError
+from ...blender.animate.targets import face_rig
+from ...core.motion import flame_sequence
+from ...core.motion.errors import MotionFileError
+from ...engine.registrar import OperatorResult, class_registrar
 from .amass import FPS_ITEMS
 
 

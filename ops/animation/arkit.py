@@ -9,13 +9,13 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import Context, Event, Object, Operator
 
-from ..blender.animate import arkit_import, arkit_map
-from ..blender.animate.errors import AnimateError
-from ..blender.animate.targets import face_rig, named_rig
-from ..blender.rig.parts import RigParts
-from ..core.motion import arkit
-from ..core.motion.errors import MotionFileError
-from ..engine.registrar import OperatorResult, class_registrar
+from ...blender.animate import arkit_import, arkit_map
+from ...blender.animate.errors import AnimateError
+from ...blender.animate.targets import face_rig, named_rig
+from ...blender.rig.parts import RigParts
+from ...core.motion import arkit
+from ...core.motion.errors import MotionFileError
+from ...engine.registrar import OperatorResult, class_registrar
 from .amass import FPS_ITEMS
 
 UNIT_ITEMS = [

@@ -9,12 +9,12 @@ import numpy as np
 from bpy.props import BoolProperty, EnumProperty, FloatVectorProperty, IntProperty, StringProperty
 from bpy.types import Context, Event, Operator
 
-from ..addon.preferences import get_preferences, model_files
-from ..blender.animate import amass_import
-from ..blender.animate.errors import AnimateError
-from ..blender.animate.targets import body_rig_for_import
-from ..core.motion import amass
-from ..engine.registrar import OperatorResult, class_registrar
+from ...addon.preferences import get_preferences, model_files
+from ...blender.animate import amass_import
+from ...blender.animate.errors import AnimateError
+from ...blender.animate.targets import body_rig_for_import
+from ...core.motion import amass
+from ...engine.registrar import OperatorResult, class_registrar
 
 PELVIS_ITEMS = [
     ("AUTO", "Body Model", "The clip's body model from the AMASS body-model folder in the preferences; "

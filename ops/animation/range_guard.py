@@ -7,11 +7,11 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 from bpy.types import Context, Operator
 
-from ..blender.animate import range_bake as range_guard_bake
-from ..blender.animate.targets import guarded_splat
-from ..engine.registrar import OperatorResult, class_registrar
-from ..engine.splats import data as splat_data
-from ..engine.splats import range_guard
+from ...blender.animate import range_bake as range_guard_bake
+from ...blender.animate.targets import guarded_splat
+from ...engine.registrar import OperatorResult, class_registrar
+from ...engine.splats import data as splat_data
+from ...engine.splats import range_guard
 
 MODE_ITEMS = [
     ("GUARD", "As the Guard", "The splat object's guard mode (Clamp when the guard is off)"),

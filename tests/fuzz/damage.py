@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from core.rig import loaders
-from tests.fixtures import rig_files
+from tests.fixtures.files import rig_files
 from tests.fuzz import mutations as mut
 
 Rng = np.random.Generator

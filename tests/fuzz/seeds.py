@@ -8,12 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tests.fixtures.arkit_files import (
-    smooth_weights,
-    write_live_link_csv,
-    write_mediapipe_json,
-    write_plain_csv,
-)
 
 from core.avatar import avatar_file as avatar_file_module
 from core.avatar import binding
@@ -22,8 +16,14 @@ from core.avatar.ply import write_ply
 from core.motion.arkit import ARKIT_NAMES
 from core.rig import lbs, loaders
 from tests.core.motion.test_motion_flame_sequence import write_flame_param_folder
-from tests.fixtures import rig_files
 from tests.fixtures.dataset import write_dnerf, write_gaussian_avatars, write_imavatar
+from tests.fixtures.files import rig_files
+from tests.fixtures.files.arkit_files import (
+    smooth_weights,
+    write_live_link_csv,
+    write_mediapipe_json,
+    write_plain_csv,
+)
 
 
 def amass_clip(folder: Path, index: int) -> Path:

@@ -62,8 +62,8 @@ def _avatar_setup(tmp: Path) -> dict[str, Any]:
 
 
 def _ga_setup(tmp: Path) -> dict[str, Any]:
-    from tests.fixtures import ga
     from tests.fixtures.engine import sphere_head_model
+    from tests.fixtures.files import ga
 
     _empty(tmp)
     model = sphere_head_model()
@@ -85,7 +85,7 @@ def _avatar_seed(folder: Path, index: int, ctx: dict[str, Any]) -> Path:
 
 
 def _ga_seed(folder: Path, index: int, ctx: dict[str, Any]) -> Path:
-    from tests.fixtures import ga
+    from tests.fixtures.files import ga
 
     return ga.write_ga_folder(folder / f"result{index}", ctx["model"], count=40, frames=3, seed=index).folder
 

@@ -133,12 +133,16 @@ class GAVATAR_OT_track_video(Operator):
         return {"RUNNING_MODAL"}
 
     def modal(self, context: Context, event: Event) -> OperatorResult:
-        if event.type == "ESC" and self._process is not None and self._process.running:
+        process = self._process
+        if event.type == "ESC" and process is not None and process.running and process.terminated_at is None:
             self._status(context, "Tracking: stopping...")
-            self._process.stop(STOP_GRACE)
+            process.terminate()  # the tracker removes its staging folder and exits 75
         if event.type != "TIMER":
             return {"PASS_THROUGH"}
         if self._pump(context) is None:
+            stopped_at = process.terminated_at if process is not None else None
+            if process is not None and stopped_at is not None and time.monotonic() - stopped_at > STOP_GRACE:
+                process.kill()  # it did not stop within the grace time
             return {"PASS_THROUGH"}
         assert context.window_manager is not None
         context.window_manager.event_timer_remove(self._timer)  # type: ignore[arg-type]

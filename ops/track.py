@@ -19,6 +19,7 @@ from ..addon.preferences import get_preferences
 from ..blender.jobs.runtime import extension_root
 from ..core import paths
 from ..core.jobs.events import TrainerEvent, parse_line
+from ..core.jobs.outcomes import EXIT_INTERRUPTED
 from ..core.jobs.process import LaunchError, TrainerProcess
 from ..core.jobs.settings import trainer_environment
 from ..core.jobs.tracking import TrackSettings, default_output, outcome_text, progress_text, track_command
@@ -152,6 +153,7 @@ class GAVATAR_OT_track_video(Operator):
     def _pump(self, context: Context) -> int | None:
         """Reads the tracker's events; its exit code once it has ended, else None."""
         assert self._process is not None
+        code = self._process.exit_code()  # once known, every line the tracker wrote is queued
         for line in self._process.drain():
             event = parse_line(line)
             if event is None:
@@ -162,13 +164,6 @@ class GAVATAR_OT_track_video(Operator):
                 self._done = event
             elif event.kind == "error":
                 self._error = event
-        code = self._process.exit_code()
-        if code is None:
-            return None
-        for line in self._process.drain():  # lines written just before the exit
-            event = parse_line(line)
-            if event is not None and event.kind in ("done", "error"):
-                setattr(self, "_done" if event.kind == "done" else "_error", event)
         return code
 
     def _finish(self, context: Context) -> OperatorResult:
@@ -176,7 +171,7 @@ class GAVATAR_OT_track_video(Operator):
         code = self._process.exit_code() or 0
         text = outcome_text(code, self._done, self._error, self._process.stderr_tail())
         if code != 0 or self._done is None:
-            self.report({"ERROR"} if code != 75 else {"WARNING"}, text)
+            self.report({"WARNING"} if code == EXIT_INTERRUPTED else {"ERROR"}, text)
             return {"CANCELLED"}
         self.report({"INFO"}, text)
         if self.import_result:

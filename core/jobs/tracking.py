@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .events import TrainerEvent
+from .outcomes import EXIT_INTERRUPTED
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
-EXIT_STOPPED = 75
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def outcome_text(code: int, done: TrainerEvent | None, error: TrainerEvent | Non
         if missing:
             text += f"; {len(missing)} frame(s) without a face were left out"
         return text
-    if code == EXIT_STOPPED:
+    if code == EXIT_INTERRUPTED:
         return "Tracking stopped; nothing was written"
     if error is not None and error.get("message"):
         hint = str(error.get("hint") or "")

@@ -22,6 +22,7 @@ from core.untrusted import arrays as checked
 from core.untrusted.errors import InputError
 from training.errors import DatasetError, ExitCode, TrainerError
 from training.files.avatar_read import avatar_rig, load_avatar
+from training.files.cameras import read_cameras, read_json_input
 from training.files.images import save_png
 from training.model.posing import RigPoser
 from training.model.tracking import FrameInputs
@@ -31,46 +32,6 @@ from training.runtime.device import resolve_backend, resolve_device
 from training.runtime.protocol import EventWriter
 
 LOG = logging.getLogger("training")
-
-
-def read_json_input(p: Path, what: str) -> Any:
-    """A JSON file given on the command line: a regular file, bounded size and depth."""
-    from core.untrusted import json_text
-
-    try:
-        return json_text.load_file(p, max_bytes=64 << 20)
-    except InputError as exc:
-        raise DatasetError(f"{p}: not a readable {what} (it {exc.problem})") from None
-
-
-def read_cameras(path: str) -> list[dict[str, Any]]:
-    p = Path(path)
-    data = read_json_input(p, "camera .json")
-    cams = data.get("cameras", data) if isinstance(data, dict) else data
-    if isinstance(cams, dict):
-        cams = [cams]
-    if not isinstance(cams, list):
-        raise DatasetError(f"{p}: expected a list of cameras")
-    out = []
-    for i, cam in enumerate(cams):
-        try:
-            if not isinstance(cam, dict):
-                raise InputError("is not an object")
-            k = checked.float_array(cam["K"], "K", limit=1e9).reshape(3, 3)
-            w2c = checked.float_array(cam["world_to_camera"], "world_to_camera", limit=1e9).reshape(4, 4)
-            width = checked.integer(cam["width"], "width", low=1, high=1 << 16)
-            height = checked.integer(cam["height"], "height", low=1, high=1 << 16)
-        except (KeyError, ValueError) as exc:
-            why = exc.problem if isinstance(exc, InputError) else "a value is missing or of the wrong size"
-            raise DatasetError(
-                f"{p}: camera {i} needs K (3x3), world_to_camera (4x4), width and height ({why})"
-            ) from None
-        if width <= 0 or height <= 0 or k[0, 0] <= 0 or k[1, 1] <= 0:
-            raise DatasetError(f"{p}: camera {i} has a non-positive size or focal length")
-        out.append({"K": k, "world_to_camera": w2c, "width": width, "height": height})
-    if not out:
-        raise DatasetError(f"{p}: no cameras")
-    return out
 
 
 def read_params(path: str) -> dict[str, np.ndarray]:

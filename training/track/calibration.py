@@ -5,13 +5,14 @@ image name's first folder, or the name's stem)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from core.rotations import quaternion_to_matrix
 from training.errors import DatasetError
+from training.files.cameras import read_cameras
 
 
 @dataclass
@@ -31,29 +32,15 @@ def read_calibration(path: Path) -> dict[str, CalibratedCamera]:
 
 
 def read_json(path: Path) -> dict[str, CalibratedCamera]:
-    try:
-        top = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DatasetError(f"Calibration {path} cannot be read as JSON ({exc}).") from exc
-    cams = top.get("cameras") if isinstance(top, dict) else None
-    if not isinstance(cams, list) or not cams:
-        raise DatasetError(f"Calibration {path} should hold a non-empty 'cameras' list.")
+    """The render command's camera JSON, each camera with the ``id`` of its sub-folder."""
     out: dict[str, CalibratedCamera] = {}
-    for i, cam in enumerate(cams):
-        try:
-            camera = CalibratedCamera(
-                camera_id=str(cam["id"]),
-                K=np.asarray(cam["K"], dtype=np.float64).reshape(3, 3),
-                world_to_camera=np.asarray(cam["world_to_camera"], dtype=np.float64).reshape(4, 4),
-                width=int(cam["width"]),
-                height=int(cam["height"]),
-                dist=np.asarray(cam["dist"], dtype=np.float64).reshape(-1) if cam.get("dist") else None,
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DatasetError(
-                f"Calibration {path}: camera {i} needs id, K (3x3), world_to_camera (4x4), width and "
-                f"height ({type(exc).__name__}: {exc})."
-            ) from exc
+    for i, cam in enumerate(read_cameras(str(path))):
+        if cam["id"] is None:
+            raise DatasetError(f"Calibration {path}: camera {i} needs an 'id' (the name of its sub-folder).")
+        camera = CalibratedCamera(
+            camera_id=cam["id"], K=cam["K"], world_to_camera=cam["world_to_camera"],
+            width=cam["width"], height=cam["height"], dist=cam.get("dist"),
+        )  # fmt: skip
         if not (np.all(np.isfinite(camera.K)) and np.all(np.isfinite(camera.world_to_camera))):
             raise DatasetError(f"Calibration {path}: camera {camera.camera_id} has NaN or infinite values.")
         out[camera.camera_id] = camera
@@ -70,16 +57,6 @@ def _lines(path: Path, keep_blank: bool = False) -> list[list[str]]:
         for line in text.splitlines()
         if (keep_blank or line.strip()) and not line.startswith("#")
     ]
-
-
-def _quaternion_matrix(qw: float, qx: float, qy: float, qz: float) -> np.ndarray:
-    q = np.array([qw, qx, qy, qz]) / np.linalg.norm([qw, qx, qy, qz])
-    w, x, y, z = q
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])  # fmt: skip
 
 
 def _colmap_intrinsics(model: str, params: list[float], where: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -126,7 +103,7 @@ def read_colmap(folder: Path) -> dict[str, CalibratedCamera]:
                     f"{images_path}: image {name} uses camera {cam_key} missing from cameras.txt."
                 )
             w2c = np.eye(4)
-            w2c[:3, :3] = _quaternion_matrix(qw, qx, qy, qz)
+            w2c[:3, :3] = quaternion_to_matrix(np.array([qw, qx, qy, qz]))
             w2c[:3, 3] = (tx, ty, tz)
             k, dist, width, height = intrinsics[cam_key]
             camera_id = name.split("/")[0] if "/" in name else Path(name).stem

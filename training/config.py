@@ -95,6 +95,20 @@ class TrainConfig:
     opacity_reset_every: float = 0.1  # progress between opacity resets (0: never)
     opacity_reset_value: float = 0.01
 
+    # Fidelity options (issue 25), off by default until a side-by-side run keeps them
+    # (benchmarks/training/concurrent_ab.py; docs/MEASUREMENTS.md says what each measured).
+    antialiased: bool = False  # gsplat's antialiased rasterization (opacity-compensated 2D dilation)
+    # Mip-Splatting-style 3D smoothing: every Gaussian is widened by this many of the training
+    # cameras' finest pixel footprints at the subject (0: off); exports bake it into the avatar.
+    filter_3d: float = 0.0
+    densify_strategy: str = "adaptive"  # adaptive (clone/split/prune, densify.py) | mcmc (mcmc.py)
+    mcmc_noise_lr: float = 5e5  # position noise, times the offset learning rate (3DGS-MCMC)
+    mcmc_growth: float = 0.05  # fraction of Gaussians added per densification step, up to the cap
+    mcmc_min_opacity: float = 0.005  # below this a Gaussian is dead and relocated
+    lambda_opacity_reg: float = 0.0  # mean opacity (L1): fewer, more decisive Gaussians
+    lambda_scale_reg: float = 0.0  # mean world-space scale (L1): no large blurry Gaussians
+    lambda_sh_rest: float = 0.0  # mean square of the view-dependent SH coefficients
+
     # Output
     log_every: int = 50
     preview_every: int = 1000  # iterations (0: never)

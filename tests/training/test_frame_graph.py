@@ -60,18 +60,20 @@ def _intrinsics(width: int, height: int, device) -> torch.Tensor:
     return torch.tensor([[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1]], device=device)
 
 
-@pytest.mark.parametrize("sh_degree", [0, 3])
-def test_frame_graph_matches_the_eager_render(scene, sh_degree: int) -> None:
+@pytest.mark.parametrize(("sh_degree", "antialiased"), [(0, False), (3, False), (3, True)])
+def test_frame_graph_matches_the_eager_render(scene, sh_degree: int, antialiased: bool) -> None:
     from training.render.frame_graph import GraphedFrames
     from training.render.renderer import Renderer, render_avatar
 
     poser, gaussians, num_dyn, frames, cameras = scene
     device = poser.device
     background = (1.0, 0.9, 0.8)
-    renderer = Renderer("gsplat", background, device)
+    renderer = Renderer("gsplat", background, device, antialiased=antialiased)
     width, height = 96, 80
     K = _intrinsics(width, height, device)  # noqa: N806
-    graphed = GraphedFrames(poser, gaussians, num_dyn, sh_degree, width, height, background)
+    graphed = GraphedFrames(
+        poser, gaussians, num_dyn, sh_degree, width, height, background, antialiased=antialiased
+    )
     drawn = 0.0
     for i, frame in enumerate(frames):
         viewmat = cameras[i % 2]

@@ -94,7 +94,7 @@ def run_eval(args: argparse.Namespace, events: EventWriter) -> int:
         n = load_tracking_override(args.tracking, tracking)
         LOG.info("refined tracking used for %d of %d timesteps", n, len(steps))
     poser = RigPoser(rig_model, *identity_inputs(rig_model, avatar.identity), device)
-    renderer = Renderer(backend, avatar.background, device)
+    renderer = Renderer(backend, avatar.background, device, antialiased=avatar.antialiased)
     assert data.cache is not None
     renders, truths, names = [], [], []
     start = time.perf_counter()

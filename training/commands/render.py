@@ -89,7 +89,7 @@ class FrameRenderer:
             try:
                 self.by_size[key] = GraphedFrames(
                     self.poser, avatar.gaussians, avatar.num_dyn_expression, avatar.sh_degree, width, height,
-                    self.renderer.background.tolist(),
+                    self.renderer.background.tolist(), antialiased=self.renderer.antialiased,
                 )  # fmt: skip
             except RuntimeError as exc:  # a failed recording: render this size eagerly
                 LOG.warning("CUDA graph off for %dx%d frames (%s); rendering eagerly", width, height, exc)
@@ -120,7 +120,7 @@ def run_render(args: argparse.Namespace, events: EventWriter) -> int:
         except (ValueError, AssertionError):
             raise TrainerError(f"--background {args.background!r}: expected r,g,b") from None
     poser = RigPoser(rig_model, *identity_inputs(rig_model, avatar.identity), device)
-    renderer = Renderer(backend, background, device)
+    renderer = Renderer(backend, background, device, antialiased=avatar.antialiased)
     frame_renderer = FrameRenderer(poser, avatar, renderer, backend)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,12 @@ class LoadedAvatar:
     def sh_degree(self) -> int:
         return int(self.gaussians.max_sh_degree)
 
+    @property
+    def antialiased(self) -> bool:
+        """Trained with gsplat's antialiased rasterization (render it the same way)."""
+        settings = self.header.get("rasterization")
+        return isinstance(settings, dict) and settings.get("antialiased") is True
+
 
 def read_avatar(path: str | Path) -> Any:
     from core.avatar.avatar_file import AvatarFileError as ReaderError

@@ -22,20 +22,24 @@ def avatar_contents(trainer: Any, metrics: dict[str, Any]) -> dict[str, Any]:
     gs = trainer.gaussians
     p = gs.params
     rest = trainer.poser.rest_mesh()
-    world = world_gaussians(gs, rest, trainer.poser.faces, None, gs.max_sh_degree)
+    smoothing = trainer.renderer.smoothing
+    world = world_gaussians(gs, rest, trainer.poser.faces, None, gs.max_sh_degree, smoothing)
     f32 = lambda t: t.detach().float().cpu().numpy()  # noqa: E731
     model = trainer.rig_model
     cfg = trainer.cfg
+    local_log_scale, opacity_logit = p["log_scale"], p["opacity"]
+    if smoothing > 0:
+        local_log_scale, opacity_logit = baked_filter(trainer, rest, world)
     contents: dict[str, Any] = {
         "means": f32(world.means),
         "quats": f32(world.quats),
         "log_scales": f32(torch.log(world.scales)),
-        "opacity_logits": f32(p["opacity"]),
+        "opacity_logits": f32(opacity_logit),
         "sh": f32(world.sh),  # f_dc = dc' + S n_rest with normal shading (docs/DESIGN.md)
         "parent_face": gs.parent_face.cpu().numpy().astype(np.int32),
         "offset": f32(p["offset"]),
         "rotation": f32(p["rotation"]),
-        "log_scale": f32(p["log_scale"]),
+        "log_scale": f32(local_log_scale),
         "identity": {k: np.asarray(v, dtype=np.float32) for k, v in trainer.identity.items()},
         "rig": {
             "family": model.family,
@@ -56,6 +60,8 @@ def avatar_contents(trainer: Any, metrics: dict[str, Any]) -> dict[str, Any]:
         },
         "metrics": metrics,
         "background": list(trainer.background),
+        # How to rasterize it (read by `training eval/render`); the 3D filter is already baked in.
+        "rasterization": {"antialiased": bool(cfg.antialiased), "filter_3d_std": smoothing},
         # The training range of the driving values, for the add-on's range guard.
         "range_statistics": training_range(trainer.tracking.refined_arrays()),
     }
@@ -72,6 +78,17 @@ def avatar_contents(trainer: Any, metrics: dict[str, Any]) -> dict[str, Any]:
         rest_normal = face_frames(rest, trainer.poser.faces).rotations[gs.parent_face, :, 2]
         contents["shading"] = {"matrix": f32(p["shading"]), "rest_normal": f32(rest_normal)}
     return contents
+
+
+def baked_filter(trainer: Any, rest: torch.Tensor, world: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """The binding's face-local log scales and opacity logits with the 3D filter folded in,
+    measured on the rest mesh: a player that knows nothing of the filter renders what training saw
+    (exactly at rest; posed faces stretch the filter with them, by a few percent)."""
+    from training.twins.binding import FRAME_EPS, face_frames
+
+    face_size = face_frames(rest, trainer.poser.faces).sizes[trainer.gaussians.parent_face]
+    local = torch.log(world.scales) - torch.log(face_size.clamp_min(FRAME_EPS))[:, None]
+    return local, torch.logit(world.opacities.clamp(1e-6, 1 - 1e-6))
 
 
 def training_range(tracking: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -46,6 +46,7 @@ def bind_function(
     sh_degree: int,
     offset_threshold: float,
     scale_threshold: float,
+    smoothing: float = 0.0,
 ) -> Callable[..., tuple[torch.Tensor, ...]]:
     """f(vertices, pose_features, expression, *params in ``names`` order) -> POSE_OUTPUTS: the
     posed mesh (from the rig) to world Gaussians, plus the binding regularisers."""
@@ -57,7 +58,7 @@ def bind_function(
         features = None
         if "dyn_basis" in params:
             features = dynamic_features(expression, pose_features, num_dyn_expression)
-        world = bind_world(params, parent_face, vertices, faces, features, sh_degree)
+        world = bind_world(params, parent_face, vertices, faces, features, sh_degree, smoothing)
         reg_offset = hinge_mean(params["offset"].norm(dim=-1), offset_threshold)
         reg_scale = hinge_mean(params["log_scale"].exp().amax(dim=-1), scale_threshold)
         reg_dyn = world.deltas.square().mean() if world.deltas is not None else expression.new_zeros(())
@@ -94,6 +95,7 @@ class StepFunctions:
         self.cfg = cfg
         self.num_dyn_expression = num_dyn_expression
         self.graphs = graphs
+        self.smoothing = 0.0  # std of the 3D filter in world units (set by the trainer)
         self._pose_key: tuple | None = None
         self._pose_graphed: Callable | None = None
         self._loss_cache: dict[tuple, Callable] = {}
@@ -106,7 +108,7 @@ class StepFunctions:
         names = tuple(n for n in PARAM_ORDER if n in gaussians.params)
         fn = bind_function(
             self.poser.faces, gaussians.parent_face, names, self.num_dyn_expression, sh_degree,
-            self.cfg.offset_threshold, self.cfg.scale_threshold,
+            self.cfg.offset_threshold, self.cfg.scale_threshold, self.smoothing,
         )  # fmt: skip
         return fn, names
 

@@ -112,7 +112,7 @@ class Trainer:
         self.background = tuple(float(c) for c in (self.dataset.background or (1.0, 1.0, 1.0)))
         self.identity = {k: np.asarray(v) for k, v in self.dataset.identity.items()}
         self.poser = RigPoser(self.rig_model, *identity_inputs(self.rig_model, self.identity), self.device)
-        self.renderer = Renderer(self.backend, self.background, self.device)
+        self.renderer = Renderer(self.backend, self.background, self.device, antialiased=cfg.antialiased)
 
         self.scale = self.training_scale()
         self.train = split_data(
@@ -162,6 +162,21 @@ class Trainer:
             self._share_start()
         self.held_out: dict[str, SplitData] = {}
         self.held_out_tracking: TrackedSequence | None = None
+        if cfg.filter_3d > 0:
+            self._set_smoothing()
+
+    def _set_smoothing(self) -> None:
+        """The 3D filter's std: ``filter_3d`` of the finest training pixel at the subject (its
+        mesh centre in the first training frame), the same for training and held-out renders."""
+        from training.model.smoothing import finest_footprint
+
+        with torch.no_grad():
+            vertices, _ = self.poser.mesh(self.tracking.inputs(self.tracking.timesteps[0]))
+            footprint = finest_footprint(self.train.viewmats, self.train.ks, vertices.reshape(-1, 3).mean(0))
+        sigma = self.cfg.filter_3d * footprint
+        self.renderer.smoothing = self.functions.smoothing = sigma
+        LOG.info("3D filter: std %.3g (%.2f of a %.3g pixel at the subject)", sigma, self.cfg.filter_3d,
+                 footprint)  # fmt: skip
 
     def _share_start(self) -> None:
         """Every rank starts from rank 0's parameters (they are built from the same seed, so this
@@ -364,6 +379,10 @@ class Trainer:
             + cfg.lambda_scale * reg_scale
             + cfg.lambda_dynamics * reg_dyn
         )
+        if cfg.lambda_sh_rest > 0 and sh_degree > 0:
+            # Only the degrees in use: view-dependent colour stays small unless the views need it.
+            used = self.gaussians.params["sh_rest"][:, : (sh_degree + 1) ** 2 - 1]
+            loss = loss + cfg.lambda_sh_rest * used.square().mean()
         self.renderer.before_backward(info)
         loss.backward()
         grads, counts = screen_space_grads(info, world, width, height)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from training.model.face_gaussians import GaussianSet
+from training.model.smoothing import smooth_3d
 from training.model.tracking import FrameInputs
 
 
@@ -100,9 +101,11 @@ def bind_world(
     faces: torch.Tensor,
     features: torch.Tensor | None,
     sh_degree: int,
+    smoothing: float = 0.0,
 ) -> WorldGaussians:
     """Bind Gaussians (their parameters by name, see GaussianSet) to a posed mesh, with this
-    frame's dynamic deltas when the parameters have a basis and features are given.
+    frame's dynamic deltas when the parameters have a basis and features are given, and the 3D
+    smoothing filter of std ``smoothing`` (world units, training/model/smoothing.py) when set.
 
     ``vertices`` (V,3) and ``features`` (F,) for one frame, or (B,V,3) and (B,F) for B frames
     (every output then has a leading B axis)."""
@@ -128,11 +131,12 @@ def bind_world(
     if coeffs > 1 and dc.dim() > rest.dim():
         rest = rest.expand(*dc.shape[:-3], *rest.shape)
     sh = torch.cat([dc, rest], dim=-2) if coeffs > 1 else dc
+    scales, opacities = smooth_3d(torch.exp(log_scales), torch.sigmoid(opacity_logit), smoothing)
     return WorldGaussians(
         means=means,
         quats=quats,
-        scales=torch.exp(log_scales),
-        opacities=torch.sigmoid(opacity_logit),
+        scales=scales,
+        opacities=opacities,
         sh=sh,
         sh_degree=sh_degree,
         deltas=deltas,
@@ -145,6 +149,8 @@ def world_gaussians(
     faces: torch.Tensor,
     features: torch.Tensor | None,
     sh_degree: int,
+    smoothing: float = 0.0,
 ) -> WorldGaussians:
     """``bind_world`` for a GaussianSet."""
-    return bind_world(gaussians.params, gaussians.parent_face, vertices, faces, features, sh_degree)
+    params, parent = gaussians.params, gaussians.parent_face
+    return bind_world(params, parent, vertices, faces, features, sh_degree, smoothing)

@@ -46,6 +46,7 @@ class GraphedFrames:
         far_plane: float = 1e10,
         eps2d: float = 0.3,
         compile_posing: bool = False,
+        antialiased: bool = False,
     ) -> None:
         from gsplat.cuda import _wrapper as kernels
 
@@ -58,6 +59,7 @@ class GraphedFrames:
         self.width, self.height = int(width), int(height)
         self.tiles = (math.ceil(self.width / TILE_SIZE), math.ceil(self.height / TILE_SIZE))
         self.projection = {"eps2d": eps2d, "near_plane": near_plane, "far_plane": far_plane}
+        self.antialiased = antialiased  # as rasterize(antialiased=True): opacity times the compensation
         self.num_dyn_expression = num_dyn_expression
         self.parent_face = gaussians.parent_face
         self.params = {name: value.detach() for name, value in gaussians.params.items()}
@@ -105,10 +107,11 @@ class GraphedFrames:
         viewmats = self.viewmat[None]
         ks = self.K[None].clone()
         ks[:, :2, 2] += 0.5  # gsplat samples pixel (i, j) at (j + 0.5, i + 0.5)
-        radii, means2d, depths, conics, _ = self.kernels.fully_fused_projection(
+        radii, means2d, depths, conics, compensations = self.kernels.fully_fused_projection(
             means, None, quats, scales, viewmats, ks, self.width, self.height, opacities=opacities,
-            **self.projection,
+            calc_compensations=self.antialiased, **self.projection,
         )  # fmt: skip
+        opacities = opacities[None] * compensations if self.antialiased else opacities[None]
         # Camera centre -R^T t, not inverse(viewmat): an inverse may check its result on the host.
         rotation, translation = self.viewmat[:3, :3], self.viewmat[:3, 3]
         centre = -(rotation.T @ translation)
@@ -117,7 +120,7 @@ class GraphedFrames:
             self.sh_degree, means[None] - centre, coeffs, masks=(radii > 0).all(dim=-1)
         )
         colours = torch.clamp_min(colours + 0.5, 0.0)
-        return radii, means2d, depths, conics, colours, opacities[None].contiguous()
+        return radii, means2d, depths, conics, colours, opacities.contiguous()
 
     @torch.no_grad()
     def __call__(

@@ -12,9 +12,22 @@ from training.model.posing import WorldGaussians
 
 
 class Renderer:
-    def __init__(self, backend: str, background: Sequence[float], device: torch.device) -> None:
+    """How an avatar's Gaussians become pixels: the rasterizer backend, the background, gsplat's
+    antialiased mode, and the std of the 3D smoothing filter (world units; 0 for exported avatars,
+    which carry it baked in)."""
+
+    def __init__(
+        self,
+        backend: str,
+        background: Sequence[float],
+        device: torch.device,
+        antialiased: bool = False,
+        smoothing: float = 0.0,
+    ) -> None:
         self.backend = backend
         self.background = torch.tensor(list(background), dtype=torch.float32, device=device)
+        self.antialiased = antialiased
+        self.smoothing = smoothing
 
     def render(
         self, world: WorldGaussians, viewmats: torch.Tensor, ks: torch.Tensor, width: int, height: int
@@ -35,6 +48,7 @@ class Renderer:
             sh_degree=world.sh_degree,
             background=self.background,
             backend=self.backend,
+            antialiased=self.antialiased,
             with_depth=False,
         )
         return rendered.colors, rendered.alphas, rendered.meta
@@ -92,6 +106,6 @@ def render_avatar(
     features = None
     if gaussians.has_dynamics:
         features = dynamic_features(inputs.expression, pose_features, num_dyn_expression)
-    world = world_gaussians(gaussians, vertices, poser.faces, features, sh_degree)
+    world = world_gaussians(gaussians, vertices, poser.faces, features, sh_degree, renderer.smoothing)
     image, alpha, info = renderer.render(world, viewmats, ks, width, height)
     return world, image, alpha, info

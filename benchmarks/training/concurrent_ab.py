@@ -84,6 +84,18 @@ def last_event(text: str, kind: str) -> TrainerEvent | None:
     return None
 
 
+def learning_curve(text: str) -> list[list[float | None]]:
+    """[seconds of training, val PSNR, test PSNR] of every held-out evaluation a fit made during
+    training (``--eval-every-seconds``), in order."""
+    curve = []
+    for event in map(parse_line, text.splitlines()):
+        if event is not None and event.kind == "eval":
+            scores = [event.get(split) for split in SPLITS]
+            psnrs = [s.get("psnr") if isinstance(s, dict) else None for s in scores]
+            curve.append([event.get("elapsed"), *psnrs])
+    return curve
+
+
 def done_metrics(events: Path) -> dict:
     done = last_event(events.read_text(), "done")
     if done is None:
@@ -152,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(row)
             continue
         row["iterations"], row["gaussians"] = metrics.get("iterations"), metrics.get("gaussians")
+        row["curve"] = learning_curve((args.out / f"{run.name}.jsonl").read_text())
         row["training"] = {s: metrics.get(f"{s}_psnr") for s in SPLITS}
         avatar = args.out / run.name / "avatar.gavatar"
         for split in SPLITS:

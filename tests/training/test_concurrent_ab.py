@@ -41,3 +41,13 @@ def test_bad_variant_specs_are_refused(tmp_path: Path) -> None:
         concurrent_ab.parse_pairs(["a=1", "a=2"], "--variant")
     with pytest.raises(SystemExit, match="not given: ghost"):
         concurrent_ab.plan_runs({"a": ""}, {"ghost": "/x"}, [0], tmp_path)
+
+
+def test_learning_curve_reads_the_held_out_evaluations_in_order() -> None:
+    lines = [
+        json.dumps({"event": "progress", "iteration": 5}),
+        json.dumps({"event": "eval", "elapsed": 30.5, "val": {"psnr": 28.0}, "test": {"psnr": 27.0}}),
+        "a log line that is not protocol",
+        json.dumps({"event": "eval", "elapsed": 61.0, "val": {"psnr": 30.0}}),
+    ]
+    assert concurrent_ab.learning_curve("\n".join(lines)) == [[30.5, 28.0, 27.0], [61.0, 30.0, None]]

@@ -12,7 +12,7 @@ autograd gives the gradients; memory is bounded by splitting the image into row 
 Same rules as the reference: alpha = min(0.999, opacity exp(-power)), skipped below 1/255 or for
 negative power; a pixel stops before the Gaussian that would bring its transmittance to 1e-4 or
 less; ties in depth keep input order. The two agree to float rounding
-(tests/training/test_pairs_rasterizer.py).
+(tests/training/render/test_pairs_rasterizer.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 and gradients of means, scales, quats, opacities and colours within relative 1e-3.
 
 The GPU tests are marked ``gpu`` (run them on the device machine: ``pytest -m gpu
-tests/training/test_gsplat_parity.py``). The harness itself is exercised on the CPU by comparing the
+tests/training/render/test_gsplat_parity.py``). The harness itself is exercised on the CPU by comparing the
 reference in float32 with the reference in float64, so a broken harness cannot pass silently.
 """
 

@@ -179,3 +179,17 @@ def read(
             time = t / (count - 1) if count > 1 else 0.0
             frames.append(Frame(image, None, camera, t, rule.split_of(cam.name, t), None, None, time))
     return Dataset(FORMAT, root, frames, None, "none", {}, rig_message=NOT_TRAINABLE, notes=notes, fps=fps)
+
+
+def prepared_folder(root: Path, options: ReadOptions, log: dynerf_videos.Log | None = None) -> Path:
+    """A DyNeRF folder that holds exactly the frames ``options`` choose, as images, for programs
+    that take a folder and no options (the trainer): the decoded videos, a folder of links to a
+    cut of decoded frames, or ``root`` itself when it already is that."""
+    dataset = read(root, options, log=log)
+    folder = dataset.frames[0].image_path.parents[2]  # <folder>/camNN/images/NNNN.png
+    if folder != root:
+        return folder  # the decoded videos
+    if options.frame_stride == 1 and not options.max_frames:
+        return root
+    images = {c.name: c.images for c in camera_files(root)}
+    return dynerf_videos.linked_cut(root, images, options, dataset.fps)

@@ -275,6 +275,39 @@ def decoded_folder(
     return decode(root, videos, infos, choice, target, log)
 
 
+def linked_cut(root: Path, images: Mapping[str, list[Path]], options: ReadOptions, fps: float | None) -> Path:
+    """A folder holding links to the chosen frames of an already decoded copy (every
+    ``frame_stride``-th, at most ``max_frames``), so a program that reads whole folders (the
+    trainer) sees the cut. Rebuilt each time: links cost nothing."""
+    stride, most = options.frame_stride, options.max_frames
+    target = cache_parent(root, options) / f"linked-every{stride}-max{most or 'all'}"
+    partial = target.parent / f"{target.name}.partial-{os.getpid()}"
+    try:
+        shutil.rmtree(partial, ignore_errors=True)
+        counts = {}
+        for name, files in images.items():
+            chosen = files[::stride][: most or None]
+            folder = partial / name / "images"
+            folder.mkdir(parents=True)
+            for k, source in enumerate(chosen):
+                (folder / f"{k:04d}{source.suffix.lower()}").symlink_to(source.resolve())
+            counts[name] = len(chosen)
+        atomic_write_bytes(partial / POSES_FILE, (root / POSES_FILE).read_bytes())
+        record = {
+            "format": DECODED_FORMAT, "version": 1, "source": str(root), "signature": {},
+            "frame_stride": stride, "max_frames": most, "downscale": 1, "cameras": list(counts),
+            "frames": min(counts.values(), default=0), "fps": fps,
+        }  # fmt: skip
+        atomic_write_text(partial / DECODED_FILE, json.dumps(record, indent=1))
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(partial, target)
+    except OSError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise DatasetError(target, f"cannot hold the links to the chosen frames ({describe(exc)})") from None
+    return target
+
+
 def _decoded_earlier(root: Path, parent: Path, sig: Mapping[str, list[int]], options: ReadOptions) -> Path:
     """Without PyAV (Blender): a cache of these very videos that the trainer decoded, the one of
     the asked frame choice when there, else the one with most frames."""

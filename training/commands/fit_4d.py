@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from core.untrusted.errors import DAMAGED, describe
 from training.commands.fit import VIDEO_OPTIONS, UsageError, _apply_sets, _output_folder_problem
 from training.errors import DatasetError, ExitCode, Interrupted
 from training.fourd.config import PRESETS, FourDConfig
@@ -79,6 +80,8 @@ def frames_folder(cfg: FourDConfig) -> str:
         folder = dynerf.prepared_folder(root, ReadOptions(**choice), log=lambda text: LOG.info("%s", text))
     except ReaderError as exc:
         raise DatasetError(str(exc)) from None
+    except DAMAGED as exc:  # a damaged file the reader did not name: still the dataset's fault
+        raise DatasetError(f"{cfg.data}: the dataset cannot be read ({describe(exc)})") from None
     if folder != root:
         LOG.info("training the frames in %s", folder)
     return str(folder)

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ...untrusted.names import numeric_sort_key
 from ..camera import Camera, intrinsics, invert_rigid
 from ..errors import DatasetError
 from ..frames import Dataset, Frame
@@ -31,7 +32,7 @@ NOT_TRAINABLE = (
 )
 HELD_OUT_CAMERA = "cam00"
 VIDEO_SUFFIX = ".mp4"
-_CAMERA = re.compile(r"cam(\d+)")
+_CAMERA = re.compile(r"cam([0-9]+)")
 ASPECT_TOLERANCE = 0.02  # images resized from the pose size keep its aspect ratio
 
 
@@ -40,11 +41,6 @@ class CameraFiles:
     name: str
     video: Path | None = None
     images: list[Path] = field(default_factory=list)
-
-
-def _image_order(path: Path) -> tuple[int, str]:
-    stem = path.stem
-    return (int(stem), stem) if stem.isdigit() else (1 << 62, stem)
 
 
 def camera_files(root: Path) -> list[CameraFiles]:
@@ -64,9 +60,9 @@ def camera_files(root: Path) -> list[CameraFiles]:
         elif entry.is_dir() and (entry / "images").is_dir():
             listed = (entry / "images").iterdir()
             images = [p for p in listed if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
-            cam.images = sorted(images, key=_image_order)
+            cam.images = sorted(images, key=lambda p: numeric_sort_key(p.stem))
     cams = [c for c in found.values() if c.video is not None or c.images]
-    return sorted(cams, key=lambda c: (int(c.name[3:]), c.name))
+    return sorted(cams, key=lambda c: (numeric_sort_key(c.name[3:]), c.name))
 
 
 def looks_like(root: Path) -> bool:

@@ -30,6 +30,8 @@ READERS: dict[str, ModuleType] = {
     for m in (gaussian_avatars, dnerf, avatarrex, thuman4, actorshq, gaussian_head_avatar, imavatar, dynerf)
 }
 FORMAT_LABELS: dict[str, str] = {key: m.LABEL for key, m in READERS.items()}
+# Formats with a time per image and no rig: they train as 4D sequences (``fit --rig none``).
+SEQUENCE_FORMATS = frozenset({dnerf.FORMAT, dynerf.FORMAT})
 
 _WHAT_WE_LOOK_FOR = (
     "transforms_train.json with FLAME parameters (GaussianAvatars) or with time (D-NeRF), "

@@ -319,6 +319,7 @@ def _decoded_earlier(root: Path, parent: Path, sig: Mapping[str, list[int]], opt
     raise DatasetError(
         root,
         "holds videos that have not been decoded yet, and this Python has no PyAV to decode them "
-        f"(Blender's has none): train it once as a 4D sequence (the trainer decodes them into "
-        f"{display_path(parent)}), or give a copy with camNN/images/ folders",
+        "(Blender's has none; the trainer's gets it from training/requirements-track.txt): train "
+        f"the folder as a 4D sequence with PyAV installed (it decodes into {display_path(parent)}), "
+        "or give a copy with camNN/images/ folders",
     )

@@ -33,6 +33,7 @@ DECODED_FORMAT = "gavatar-decoded-frames"
 CACHE_FOLDER = ".gavatar_frames"  # inside the dataset folder, beside the videos
 VIDEO_LONG_SIDE = 1352  # the width 4DGaussians trains Neural 3D Video scenes at (2704 / 2)
 MAX_FRAMES = 100_000
+MAX_VIDEO_SIDE = 16_384  # 16K: beyond any capture camera; a header claiming more is damaged
 
 Log = Callable[[str], None]
 
@@ -86,8 +87,10 @@ def probe(path: Path) -> VideoInfo:
         raise
     except (av.error.FFmpegError, OSError, ValueError, TypeError, ZeroDivisionError) as exc:
         raise _video_error(path, exc, "cannot be opened as a video") from None
-    if width <= 0 or height <= 0:
-        raise DatasetError(path, f"has a video of {width}x{height} pixels")
+    if not (0 < width <= MAX_VIDEO_SIDE and 0 < height <= MAX_VIDEO_SIDE):
+        raise DatasetError(
+            path, f"has a video of {width}x{height} pixels; at most {MAX_VIDEO_SIDE} a side is read"
+        )
     if frames > MAX_FRAMES:
         raise DatasetError(path, f"says it holds {frames} frames, more than the {MAX_FRAMES} read here")
     return VideoInfo(path, width, height, frames, fps if fps and 0.1 <= fps <= 1000 else None)
@@ -168,6 +171,8 @@ def _cached(folder: Path, sig: Mapping[str, list[int]]) -> bool:
 def _png_bytes(av: Any, frame: Any) -> bytes:
     codec = av.CodecContext.create("png", "w")
     codec.width, codec.height, codec.pix_fmt = frame.width, frame.height, "rgb24"
+    # zlib level 1: a 1352x1014 frame in about 0.2 s instead of 0.9 s, files about 10 % larger
+    codec.options = {"compression_level": "1"}
     packets = list(codec.encode(frame)) + list(codec.encode(None))
     return b"".join(bytes(p) for p in packets)
 

@@ -332,7 +332,7 @@ def test_a_4d_sequence_runs_fit_rig_none_with_the_4d_presets_and_the_frame_choic
             args = build_parser().parse_args(argv[3:])  # the trainer's own parser takes it
             assert args.preset in FOURD_PRESETS and args.frame_stride == 4
     cpu = preset_values("QUICK", "cpu", "NONE")
-    assert cpu.trainer_preset == "cpu" and cpu.max_gaussians == FOURD_PRESETS["cpu"]["max_gaussians"]
+    assert cpu.trainer_preset == "cpu" and cpu.time_budget == 300
     assert preset_values("BEST", "cuda", "NONE").iterations == 14_000
     # A rigged run keeps its --model; the frame choice is for sequences only.
     rigged = TrainSettings(data_dir="/d", rig="FLAME", model_path="/m.pkl", output_dir="/o", frame_stride=2)

@@ -13,7 +13,7 @@ from bpy.types import Context, Panel, UILayout, UIList
 from ..blender.jobs import runtime
 from ..core.jobs import plot
 from ..core.jobs.job import format_duration, metric_summary
-from ..core.jobs.settings import CPU_EXPECTATION, CPU_RETRY_PRESET
+from ..core.jobs.settings import CPU_EXPECTATION, CPU_RETRY_PRESET, SEQUENCE
 from ..engine.registrar import class_registrar
 from .training_props import ACTIVE_STATES, STATE_ICONS, STATE_ITEMS
 
@@ -151,7 +151,8 @@ def draw_record(layout: UILayout, state: Any, record: Any) -> None:
         _thumbnail(layout, record, "preview", "PREVIEW", ["Ground truth | render"])
     col = layout.column(align=True)
     where = f"{record.gpus} GPUs" if record.gpus > 1 else record.device.upper()
-    col.label(text=f"{record.rig} on {where}, preset {record.preset.title()}")
+    what = "4D sequence" if record.rig == SEQUENCE else record.rig
+    col.label(text=f"{what} on {where}, preset {record.preset.title()}")
     if record.device == "cpu":
         col.label(text=CPU_EXPECTATION, icon="INFO")
     folder = col.row(align=True)

@@ -40,10 +40,18 @@ STATE_ICONS: dict[str, Any] = {item[0]: item[3] for item in STATE_ITEMS}  # Any:
 ACTIVE_STATES = {"QUEUED", "STARTING", "RUNNING", "CANCELLING"}
 
 RIG_ITEMS = [
-    ("AUTO", "From Dataset", "The rig family the dataset was tracked with"),
+    (
+        "AUTO", "From Dataset",
+        "The rig family the dataset was tracked with; a 4D sequence for D-NeRF and DyNeRF datasets",
+    ),
     ("FLAME", "FLAME", "Head avatars (FLAME 2020 / 2023)"),
     ("SMPLX", "SMPL-X", "Full-body avatars"),
-]
+    (
+        "NONE", "None (4D Sequence)",
+        "No rig: Gaussians that move over time, from a dataset with a time per image (D-NeRF, DyNeRF "
+        "videos), played on the timeline",
+    ),
+]  # fmt: skip
 DEVICE_ITEMS = [
     ("DEFAULT", "Preferences", "The device set in the add-on preferences"),
     ("cuda", "CUDA", "Train on the NVIDIA GPU with gsplat"),

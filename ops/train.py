@@ -33,11 +33,14 @@ from ..blender.jobs.setup_runs import detected_gpus, known_without_cuda
 from ..blender.rig import model_source
 from ..blender.rig.parts import RigParts
 from ..core import paths
-from ..core.datasets import DatasetError, detect_format, open_dataset
+from ..core.datasets import FORMAT_LABELS, SEQUENCE_FORMATS, DatasetError, detect_format, open_dataset
+from ..core.datasets.formats.dynerf import FORMAT as DYNERF
 from ..core.jobs import launch, preflight
 from ..core.jobs.job import TrainingJob, metric_summary
 from ..core.jobs.settings import (
     CPU_EXPECTATION,
+    RIGS,
+    SEQUENCE,
     TrainSettings,
     fit_command,
     parse_extra_args,
@@ -122,11 +125,29 @@ def resolve_dataset(data_dir: str, collection_name: str, context: Context) -> Da
 
 
 def family_from_folder(folder: str) -> str | None:
+    """FLAME / SMPLX from the dataset's tracking, NONE (a 4D sequence) for the formats with a time
+    per image and no rig (told by their files: DyNeRF videos are not decoded for it)."""
     try:
+        if detect_format(folder) in SEQUENCE_FORMATS:
+            return SEQUENCE
         dataset = open_dataset(folder)
     except DatasetError:
         return None
     return dataset.rig_family
+
+
+def sequence_format_problem(folder: str, name: str) -> str:
+    """'' when the folder trains as a 4D sequence, else why not (one sentence)."""
+    try:
+        fmt = detect_format(folder)
+    except DatasetError as exc:
+        return f"Cannot train from '{folder}': {exc}"
+    if fmt in SEQUENCE_FORMATS:
+        return ""
+    return (
+        f"'{name}' is a {FORMAT_LABELS.get(fmt, fmt)} dataset without a time per image: a 4D sequence "
+        "trains from D-NeRF or DyNeRF datasets; choose its rig instead"
+    )
 
 
 # ------------------------------------------------------------------------------------------ model
@@ -185,10 +206,10 @@ def training_argv(argv: list[str], gpus: int, device: str, visible: int) -> list
 
 
 # ------------------------------------------------------------------------------------------ train
-def _preset_summary(preset: str, device: str) -> str:
+def _preset_summary(preset: str, device: str, rig: str = "FLAME") -> str:
     if preset == "CUSTOM":
         return "Custom: zero fields use the Standard preset's values"
-    v = preset_values(preset, device)
+    v = preset_values(preset, device, rig)
     length = f"{v.iterations:,} iterations" if v.iterations else ""
     if v.time_budget:
         length = (length + ", " if length else "") + f"{v.time_budget / 60:g} min budget"
@@ -240,6 +261,18 @@ class GAVATAR_OT_train(Operator):
         default=0,
         min=0,
     )
+    frame_stride: IntProperty(  # type: ignore[valid-type]
+        name="Frame Stride",
+        description="DyNeRF videos (4D sequence): train every n-th frame (0: every frame)",
+        default=0,
+        min=0,
+    )
+    max_frames: IntProperty(  # type: ignore[valid-type]
+        name="Max Frames",
+        description="DyNeRF videos (4D sequence): train at most this many frames (0: all)",
+        default=0,
+        min=0,
+    )
     device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="DEFAULT")  # type: ignore[valid-type]
     gpus: IntProperty(  # type: ignore[valid-type]
         name="GPUs",
@@ -286,16 +319,22 @@ class GAVATAR_OT_train(Operator):
         layout.prop_search(self, "dataset_collection", bpy.data, "collections", icon="OUTLINER_COLLECTION")
         layout.prop(self, "data_dir")
         layout.prop(self, "rig")
-        layout.prop(self, "model_path")
+        sequence = self.rig == SEQUENCE
+        if not sequence:
+            layout.prop(self, "model_path")
         layout.separator()
         layout.prop(self, "preset")
         device = self._device(context)
-        layout.label(text=_preset_summary(self.preset, device), icon="INFO")
+        layout.label(text=_preset_summary(self.preset, device, str(self.rig)), icon="INFO")
         col = layout.column(align=True)
         col.prop(self, "iterations")
         col.prop(self, "time_budget")
         col.prop(self, "resolution_scale")
         col.prop(self, "max_gaussians")
+        if sequence:
+            col = layout.column(align=True)
+            col.prop(self, "frame_stride")
+            col.prop(self, "max_frames")
         layout.prop(self, "device")
         if self.device == "DEFAULT":
             prefs = get_preferences(context)
@@ -362,17 +401,28 @@ class GAVATAR_OT_train(Operator):
         assert scene is not None
         dataset = resolve_dataset(self.data_dir, self.dataset_collection, context)
         rig = self.rig if self.rig != "AUTO" else (dataset.family or family_from_folder(dataset.data_dir))
-        if rig not in ("FLAME", "SMPLX"):
+        if rig not in RIGS:
             raise ValueError(
-                f"'{dataset.name}' has no FLAME or SMPL-X tracking that can be trained; choose the Rig "
-                "if the folder has one"
+                f"'{dataset.name}' has no FLAME or SMPL-X tracking that can be trained, nor a time per "
+                "image for a 4D sequence; choose the Rig if the folder has one"
             )
-        if dataset.family and dataset.family != rig:
+        if dataset.family and dataset.family != rig and rig != SEQUENCE:
             raise ValueError(f"'{dataset.name}' was tracked with {dataset.family}, not {rig}.")
-        rig_parts = dataset_rig(dataset.collection)
-        model, model_warning = resolve_model(rig, self.model_path, rig_parts, context)
-        if model_warning:
-            self.report({"WARNING"}, model_warning)
+        model, video_choice = "", dict[str, int]()
+        if rig == SEQUENCE:
+            refusal = sequence_format_problem(dataset.data_dir, dataset.name)
+            if refusal:
+                raise ValueError(refusal)
+            if self.gpus > 1:
+                raise ValueError("A 4D sequence trains on one GPU: set GPUs to 1")
+            if detect_format(dataset.data_dir) == DYNERF:  # the frame choice is for videos only
+                video_choice = {"frame_stride": self.frame_stride, "max_frames": self.max_frames}
+        else:
+            model, model_warning = resolve_model(
+                rig, self.model_path, dataset_rig(dataset.collection), context
+            )
+            if model_warning:
+                self.report({"WARNING"}, model_warning)
 
         python = bpy.path.abspath(prefs.trainer_python)
         problem = preflight.trainer_python_problem(python)
@@ -408,6 +458,7 @@ class GAVATAR_OT_train(Operator):
         if self.iterations > 0 and self.time_budget <= 0:
             overrides["time_budget"] = 0.0  # a set length replaces the preset's budget
         overrides["extra_args"] = parse_extra_args(self.extra_args)
+        overrides.update(video_choice)
         settings = TrainSettings.from_preset(
             self.preset, data_dir=dataset.data_dir, rig=rig, model_path=model, output_dir=output,
             device=device, overrides=overrides,

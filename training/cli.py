@@ -57,6 +57,12 @@ def _fit_parser(sub: Any) -> None:
     )
     p.add_argument("--test-frames", default=None, help="held-out timesteps: a count, a fraction or a list")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any TrainConfig field")
+    # DyNeRF multi-view videos (--rig none): the frames to decode and train.
+    p.add_argument("--frame-stride", type=int, default=None, help="DyNeRF: keep every n-th video frame")
+    p.add_argument("--max-frames", type=int, default=None, help="DyNeRF: keep at most this many frames")
+    p.add_argument(
+        "--video-downscale", type=int, default=None, help="DyNeRF: decode at 1/n size (0: long side <= 1352)"
+    )
     p.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)  # tests: act as SIGTERM
     # tests: RANK:ITERATION makes that rank fail there (several processes must not hang)
     p.add_argument("--fail-after", default=None, help=argparse.SUPPRESS)

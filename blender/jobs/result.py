@@ -1,6 +1,8 @@
 """A finished training into the scene: the avatar imported as ``gavatar.import_avatar`` does, bound
 to the rig that the dataset import made (when the training came from an imported dataset), at the
-dataset's first frame; else on a new rig posed with the first training frame's parameters."""
+dataset's first frame; else on a new rig posed with the first training frame's parameters. A 4D
+sequence (rig NONE) comes in as ``gavatar.import_sequence`` brings a ``.gavatar4d``: a splat object
+that follows the scene frame."""
 
 from __future__ import annotations
 
@@ -13,11 +15,14 @@ from bpy.types import Collection, Object, Scene
 
 from ...core.avatar.avatar_file import AvatarFileError
 from ...core.avatar.binding import BindingError
+from ...core.avatar.sequence_file import SequenceFileError
 from ...core.datasets import DatasetError, open_dataset
 from ...core.jobs.job import metric_summary
+from ...core.jobs.settings import SEQUENCE
 from ...engine.splats.data import SplatDataError
 from .. import avatar_io as avatar_import
 from ..datasets.scene import PROP_FRAME_START
+from ..interop.sequence_import import import_sequence
 from ..rig import params_io
 from ..rig.parts import RigParts, find_rig, rig_info
 
@@ -47,13 +52,33 @@ def _window_override(scene: Scene) -> dict[str, Any]:
     return {"scene": scene, "view_layer": scene.view_layers[0]}
 
 
+SEQUENCE_FILE = "sequence.gavatar4d"  # what a 4D fit bakes (training/fourd/trainer.py)
+
+
 def import_trained_avatar(scene: Scene, record: Any) -> tuple[Object, list[str]]:
-    """Imports record's avatar into scene; returns the splat object and notes for the user."""
-    path = bpy.path.abspath(record.avatar_path) or str(Path(record.output_dir) / "avatar.gavatar")
+    """Imports record's avatar (or 4D sequence) into scene; returns the splat object and notes for
+    the user."""
+    sequence = record.rig == SEQUENCE
+    default = SEQUENCE_FILE if sequence else "avatar.gavatar"
+    path = bpy.path.abspath(record.avatar_path) or str(Path(record.output_dir) / default)
     if not Path(path).is_file():
-        raise ResultImportError(f"the avatar file '{path}' is missing")
+        raise ResultImportError(f"the {'sequence' if sequence else 'avatar'} file '{path}' is missing")
     with bpy.context.temp_override(**_window_override(scene)):
+        if sequence:
+            return _import_sequence(bpy.context, record, path)
         return _import(bpy.context, scene, record, path)
+
+
+def _import_sequence(context: Any, record: Any, path: str) -> tuple[Object, list[str]]:
+    try:
+        obj = import_sequence(context, path, name=record.name)
+    except (SequenceFileError, SplatDataError, ValueError) as exc:
+        raise ResultImportError(str(exc)) from None
+    except OSError as exc:
+        raise ResultImportError(f"cannot read '{path}': {exc.strerror or exc}") from None
+    obj["gavatar_training_metrics"] = json.dumps(_metrics(record))
+    summary = metric_summary(_metrics(record))
+    return obj, [f"{record.name}: {summary}"] if summary else []
 
 
 def _import(context: Any, scene: Scene, record: Any, path: str) -> tuple[Object, list[str]]:

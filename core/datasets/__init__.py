@@ -12,11 +12,12 @@ from .errors import DatasetError
 from .frames import SPLITS, Dataset, Frame
 from .image_io import image_size, load_image, load_mask, load_rgba
 from .options import ReadOptions
-from .registry import FORMAT_LABELS, READERS, detect_format, open_dataset
+from .registry import FORMAT_LABELS, READERS, SEQUENCE_FORMATS, detect_format, open_dataset
 
 __all__ = [
     "FORMAT_LABELS",
     "READERS",
+    "SEQUENCE_FORMATS",
     "SPLITS",
     "Camera",
     "Dataset",

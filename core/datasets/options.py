@@ -31,6 +31,14 @@ class ReadOptions:
     scale: str | None = None
     # IMavatar: sub-sequences (folder names) to use as test; others train.
     test_sequences: Sequence[str] | None = None
+    # DyNeRF multi-view videos: keep every n-th frame, at most this many (0: all), decoded at
+    # 1/video_downscale of the video size (0: the smallest whole factor that brings the long side
+    # to VIDEO_LONG_SIDE) into frames_cache (None: inside the dataset folder when it is writable,
+    # else the user cache).
+    frame_stride: int = 1
+    max_frames: int = 0
+    video_downscale: int = 0
+    frames_cache: str | None = None
 
 
 @dataclass(frozen=True)

@@ -4,28 +4,41 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from ..untrusted.errors import describe
 from .errors import DatasetError
-from .formats import actorshq, avatarrex, dnerf, gaussian_avatars, gaussian_head_avatar, imavatar, thuman4
+from .formats import (
+    actorshq,
+    avatarrex,
+    dnerf,
+    dynerf,
+    gaussian_avatars,
+    gaussian_head_avatar,
+    imavatar,
+    thuman4,
+)
 from .frames import Dataset
 from .options import ReadOptions
 
 # Most specific first: GaussianAvatars and D-NeRF both have transforms_train.json.
 READERS: dict[str, ModuleType] = {
     m.FORMAT: m
-    for m in (gaussian_avatars, dnerf, avatarrex, thuman4, actorshq, gaussian_head_avatar, imavatar)
+    for m in (gaussian_avatars, dnerf, avatarrex, thuman4, actorshq, gaussian_head_avatar, imavatar, dynerf)
 }
 FORMAT_LABELS: dict[str, str] = {key: m.LABEL for key, m in READERS.items()}
+# Formats with a time per image and no rig: they train as 4D sequences (``fit --rig none``).
+SEQUENCE_FORMATS = frozenset({dnerf.FORMAT, dynerf.FORMAT})
 
 _WHAT_WE_LOOK_FOR = (
     "transforms_train.json with FLAME parameters (GaussianAvatars) or with time (D-NeRF), "
     "calibration_full.json (AvatarReX), calibration.json + images/ (THuman4.0), "
     "1x|2x|4x/calibration.csv (ActorsHQ) each with smpl_params.npz, cameras/ + images/ "
-    "(Gaussian Head Avatar), or flame_params.json (IMavatar)"
+    "(Gaussian Head Avatar), flame_params.json (IMavatar), or cam00.mp4 ... + poses_bounds.npy "
+    "(DyNeRF multi-view videos)"
 )
 
 
@@ -69,12 +82,10 @@ def open_dataset(
         raise DatasetError(root, f"unknown dataset format {format!r}; known: {', '.join(READERS)}")
     opts = options or ReadOptions()
     if val_cameras is not None or test_frames is not None:
-        opts = ReadOptions(
+        opts = replace(
+            opts,
             val_cameras=val_cameras if val_cameras is not None else opts.val_cameras,
             test_frames=test_frames if test_frames is not None else opts.test_frames,
-            resolution=opts.resolution,
-            scale=opts.scale,
-            test_sequences=opts.test_sequences,
         )
     module = READERS[key]
     try:

@@ -217,7 +217,8 @@ class TrainingJob:
     def _on_done(self, e: TrainerEvent) -> None:
         self.done = True
         self.stage = ""
-        self.avatar_path = str(e.get("avatar", ""))
+        # A rigged fit names its avatar; a 4D fit (--rig none) its baked sequence (.gavatar4d).
+        self.avatar_path = str(e.get("avatar") or e.get("sequence") or "")
         self.tracking_path = str(e.get("tracking", ""))
         if e.get("checkpoint"):
             self.checkpoint_path = str(e.get("checkpoint"))

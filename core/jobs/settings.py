@@ -1,8 +1,9 @@
 """What a user chooses for a training, the presets, and the trainer command line they make.
 
 The add-on's presets (Quick preview / Standard / Best) are combinations of the trainer's own
-presets (training/config.py: default, fast, static, tiny) and its length, resolution and cap
-options; explicit values always win over the preset's.
+presets (training/config.py: default, fast, static, tiny; for 4D sequences, rig NONE,
+training/fourd/config.py: default, fast, cpu, tiny) and its length, resolution and cap options;
+explicit values always win over the preset's.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 RIG_FAMILIES = ("FLAME", "SMPLX")
+SEQUENCE = "NONE"  # no rig: a 4D sequence (``fit --rig none``) from a dataset with a time per image
+RIGS = (*RIG_FAMILIES, SEQUENCE)
 DEVICES = ("cuda", "cpu")
 
 
@@ -68,11 +71,44 @@ CPU_EXPECTATION = (
     "A CPU makes a rough 64 px avatar to check the data (about 18 dB); a GPU makes a real one (27-36 dB)"
 )
 
+# 4D sequences (rig NONE). The same lengths; the 4D trainer's presets, its Gaussian caps (a
+# sequence holds one set of Gaussians plus the field: 60,000 is its default cap), no preview by
+# default on the CPU (its cpu preset has none).
+SEQUENCE_PRESETS: dict[str, PresetValues] = {
+    "QUICK": PresetValues(
+        "Quick Preview", "About 3 minutes on a GPU, half resolution: check the data and the motion",
+        "fast", 0, 180.0, 0.5, 30_000, 200, 2000,
+    ),
+    "STANDARD": PresetValues(
+        "Standard", "About 15 minutes on a GPU at full resolution: a usable sequence",
+        "default", 0, 900.0, 1.0, 60_000, 500, 2000,
+    ),
+    "BEST": PresetValues(
+        "Best", "14,000 iterations at full resolution (the 4D trainer's full schedule)",
+        "default", 14_000, 0.0, 1.0, 100_000, 1000, 5000,
+    ),
+}  # fmt: skip
+SEQUENCE_CPU_PRESETS: dict[str, PresetValues] = {
+    "QUICK": PresetValues(
+        "Quick Preview", "About 5 minutes on the CPU: a rough look at the data and the motion",
+        "cpu", 0, 300.0, 1.0, 5_000, 0, 200,
+    ),
+    "STANDARD": PresetValues(
+        "Standard", "About 15 minutes on the CPU: a rough sequence", "cpu", 0, 900.0, 1.0, 5_000, 0, 500,
+    ),
+    "BEST": PresetValues(
+        "Best", "About 45 minutes on the CPU", "cpu", 0, 2700.0, 1.0, 5_000, 0, 1000,
+    ),
+}  # fmt: skip
+
 PRESET_ORDER = ("QUICK", "STANDARD", "BEST", "CUSTOM")
 
 
-def preset_values(preset: str, device: str) -> PresetValues:
-    table = CPU_PRESETS if device == "cpu" else PRESETS
+def preset_values(preset: str, device: str, rig: str = "FLAME") -> PresetValues:
+    if rig == SEQUENCE:
+        table = SEQUENCE_CPU_PRESETS if device == "cpu" else SEQUENCE_PRESETS
+    else:
+        table = CPU_PRESETS if device == "cpu" else PRESETS
     return table.get(preset, table["STANDARD"])
 
 
@@ -81,7 +117,7 @@ class TrainSettings:
     """One training, as the user set it up. Zero means 'the trainer preset decides'."""
 
     data_dir: str
-    rig: str  # FLAME | SMPLX
+    rig: str  # FLAME | SMPLX | NONE (a 4D sequence: no model file)
     model_path: str
     output_dir: str
     device: str = "cuda"
@@ -93,6 +129,9 @@ class TrainSettings:
     max_gaussians: int = 0
     preview_every: int = 0
     checkpoint_every: int = 0
+    # DyNeRF multi-view videos (rig NONE): every n-th frame, at most this many (0: the trainer's)
+    frame_stride: int = 0
+    max_frames: int = 0
     extra_args: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
@@ -108,7 +147,7 @@ class TrainSettings:
         overrides: Mapping[str, object] | None = None,
     ) -> TrainSettings:
         """Settings of a preset (CUSTOM starts from Standard), then the explicit overrides."""
-        values = preset_values(preset, device)
+        values = preset_values(preset, device, rig)
         base = cls(
             data_dir=data_dir,
             rig=rig,
@@ -128,8 +167,12 @@ class TrainSettings:
 
     def problems(self) -> list[str]:
         out = []
-        if self.rig not in RIG_FAMILIES:
-            out.append(f"Rig must be FLAME or SMPLX, not {self.rig!r}.")
+        if self.rig not in RIGS:
+            out.append(f"Rig must be FLAME, SMPLX or NONE (a 4D sequence), not {self.rig!r}.")
+        if self.rig != SEQUENCE and (self.frame_stride or self.max_frames):
+            out.append("Frame stride and max frames apply to 4D sequences (rig NONE) only.")
+        if self.frame_stride < 0 or self.max_frames < 0:
+            out.append("Frame stride and max frames cannot be negative.")
         if self.device not in DEVICES:
             out.append(f"Device must be cuda or cpu, not {self.device!r}.")
         if self.iterations < 0 or self.time_budget < 0 or self.max_gaussians < 0:
@@ -154,8 +197,10 @@ def parse_extra_args(text: str) -> tuple[str, ...]:
 def fit_command(python: str, settings: TrainSettings, *, resume: bool = False) -> list[str]:
     """``<python> -m training fit ...`` for these settings."""
     s = settings
-    argv = [python, "-m", "training", "fit"]
-    argv += ["--data", s.data_dir, "--rig", s.rig.lower(), "--model", s.model_path, "--out", s.output_dir]
+    argv = [python, "-m", "training", "fit", "--data", s.data_dir, "--rig", s.rig.lower()]
+    if s.rig != SEQUENCE:
+        argv += ["--model", s.model_path]
+    argv += ["--out", s.output_dir]
     argv += ["--device", s.device, "--preset", s.trainer_preset]
     if s.device == "cpu":
         argv += ["--backend", "pairs"]
@@ -170,6 +215,10 @@ def fit_command(python: str, settings: TrainSettings, *, resume: bool = False) -
         argv += ["--preview-every", str(s.preview_every)]
     if s.checkpoint_every > 0:
         argv += ["--checkpoint-every", str(s.checkpoint_every)]
+    if s.frame_stride > 0:
+        argv += ["--frame-stride", str(s.frame_stride)]
+    if s.max_frames > 0:
+        argv += ["--max-frames", str(s.max_frames)]
     argv += list(s.extra_args)
     if resume:
         argv.append("--resume")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import tokenize
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,7 +56,8 @@ def read_header(stream: IO[bytes], member: str) -> NpyHeader:
         )
     except InputError:
         raise
-    except (ValueError, EOFError, SyntaxError, TypeError, OverflowError) as exc:
+    except (ValueError, EOFError, SyntaxError, TypeError, OverflowError, tokenize.TokenError) as exc:
+        # numpy tokenizes the header's dict text: a cut one raises TokenError, not SyntaxError
         raise InputError(f"has a damaged header in array '{member}' ({short(exc, 60)})") from None
     if not isinstance(shape, tuple) or any(not isinstance(n, int) or n < 0 for n in shape):
         raise InputError(f"has array '{member}' with an invalid shape {short(shape, 40)}")

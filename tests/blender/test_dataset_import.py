@@ -4,6 +4,7 @@ frame, the resolution follows the camera, bad folders import nothing."""
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -123,6 +124,43 @@ def test_dnerf_binds_cameras_to_markers(clean_scene: None, tmp_path: Path) -> No
     assert len(scene.timeline_markers) == 9
     scene.frame_set(4)
     assert scene.camera["gavatar_camera_id"] == "val/r_000"
+
+
+def test_dynerf_videos_import_as_cameras_showing_the_decoded_frames(
+    clean_scene: None, tmp_path: Path
+) -> None:
+    from tests.fixtures.dynerf import HEIGHT, WIDTH, write_dynerf
+
+    pytest.importorskip("av")
+    truth = write_dynerf(tmp_path / "n3v", cameras=3, frames=4)
+    assert bpy.ops.gavatar.import_dataset(directory=str(truth.root)) == {"FINISHED"}
+    scene = bpy.context.scene
+    cams = [o for o in bpy.data.objects if o.type == "CAMERA"]
+    assert sorted(c["gavatar_camera_id"] for c in cams) == truth.names
+    assert (scene.render.resolution_x, scene.render.resolution_y) == (WIDTH, HEIGHT)
+    shown = {Path(bpy.path.abspath(i.filepath)).parents[2].name for i in bpy.data.images if i.filepath}
+    assert shown == {"x1-every1-maxall"}  # the frames decoded beside the videos
+    # A ball's centre seen through Blender's camera lands where the LLFF pose puts it.
+    obj = next(c for c in cams if c["gavatar_camera_id"] == "cam01")
+    point = np.array([0.2, -0.4, -0.3])
+    blender_point = Y_UP_TO_BLENDER @ point
+    pixel = _blender_pixels(scene, obj, blender_point[None])[0]
+    np.testing.assert_allclose(pixel, truth.pixel("cam01", point), atol=1e-3)
+
+
+def test_dynerf_videos_without_pyav_are_refused_in_one_sentence(
+    clean_scene: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blender's own Python has no PyAV: videos nobody decoded yet are refused, importing nothing."""
+    from tests.fixtures.dynerf import write_dynerf
+
+    pytest.importorskip("av")
+    truth = write_dynerf(tmp_path / "n3v", cameras=2, frames=3)
+    monkeypatch.setitem(sys.modules, "av", None)  # what `import av` meets in Blender
+    before = (len(bpy.data.objects), len(bpy.data.images))
+    with pytest.raises(RuntimeError, match="no PyAV to decode them"):
+        bpy.ops.gavatar.import_dataset(directory=str(truth.root))
+    assert (len(bpy.data.objects), len(bpy.data.images)) == before
 
 
 def test_unfit_parameters_are_reported_and_cameras_still_import(clean_scene: None, tmp_path: Path) -> None:

@@ -24,6 +24,8 @@ def mutate_file(path: Path, rng: Rng) -> str:
     data = path.read_bytes()
     if suffix == ".npz" and rng.random() < 0.8:
         return mut.mutate_npz(path, rng)
+    if suffix == ".npy" and rng.random() < 0.8:
+        return mut.mutate_npy(path, rng)
     if suffix == ".json" and rng.random() < 0.8:
         text, label = mut.mutate_json_text(data.decode("utf-8", "replace"), rng)
         path.write_text(text, encoding="utf-8")

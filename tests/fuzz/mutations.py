@@ -215,6 +215,24 @@ def confused_value(value: np.ndarray, rng: Rng) -> tuple[Any, str]:
     return np.tile(out, (2,) + (1,) * (out.ndim - 1)) if out.ndim else out, "doubled"
 
 
+def mutate_npy(path: Path, rng: Rng) -> str:
+    """Edit a lone .npy array (LLFF's poses_bounds.npy): type confusion and special values, a
+    forged header, or damaged bytes."""
+    array = np.load(path, allow_pickle=False)  # our own valid seed file
+    roll = rng.random()
+    if roll < 0.6:
+        value, label = confused_value(array, rng)
+        path.write_bytes(npy_bytes(value))
+        return f"npy:{label}"
+    if roll < 0.75:
+        shape = tuple(int(s) for s in rng.choice([10**6, 10**9, 2**40, 17], size=int(rng.integers(1, 4))))
+        path.write_bytes(forged_npy(shape))
+        return f"npy:forged-shape{shape}"
+    data, label = byte_mutation(path.read_bytes(), rng)
+    path.write_bytes(data)
+    return label
+
+
 def mutate_npz(path: Path, rng: Rng) -> str:
     """Edit the arrays of an .npz (type confusion, special values, missing keys, forged headers)
     and sometimes damage the container's bytes as well."""

@@ -17,6 +17,7 @@ from core.motion.arkit import ARKIT_NAMES
 from core.rig import lbs, loaders
 from tests.core.motion.test_motion_flame_sequence import write_flame_param_folder
 from tests.fixtures.dataset import write_dnerf, write_gaussian_avatars, write_imavatar
+from tests.fixtures.dynerf import write_dynerf
 from tests.fixtures.files import rig_files
 from tests.fixtures.files.arkit_files import (
     smooth_weights,
@@ -116,6 +117,14 @@ def dataset_folder(folder: Path, index: int) -> Path:
         write_imavatar(root, frames=3)
     else:
         write_dnerf(root, per_split=2)
+    return root
+
+
+def dynerf_folder(folder: Path, index: int) -> Path:
+    """A small DyNeRF scene: H.264 videos (even seeds) or a copy decoded as camNN/images (odd)."""
+    root = folder / f"dynerf{index}"
+    decoded = index % 2 == 1
+    write_dynerf(root, cameras=3, frames=3, decoded=decoded, videos=not decoded)
     return root
 
 

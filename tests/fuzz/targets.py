@@ -143,6 +143,12 @@ TARGETS: dict[str, Target] = {
         lambda folder, i, _ctx: seeds.dataset_folder(folder, i),
         lambda p, _ctx, _rng: bpy.ops.gavatar.import_dataset(directory=str(p)),
     ),
+    "import_dynerf": Target(
+        "import_dynerf",
+        _empty,
+        lambda folder, i, _ctx: seeds.dynerf_folder(folder, i),
+        lambda p, _ctx, _rng: bpy.ops.gavatar.import_dataset(directory=str(p)),
+    ),
     "import_gaussianavatars": Target(
         "import_gaussianavatars",
         _ga_setup,

@@ -67,6 +67,15 @@ def _read_dataset(path: Path) -> Any:
     return load_dataset(str(path), None)
 
 
+def _read_dynerf(path: Path) -> Any:
+    """What ``fit --rig none --frame-stride 2`` reads: the chosen frames decoded, then the dataset."""
+    from training.commands.fit_4d import frames_folder
+    from training.data.scene import load_dataset
+    from training.fourd.config import FourDConfig
+
+    return load_dataset(frames_folder(FourDConfig(data=str(path), extra={"frame_stride": 2})), None)
+
+
 def _read_cameras(path: Path) -> Any:
     from training.commands.render import read_cameras
 
@@ -94,6 +103,7 @@ def _readers(work: Path) -> dict[str, tuple[Callable[[Path, int], Path], Callabl
     return {
         "avatar_read": (lambda folder, i: seeds.avatar_file(folder, i, model), _read_avatar),
         "load_dataset": (seeds.dataset_folder, _read_dataset),
+        "load_dynerf": (seeds.dynerf_folder, _read_dynerf),
         "read_cameras": (seeds.camera_file, _read_cameras),
         "decode_image": (_image_seed, _decode_image),
     }
@@ -139,7 +149,7 @@ def fuzz_reader(name: str, cases: int, work: Path, seed: int) -> ReaderFigures:
     return figures
 
 
-READERS = ("avatar_read", "load_dataset", "read_cameras", "decode_image")
+READERS = ("avatar_read", "load_dataset", "load_dynerf", "read_cameras", "decode_image")
 
 
 @pytest.mark.parametrize("name", READERS)

@@ -1,5 +1,6 @@
-"""The inputs issue 24 found, one by one, through the real operators: each is refused with one
-sentence naming the file, in a moment, and leaves bpy.data as it was (tests/fuzz/harness.py)."""
+"""The inputs issue 24 found, and the broken DyNeRF scenes of issue 26, one by one, through the
+real operators: each is refused with one sentence naming the file, in a moment, and leaves bpy.data
+as it was (tests/fuzz/harness.py)."""
 
 from __future__ import annotations
 
@@ -139,6 +140,29 @@ def _undecodable(folder: Path) -> Path:
     return path.rename(folder / os.fsdecode(b"walk\xff.npz"))
 
 
+def _dynerf(damage: Callable[[Path], None], **scene: Any) -> Case:
+    def make(folder: Path) -> Path:
+        from tests.fixtures.dynerf import write_dynerf
+
+        root = write_dynerf(folder / "scene", **{"cameras": 3, "frames": 3, **scene}).root
+        damage(root)
+        return root
+
+    return make
+
+
+def _poses(change: Callable[[np.ndarray], np.ndarray]) -> Callable[[Path], None]:
+    def damage(root: Path) -> None:
+        np.save(root / "poses_bounds.npy", change(np.load(root / "poses_bounds.npy")))
+
+    return damage
+
+
+def _poses_fifo(root: Path) -> None:
+    (root / "poses_bounds.npy").unlink()
+    os.mkfifo(root / "poses_bounds.npy")
+
+
 CASES: dict[str, tuple[str, Case]] = {
     "amass-fifo": ("import_amass", _fifo("clip.npz")),
     "amass-poses-1e300": ("import_amass", _amass(poses=np.full((6, 165), 1e300))),
@@ -162,6 +186,15 @@ CASES: dict[str, tuple[str, Case]] = {
     "avatar-static-offset-1e300": ("import_avatar", _avatar_offset),
     "avatar-member-bomb": ("import_avatar", _avatar_bomb),
     "ga-damaged-flame-param": ("import_gaussianavatars", _ga_bad_zip),
+    "dynerf-no-poses": ("import_dynerf", _dynerf(lambda root: (root / "poses_bounds.npy").unlink())),
+    "dynerf-poses-15-columns": ("import_dynerf", _dynerf(_poses(lambda p: p[:, :15]))),
+    "dynerf-more-poses-than-videos": ("import_dynerf", _dynerf(_poses(lambda p: np.concatenate([p, p])))),
+    "dynerf-unreadable-mp4": (
+        "import_dynerf",
+        _dynerf(lambda root: (root / "cam01.mp4").write_bytes(b"\x00" * 3000)),
+    ),
+    "dynerf-uneven-videos": ("import_dynerf", _dynerf(lambda _root: None, frame_counts={1: 2})),
+    "dynerf-poses-fifo": ("import_dynerf", _dynerf(_poses_fifo)),
 }
 CONTEXT: dict[str, dict[str, Any]] = {}
 

@@ -19,6 +19,7 @@ import bpy
 import numpy as np
 import pytest
 
+from core.avatar.sequence_file import SequenceFile
 from tests.fixtures.blender_helpers import ADDON_MODULE, run_python
 from tests.fixtures.engine import addon_module
 from tests.fixtures.train_fakes import write_fake_python
@@ -240,6 +241,54 @@ def test_a_crashing_trainer_shows_its_error_and_keeps_the_checkpoint(prefs, head
     last = json.loads((tmp_path / "run" / "fake_argv.json").read_text().splitlines()[-1])
     assert last[-1] == "--resume" and last[last.index("--iterations") + 1] == "9"
     assert "--device" in last and last[last.index("--device") + 1] == "cpu"
+
+
+def test_a_dynerf_folder_trains_a_4d_sequence_that_plays_on_the_timeline(prefs, runtime, tmp_path):
+    """Rig "From Dataset" on imported DyNeRF videos: ``fit --rig none`` with the 4D CPU preset and
+    the frame choice, then the baked sequence comes in as Import 4D Sequence brings it."""
+    pytest.importorskip("av")
+    from tests.fixtures.dynerf import write_dynerf
+
+    data = write_dynerf(tmp_path / "n3v", cameras=3, frames=5).root
+    collection = import_head(data)
+    result = bpy.ops.gavatar.train(
+        iterations=4, max_frames=3, frame_stride=2, output_dir=str(tmp_path / "run"), wait=True,
+        **{**TINY, "extra_args": "--set init_gaussians=120 --set eval_max_images=2"},
+    )  # fmt: skip
+    record = jobs()[0]
+    assert result == {"FINISHED"}, (record.message, record.stderr_tail)
+    argv = json.loads(record.argv_json)
+    assert argv[argv.index("--rig") + 1] == "none" and "--model" not in argv
+    assert argv[argv.index("--preset") + 1] == "cpu" and argv[argv.index("--max-frames") + 1] == "3"
+    assert record.rig == "NONE" and record.model_path == "" and record.dataset_collection == collection
+    assert record.avatar_path.endswith("sequence.gavatar4d") and "val PSNR" in record.message
+    obj = record.result_object
+    props = addon_module("engine.splats.data").settings(obj)
+    assert Path(bpy.path.abspath(props.sequence_path)) == Path(record.avatar_path)
+    assert json.loads(obj["gavatar_training_metrics"])["sequence_frames"] == 3
+    # Scrubbing shows each baked frame (the trainer's sequence at 15 fps on the scene's 24 fps).
+    runtime_splats = addon_module("engine.splats.runtime")
+    playing = addon_module("engine.splats.sequence")
+    seq = SequenceFile(record.avatar_path)
+    scene = bpy.context.scene
+    assert seq.fps == pytest.approx(15.0) and scene.frame_end >= props.sequence_start + 3
+    for k in range(seq.num_frames):
+        scene.frame_set(props.sequence_start + round(k * 24 / seq.fps))
+        assert playing.frame_of(obj, scene, seq) == k
+        shown = runtime_splats.posed_gaussians(obj, bpy.context.evaluated_depsgraph_get())
+        np.testing.assert_array_equal(shown.means, seq.frame(k).means)
+    # Again from the record's button: the same file, a second object.
+    assert bpy.ops.gavatar.train_import_result(job_id=record.job_id) == {"FINISHED"}
+    assert record.result_object != obj
+
+
+def test_a_4d_sequence_needs_a_dataset_with_time(prefs, head, tmp_path):
+    import_head(head[1])
+    with pytest.raises(
+        RuntimeError, match="without a time per image: a 4D sequence trains from D-NeRF or DyNeRF"
+    ):
+        bpy.ops.gavatar.train(rig="NONE", **TINY)
+    assert len(jobs()) == 0
 
 
 def test_problems_before_the_start_are_reported_and_nothing_is_queued(prefs, head, tmp_path):

@@ -313,6 +313,38 @@ def test_a_failing_setup_step_skips_the_rest(tmp_path):
     assert "cannot start" in run.results[0].detail and not run.ok
 
 
+def test_a_4d_sequence_runs_fit_rig_none_with_the_4d_presets_and_the_frame_choice():
+    from training.cli import build_parser
+    from training.fourd.config import PRESETS as FOURD_PRESETS
+
+    common = dict(data_dir="/d", rig="NONE", model_path="", output_dir="/o")
+    for device in ("cuda", "cpu"):
+        for preset in ("QUICK", "STANDARD", "BEST"):
+            settings = TrainSettings.from_preset(
+                preset, device=device, overrides={"frame_stride": 4, "max_frames": 60}, **common
+            )
+            assert not settings.problems()
+            argv = fit_command("/py", settings)
+            assert argv[argv.index("--rig") + 1] == "none" and "--model" not in argv
+            assert (
+                argv[argv.index("--frame-stride") + 1] == "4" and argv[argv.index("--max-frames") + 1] == "60"
+            )
+            args = build_parser().parse_args(argv[3:])  # the trainer's own parser takes it
+            assert args.preset in FOURD_PRESETS and args.frame_stride == 4
+    cpu = preset_values("QUICK", "cpu", "NONE")
+    assert cpu.trainer_preset == "cpu" and cpu.time_budget == 300
+    assert preset_values("BEST", "cuda", "NONE").iterations == 14_000
+    # A rigged run keeps its --model; the frame choice is for sequences only.
+    rigged = TrainSettings(data_dir="/d", rig="FLAME", model_path="/m.pkl", output_dir="/o", frame_stride=2)
+    assert rigged.problems() == ["Frame stride and max frames apply to 4D sequences (rig NONE) only."]
+
+
+def test_the_done_event_of_a_4d_run_names_its_sequence(tmp_path):
+    job = TrainingJob(["/py"], {}, str(tmp_path), "seq")
+    job.apply(parse_line('{"event":"done","sequence":"/o/sequence.gavatar4d","metrics":{"val_psnr":20}}'))
+    assert job.avatar_path == "/o/sequence.gavatar4d" and job.metrics == {"val_psnr": 20}
+
+
 def test_metric_summary_reads_the_done_event_metrics():
     text = metric_summary(
         {"val_psnr": 28.314, "val_ssim": 0.9123, "test_psnr": 26.0, "gaussians": 81234, "train_time": 598}

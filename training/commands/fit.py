@@ -19,6 +19,8 @@ from training.runtime.protocol import EventWriter, tag_logs
 from training.runtime.signals import StopRequest
 
 LOG = logging.getLogger("training")
+# The frame choice of DyNeRF multi-view videos (training/commands/fit_4d.py).
+VIDEO_OPTIONS = ("frame_stride", "max_frames", "video_downscale")
 
 # Command-line options that map one to one onto TrainConfig fields.
 DIRECT = (
@@ -51,6 +53,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         raise UsageError(f"--preset {preset} is for 4D runs (--rig none); choose one of {', '.join(PRESETS)}")
     if not getattr(args, "model", None):
         raise UsageError(f"--rig {args.rig} needs --model (the rig model file)")
+    video_only = [f"--{n.replace('_', '-')}" for n in VIDEO_OPTIONS if getattr(args, n, None) is not None]
+    if video_only:
+        raise UsageError(f"{', '.join(video_only)} only apply to DyNeRF videos trained with --rig none")
     values: dict[str, Any] = {"preset": preset, **PRESETS[preset]}
     for name in DIRECT:
         value = getattr(args, name, None)

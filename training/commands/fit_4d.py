@@ -5,14 +5,18 @@ one process (the 4D loop has no multi-GPU path yet)."""
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import Any
 
-from training.commands.fit import UsageError, _apply_sets, _output_folder_problem
-from training.errors import ExitCode, Interrupted
+from core.untrusted.errors import DAMAGED, describe
+from training.commands.fit import VIDEO_OPTIONS, UsageError, _apply_sets, _output_folder_problem
+from training.errors import DatasetError, ExitCode, Interrupted
 from training.fourd.config import PRESETS, FourDConfig
 from training.runtime.protocol import EventWriter
 from training.runtime.signals import StopRequest
+
+LOG = logging.getLogger("training")
 
 # Command-line options that map one to one onto FourDConfig fields.
 DIRECT = (
@@ -38,6 +42,7 @@ def config_from_args(args: argparse.Namespace) -> FourDConfig:
             values[name] = getattr(args, name)
     _apply_sets(values, FourDConfig, args)
     values["extra"] = {k: getattr(args, k) for k in ("val_cameras", "test_frames") if getattr(args, k, None)}
+    values["extra"].update({k: getattr(args, k) for k in VIDEO_OPTIONS if getattr(args, k, None) is not None})
     cfg = FourDConfig.from_dict(values)
     problems = []
     if cfg.iterations <= 0:
@@ -56,11 +61,38 @@ def config_from_args(args: argparse.Namespace) -> FourDConfig:
     return cfg
 
 
+def frames_folder(cfg: FourDConfig) -> str:
+    """The folder the 4D trainer reads: a DyNeRF scene's chosen frames as images (its videos
+    decoded once, core/datasets/formats/dynerf_videos.py), any other dataset where it is."""
+    from core.datasets import DatasetError as ReaderError
+    from core.datasets import ReadOptions, detect_format
+    from core.datasets.formats import dynerf
+
+    choice = {k: int(cfg.extra[k]) for k in VIDEO_OPTIONS if k in cfg.extra}
+    try:
+        if detect_format(cfg.data) != dynerf.FORMAT:
+            if choice:
+                flags = ", ".join(f"--{k.replace('_', '-')}" for k in choice)
+                raise UsageError(f"{flags} only apply to DyNeRF multi-view videos, not to {cfg.data}")
+            return cfg.data
+        root = Path(cfg.data).expanduser().resolve()
+        root = root.parent if root.is_file() else root
+        folder = dynerf.prepared_folder(root, ReadOptions(**choice), log=lambda text: LOG.info("%s", text))
+    except ReaderError as exc:
+        raise DatasetError(str(exc)) from None
+    except DAMAGED as exc:  # a damaged file the reader did not name: still the dataset's fault
+        raise DatasetError(f"{cfg.data}: the dataset cannot be read ({describe(exc)})") from None
+    if folder != root:
+        LOG.info("training the frames in %s", folder)
+    return str(folder)
+
+
 def run_fit_4d(args: argparse.Namespace, events: EventWriter) -> int:
     cfg = config_from_args(args)
     stop = StopRequest()
     stop.install()
     try:
+        cfg.data = frames_folder(cfg)  # decoding a scene's videos takes minutes the first time
         from training.fourd.trainer import SequenceTrainer
 
         trainer = SequenceTrainer(cfg, events, stop, resume=args.resume, stop_after=args.stop_after)

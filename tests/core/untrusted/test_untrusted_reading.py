@@ -61,6 +61,40 @@ def test_npz_member_shape_is_checked_before_inflating(tmp_path: Path) -> None:
     assert "larger than such a file may hold" in _refusal(forged, lambda: npz.read_npz(forged))
 
 
+def test_a_cut_npy_header_is_one_sentence(tmp_path: Path) -> None:
+    # numpy reads the header's dict with the tokenizer: an unterminated one raises TokenError.
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.zeros((2, 17)))
+    data = bytearray(buffer.getvalue())
+    data[20:60] = b"(" * 40
+    path = tmp_path / "poses_bounds.npy"
+    path.write_bytes(bytes(data))
+    with open(path, "rb") as stream:
+        with pytest.raises(InputError, match="damaged header"):
+            npz.read_npy_stream(stream, "poses_bounds.npy")
+
+
+def test_llff_poses_are_checked_before_their_data_is_read(tmp_path: Path) -> None:
+    from core.datasets import DatasetError
+    from core.datasets.formats.llff_poses import read_poses_bounds
+    from tests.fuzz.mutations import forged_npy
+
+    path = tmp_path / "poses_bounds.npy"
+    path.write_bytes(forged_npy((10**9, 17)))
+    with pytest.raises(DatasetError, match="holds 1000000000 cameras"):
+        read_poses_bounds(path)
+    path.write_bytes(forged_npy((4, 17), "|O"))
+    with pytest.raises(DatasetError, match="holds object values where numbers are due"):
+        read_poses_bounds(path)
+    np.save(path, np.zeros((3, 17), dtype=np.complex128))
+    with pytest.raises(DatasetError, match="complex128 values"):
+        read_poses_bounds(path)
+    os.unlink(path)
+    os.mkfifo(path)
+    with pytest.raises(DatasetError, match="named pipe"):
+        read_poses_bounds(path)
+
+
 def test_damaged_archives_become_one_sentence(tmp_path: Path) -> None:
     path = tmp_path / "clip.npz"
     np.savez_compressed(path, poses=np.arange(600.0).reshape(4, 150))

@@ -115,7 +115,7 @@ def test_without_pyav_an_earlier_decode_is_used_else_one_sentence(scene: Path, t
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
     ).stdout.strip()
     refused = run()
-    assert refused.startswith("refused:") and "no PyAV" in refused and "requirements-track.txt" in refused
+    assert refused.startswith("refused:") and "no PyAV" in refused and "training/requirements.txt" in refused
     open_dataset(root, options=ReadOptions(frame_stride=3))  # the trainer decoded a cut
     assert run() == "8"  # 4 cameras x 2 frames: the cut is found
 

@@ -276,7 +276,7 @@ def test_requirements_files_match_pyproject():
                 f"{filename}: {line} vs pyproject {pins.get(name.lower())}"
             )
     names = {line.partition("==")[0] for line in setup.read_requirements(ROOT / setup.REQUIREMENTS)}
-    assert names == {"torch", "gsplat", "smplx", "roma", "numpy", "scipy", "pillow"}
+    assert names == {"torch", "gsplat", "smplx", "roma", "numpy", "scipy", "pillow", "av"}
 
 
 def test_check_run_on_a_real_python_reports_each_step(tmp_path):

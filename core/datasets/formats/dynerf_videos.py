@@ -324,7 +324,7 @@ def _decoded_earlier(root: Path, parent: Path, sig: Mapping[str, list[int]], opt
     raise DatasetError(
         root,
         "holds videos that have not been decoded yet, and this Python has no PyAV to decode them "
-        "(Blender's has none; the trainer's gets it from training/requirements-track.txt): train "
+        "(Blender's has none; the trainer's gets it from training/requirements.txt): train "
         f"the folder as a 4D sequence with PyAV installed (it decodes into {display_path(parent)}), "
         "or give a copy with camNN/images/ folders",
     )

@@ -150,33 +150,37 @@ def main(argv: list[str] | None = None) -> int:
     trained_s = time.perf_counter() - start
 
     results = []
-    for run in runs:
+    scoring: dict[tuple[int, str], subprocess.Popen] = {}
+    for index, run in enumerate(runs):
         row: dict = {
             "variant": run.variant,
             "seed": run.seed,
             "data": str(run.data),
             "exit_code": codes[run.name],
         }
+        results.append(row)
         try:
             metrics = done_metrics(args.out / f"{run.name}.jsonl")
         except RuntimeError as exc:
             row["error"] = str(exc)
-            results.append(row)
             continue
         row["iterations"], row["gaussians"] = metrics.get("iterations"), metrics.get("gaussians")
         row["curve"] = learning_curve((args.out / f"{run.name}.jsonl").read_text())
         row["training"] = {s: metrics.get(f"{s}_psnr") for s in SPLITS}
         avatar = args.out / run.name / "avatar.gavatar"
-        for split in SPLITS:
+        for split in SPLITS:  # every scoring at once: each spends most of its time starting up
             cmd = [sys.executable, "-m", "training", "eval", "--avatar", str(avatar), "--data",
                    str(args.data), *model, "--device", device, "--split", split,
                    "--max-images", str(args.max_images)]  # fmt: skip
-            done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
-            scored = last_event(done.stdout, "eval") if done.returncode == 0 else None
-            if done.returncode == 0 and scored is None:
-                raise RuntimeError(f"{avatar}: eval --split {split} printed no result")
-            row[split] = scored.get("psnr") if scored is not None else None
-        results.append(row)
+            scoring[index, split] = subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT
+            )
+    for (index, split), proc in scoring.items():
+        stdout, _ = proc.communicate()
+        scored = last_event(stdout, "eval") if proc.returncode == 0 else None
+        if proc.returncode == 0 and scored is None:
+            raise RuntimeError(f"{runs[index].name}: eval --split {split} printed no result")
+        results[index][split] = scored.get("psnr") if scored is not None else None
     (args.out / "results.json").write_text(
         json.dumps({"trained_seconds": trained_s, "runs": results}, indent=1)
     )

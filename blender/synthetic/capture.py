@@ -90,11 +90,12 @@ def add_capture_lights(scene: bpy.types.Scene, centre: np.ndarray, size: float) 
     d = 3.0 * size
     for name, kind, offset, energy, colour, spread in CAPTURE_LIGHTS:
         data = bpy.data.lights.new(name, kind)  # type: ignore[arg-type]
+        assert isinstance(data, (bpy.types.PointLight, bpy.types.AreaLight))
         data.energy = energy * (size / 0.3) ** 2
         data.color = colour
         if isinstance(data, bpy.types.AreaLight):
             data.size = spread * size
-        elif isinstance(data, bpy.types.PointLight):
+        else:
             data.shadow_soft_size = spread
         obj = bpy.data.objects.new(name, data)
         pos = centre + d * np.asarray(offset) / np.linalg.norm(offset)

@@ -4,16 +4,25 @@ project's .venv).
     .venv/bin/python -m scripts.make_synthetic head            # GaussianAvatars format, 16 x 512^2
     .venv/bin/python -m scripts.make_synthetic body            # AvatarReX format, 16 x 512^2
     .venv/bin/python -m scripts.make_synthetic all --small     # the CPU-test variants (4 x 128^2)
+    .venv/bin/python -m scripts.make_synthetic head --look capture  # the harder head, 16 x 256^2
 
 A head (FLAME stand-in) goes through a scripted tour of expressions with jaw, neck and gaze
 motion; a body (SMPL-X stand-in) through poses. Both wear procedural skin, brows, lips, eyes,
 hair and (body) clothes; the head's skin creases, flushes and pales with the expression. They are
 lit by three area lights and rendered with Cycles (the head from NeRSemble's frontal arc, the body
 from two rings of cameras). One camera is held out (val: novel view) and the last timesteps show
-new combinations of expressions / poses (test). Everything that decides the pixels is in the
-recipe, written to ``recipe.json`` in the dataset; the same recipe on the same Blender version
-gives the same dataset. A finished dataset whose recipe matches is reused (``--force`` renders again); an
-interrupted one resumes where it stopped.
+new combinations of expressions / poses (test).
+
+The head's capture look (``--look capture``: blender/synthetic/capture.py) is harder, as real
+captures are: glossy view-dependent skin with subsurface scattering and millimetre detail (pores,
+freckles, moles, bump), strand hair with anisotropic gloss, smooth eyeballs with a cornea that
+follow the gaze, teeth and a dark mouth bag, two hard point lights beside three area lights, and 3
+of its 16 cameras held out, each between training cameras (``--val-cameras``). Its default folder
+is ``<cache>/synthetic/head_capture``.
+
+Everything that decides the pixels is in the recipe, written to ``recipe.json`` in the dataset;
+the same recipe on the same Blender version gives the same dataset. A finished dataset whose
+recipe matches is reused (``--force`` renders again); an interrupted one resumes where it stopped.
 """
 
 from __future__ import annotations

@@ -4,16 +4,25 @@ project's .venv).
     .venv/bin/python -m scripts.make_synthetic head            # GaussianAvatars format, 16 x 512^2
     .venv/bin/python -m scripts.make_synthetic body            # AvatarReX format, 16 x 512^2
     .venv/bin/python -m scripts.make_synthetic all --small     # the CPU-test variants (4 x 128^2)
+    .venv/bin/python -m scripts.make_synthetic head --look capture  # the harder head, 16 x 256^2
 
 A head (FLAME stand-in) goes through a scripted tour of expressions with jaw, neck and gaze
 motion; a body (SMPL-X stand-in) through poses. Both wear procedural skin, brows, lips, eyes,
 hair and (body) clothes; the head's skin creases, flushes and pales with the expression. They are
 lit by three area lights and rendered with Cycles (the head from NeRSemble's frontal arc, the body
 from two rings of cameras). One camera is held out (val: novel view) and the last timesteps show
-new combinations of expressions / poses (test). Everything that decides the pixels is in the
-recipe, written to ``recipe.json`` in the dataset; the same recipe on the same Blender version
-gives the same dataset. A finished dataset whose recipe matches is reused (``--force`` renders again); an
-interrupted one resumes where it stopped.
+new combinations of expressions / poses (test).
+
+The head's capture look (``--look capture``: blender/synthetic/capture.py) is harder, as real
+captures are: glossy view-dependent skin with subsurface scattering and millimetre detail (pores,
+freckles, moles, bump), strand hair with anisotropic gloss, smooth eyeballs with a cornea that
+follow the gaze, teeth and a dark mouth bag, two hard point lights beside three area lights, and 3
+of its 16 cameras held out, each between training cameras (``--val-cameras``). Its default folder
+is ``<cache>/synthetic/head_capture``.
+
+Everything that decides the pixels is in the recipe, written to ``recipe.json`` in the dataset;
+the same recipe on the same Blender version gives the same dataset. A finished dataset whose
+recipe matches is reused (``--force`` renders again); an interrupted one resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -39,7 +48,7 @@ from core.datasets.writers import (
     write_avatarrex,
     write_gaussian_avatars,
 )
-from core.rig.lbs import forward
+from core.rig.lbs import RigOutput, forward
 from core.rig.model import RigModel
 
 # Bump a subject's version whenever a change here or in blender/synthetic alters its pixels:
@@ -47,10 +56,13 @@ from core.rig.model import RigModel
 # Head version 4: the skin creases and pales with the expression (strain.py); 3 and earlier
 # changed with the expression only through the mesh, which a static binding follows by itself.
 GENERATOR_VERSIONS = {"head": 4, "body": 3}
+# The head's capture look (``--look capture``) has its own versions: 1 is the first.
+CAPTURE_VERSION = 1
 WHITE = (1.0, 1.0, 1.0)
 ARC_SPAN = (93.0, 32.0)  # degrees (horizontal, vertical) of NeRSemble's camera arc
 ARC_ELEVATION = 8.0  # the arc's centre row looks slightly down at the face
 LAYOUTS = ("ring", "arc")
+LOOKS = ("studio", "capture")
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,10 @@ class Recipe:
     model_sha256: str = ""
     generator_version: int = 0  # set from GENERATOR_VERSIONS by the presets
     layout: str = "ring"  # "ring": all around (body domes); "arc": frontal rows (NeRSemble's head rig)
+    # Fields added later: at their defaults they are left out of recipe_dict, so the recipes of
+    # datasets rendered before them still match (and their caches stay valid).
+    look: str = "studio"  # "studio": head v4 / body v3; "capture": the harder head (capture.py)
+    val_cameras: int = 1  # cameras held out as novel views
 
     @property
     def format(self) -> str:
@@ -86,13 +102,39 @@ _PRESETS: dict[tuple[str, bool], Recipe] = {
     ("body", True): Recipe("body", 4, 128, 6, 2, 8, True, 0.0, 2, 0, 90, 0.012),
 }
 PRESETS = {key: replace(r, generator_version=GENERATOR_VERSIONS[r.subject]) for key, r in _PRESETS.items()}
+# The capture look of the head, keyed by --small: 16 cameras of which 3 are held out between
+# training cameras (5 with 2 held out for the CPU tests), 256 px, 16 samples denoised for clean highlights.
+CAPTURE_PRESETS = {
+    small: Recipe("head", cams, res, train, test, 16, True, 0.0, 2, 0, 90, 0.008,
+                  generator_version=CAPTURE_VERSION, layout="arc", look="capture", val_cameras=val)
+    for small, (cams, res, train, test, val) in ((False, (16, 256, 32, 8, 3)), (True, (5, 96, 4, 2, 2)))
+}  # fmt: skip
+_LATER_DEFAULTS = {"look": "studio", "val_cameras": 1}
 
 
-def default_out(subject: str, small: bool, cache_dir: str | None = None) -> Path:
+def preset(subject: str, small: bool, look: str = "studio") -> Recipe:
+    if look == "studio":
+        return PRESETS[(subject, small)]
+    if subject != "head":
+        raise ValueError(f"the {look} look is made for the head only")
+    return CAPTURE_PRESETS[small]
+
+
+def recipe_dict(recipe: Recipe) -> dict[str, Any]:
+    """The recipe as stored in recipe.json: fields added later are left out at their defaults."""
+    out = asdict(recipe)
+    for key, default in _LATER_DEFAULTS.items():
+        if out[key] == default:
+            del out[key]
+    return out
+
+
+def default_out(subject: str, small: bool, cache_dir: str | None = None, look: str = "studio") -> Path:
     from core.paths import default_cache_dir
 
     base = Path(cache_dir) if cache_dir else default_cache_dir()
-    return base / "synthetic" / (f"{subject}_small" if small else subject)
+    name = subject if look == "studio" else f"{subject}_{look}"
+    return base / "synthetic" / (f"{name}_small" if small else name)
 
 
 # ----------------------------------------------------------------------------- model
@@ -115,7 +157,7 @@ def load_standin(subject: str, model_path: str | None, cache_dir: str | None) ->
 @dataclass
 class Plan:
     cameras: list[Camera]
-    val_camera: int
+    val_cameras: list[int]
     params: dict[int, dict[str, np.ndarray]]
     test_timesteps: list[int]
 
@@ -124,7 +166,7 @@ class Plan:
         for t in sorted(self.params):
             for c, cam in enumerate(self.cameras):
                 split: Split = (
-                    "test" if t in self.test_timesteps else ("val" if c == self.val_camera else "train")
+                    "test" if t in self.test_timesteps else ("val" if c in self.val_cameras else "train")
                 )
                 if subject == "head":
                     image, mask = f"images/{t:05d}_{c:02d}.jpg", f"fg_masks/{t:05d}_{c:02d}.png"
@@ -161,30 +203,38 @@ def plan(recipe: Recipe, model: RigModel) -> Plan:
         # any training view, far sparser than the head data our users train on.)
         cams = layout.arc_cameras(recipe.cameras, recipe.resolution, centre, half, distance, ARC_SPAN,
                                   ARC_ELEVATION, recipe.seed)  # fmt: skip
-        val = layout.central_camera(cams, centre, ARC_ELEVATION)
+        if recipe.val_cameras > 1:  # several novel views, each between training cameras
+            val = layout.held_out_cameras(cams, centre, ARC_ELEVATION, recipe.val_cameras)
+        else:
+            val = [layout.central_camera(cams, centre, ARC_ELEVATION)]
     else:
         cams = layout.ring_cameras(
             recipe.cameras, recipe.resolution, centre, half, distance, rings, recipe.seed
         )
-        val = layout.frontal_camera(cams, centre)
-    val = val if recipe.cameras > 2 else -1
+        val = [layout.frontal_camera(cams, centre)]
+    val = val if recipe.cameras > 2 and recipe.val_cameras > 0 else []
     params = {t: p for t, p in enumerate(train + test)}
     test_steps = list(range(len(train), len(train) + len(test)))
     return Plan(cams, val, params, test_steps)
 
 
 def posed(model: RigModel, subject: str, params: dict[str, np.ndarray]) -> np.ndarray:
+    return rig_output(model, subject, params).vertices
+
+
+def rig_output(model: RigModel, subject: str, params: dict[str, np.ndarray]) -> RigOutput:
+    """The forward pass of one timestep: posed vertices and joint transforms."""
     if subject == "head":
         pose = np.concatenate(
             [params["rotation"], params["neck_pose"], params["jaw_pose"], params["eyes_pose"]]
         )
-        return forward(model, params["shape"], params["expr"], pose, params["translation"]).vertices
+        return forward(model, params["shape"], params["expr"], pose, params["translation"])
     eyes = np.concatenate([params["leye_pose"], params["reye_pose"]])
     pose = np.concatenate(
         [params["global_orient"], params["body_pose"], params["jaw_pose"], eyes,
          params["left_hand_pose"], params["right_hand_pose"]]
     )  # fmt: skip
-    return forward(model, params["betas"], params["expression"], pose, params["transl"]).vertices
+    return forward(model, params["betas"], params["expression"], pose, params["transl"])
 
 
 # ----------------------------------------------------------------------------- images
@@ -226,7 +276,7 @@ def _prepare_folder(out: Path, recipe: Recipe, force: bool) -> bool:
     same = False
     if marker.is_file():
         try:
-            same = json.loads(marker.read_text()) == asdict(recipe)
+            same = json.loads(marker.read_text()) == recipe_dict(recipe)
         except (OSError, json.JSONDecodeError):
             same = False
     if force or not same:
@@ -235,7 +285,7 @@ def _prepare_folder(out: Path, recipe: Recipe, force: bool) -> bool:
         for child in list(out.iterdir()) if out.exists() else []:
             shutil.rmtree(child) if child.is_dir() else child.unlink()
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(marker, json.dumps(asdict(recipe)).encode())
+    atomic_write_bytes(marker, json.dumps(recipe_dict(recipe)).encode())
     return same and not force
 
 
@@ -247,7 +297,7 @@ def _recipe_matches(out: Path, recipe: Recipe) -> bool:
         stored = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return False
-    return stored.get("recipe") == asdict(recipe) and stored.get("complete") is True
+    return stored.get("recipe") == recipe_dict(recipe) and stored.get("complete") is True
 
 
 def generate(recipe: Recipe, model: RigModel, out: Path, *, force: bool = False, log: Any = None) -> Path:
@@ -275,14 +325,21 @@ def generate(recipe: Recipe, model: RigModel, out: Path, *, force: bool = False,
         sc, scene.RenderSettings(recipe.samples, recipe.denoise, recipe.noise_threshold, recipe.max_bounces)
     )
     rest = model.v_template
-    subject = scene.add_subject(
-        sc, rest, model.faces, rest, masks, look, masks["eye_left"], masks["eye_right"]
-    )
+    size = float(np.max(rest.max(0) - rest.min(0)))
+    capture = None
+    if recipe.look == "capture":
+        stage = source_module("blender.synthetic.capture")
+        capture = stage.CaptureHead(sc, model, masks, look)
+        subject = capture.subject
+        stage.add_capture_lights(sc, (rest.min(0) + rest.max(0)) / 2.0, size)
+    else:
+        subject = scene.add_subject(
+            sc, rest, model.faces, rest, masks, look, masks["eye_left"], masks["eye_right"]
+        )
+        scene.add_lights(sc, (rest.min(0) + rest.max(0)) / 2.0, size)
     # The head's skin creases with the expression; the body keeps its version-3 look.
     head = recipe.subject == "head"
     creases = (strain.mesh_edges(model.faces), strain.skin_weight(masks)) if head else None
-    size = float(np.max(rest.max(0) - rest.min(0)))
-    scene.add_lights(sc, (rest.min(0) + rest.max(0)) / 2.0, size)
     cam_objects = scene.add_cameras(sc, work.cameras)
     records = work.records(recipe.subject)
     tmp = out / ".render"
@@ -296,7 +353,10 @@ def generate(recipe: Recipe, model: RigModel, out: Path, *, force: bool = False,
     current_t = None
     for i, rec in enumerate(todo):
         if rec.timestep != current_t:
-            verts = posed(model, recipe.subject, work.params[rec.timestep])
+            rig = rig_output(model, recipe.subject, work.params[rec.timestep])
+            verts = rig.vertices
+            if capture is not None:
+                capture.pose(rig.transforms)
             if creases is not None:
                 scene.set_strain(subject, *strain.skin_strain(rest, verts, *creases))
             verts = scene.hair_shell(verts, model.faces, masks["hair"], recipe.hair_thickness)
@@ -316,11 +376,12 @@ def generate(recipe: Recipe, model: RigModel, out: Path, *, force: bool = False,
     del bpy
 
     info = {
-        "recipe": asdict(recipe),
+        "recipe": recipe_dict(recipe),
         "complete": True,
         "format": recipe.format,
         "appearance": look.as_dict(),
-        "val_camera": work.cameras[work.val_camera].camera_id if work.val_camera >= 0 else None,
+        "val_camera": work.cameras[work.val_cameras[0]].camera_id if work.val_cameras else None,
+        "val_cameras": [work.cameras[c].camera_id for c in work.val_cameras],
         "test_timesteps": work.test_timesteps,
         "images": len(records),
         "seconds": round(time.time() - started, 1),
@@ -332,7 +393,7 @@ def generate(recipe: Recipe, model: RigModel, out: Path, *, force: bool = False,
     if recipe.subject == "head":
         write_gaussian_avatars(out, work.cameras, records, work.params, background=WHITE, recipe=info)
     else:
-        val = [work.cameras[work.val_camera].camera_id] if work.val_camera >= 0 else []
+        val = [work.cameras[c].camera_id for c in work.val_cameras]
         write_avatarrex(out, work.cameras, work.params, val_cameras=val, test_timesteps=work.test_timesteps,
                         recipe=info, num_expression=max(10, model.num_expression))  # fmt: skip
     (out / IN_PROGRESS).unlink(missing_ok=True)
@@ -347,14 +408,17 @@ def _blender_version() -> str:
 
 
 def _command(recipe: Recipe) -> str:
-    small = next((s for (subj, s), r in PRESETS.items() if subj == recipe.subject and replace(
-        r, model_name=recipe.model_name, model_sha256=recipe.model_sha256) == recipe), None)  # fmt: skip
+    look = "" if recipe.look == "studio" else f" --look {recipe.look}"
+    small = next((s for s in (False, True) if recipe.subject in ("head", "body") and replace(
+        preset(recipe.subject, s, recipe.look), model_name=recipe.model_name,
+        model_sha256=recipe.model_sha256) == recipe), None)  # fmt: skip
     if small is not None:
-        return f"python -m scripts.make_synthetic {recipe.subject}{' --small' if small else ''}"
+        return f"python -m scripts.make_synthetic {recipe.subject}{look}{' --small' if small else ''}"
     return (
-        f"python -m scripts.make_synthetic {recipe.subject} --cameras {recipe.cameras} --resolution "
+        f"python -m scripts.make_synthetic {recipe.subject}{look} --cameras {recipe.cameras} --resolution "
         f"{recipe.resolution} --train-frames {recipe.train_frames} --test-frames {recipe.test_frames} "
         f"--samples {recipe.samples} --seed {recipe.seed} --layout {recipe.layout}"
+        + (f" --val-cameras {recipe.val_cameras}" if recipe.val_cameras != 1 else "")
     )
 
 
@@ -373,14 +437,20 @@ def main(argv: list[str] | None = None) -> int:
                        ("samples", int), ("seed", int), ("jpeg-quality", int)):  # fmt: skip
         parser.add_argument(f"--{name}", type=kind)
     parser.add_argument("--layout", choices=LAYOUTS, help="camera rig: ring (all around) or arc (frontal)")
+    parser.add_argument("--look", choices=LOOKS, default="studio",
+                        help="head only: studio (version 4) or capture (glossy skin, eyeballs, "
+                        "teeth, point lights, 3 held-out cameras; synthetic/head_capture)")  # fmt: skip
+    parser.add_argument("--val-cameras", type=int, help="cameras held out as novel views (arc layout)")
     parser.add_argument("--no-denoise", action="store_true")
     parser.add_argument("--force", action="store_true", help="render again even if the recipe matches")
     args = parser.parse_args(argv)
     subjects = ["head", "body"] if args.subject == "all" else [args.subject]
     if args.out and len(subjects) > 1:
         parser.error("--out needs a single subject")
+    if args.look != "studio" and args.subject != "head":
+        parser.error(f"--look {args.look} is made for the head only")
     for subject in subjects:
-        recipe = PRESETS[(subject, args.small)]
+        recipe = preset(subject, args.small, args.look)
         overrides = {
             field: getattr(args, field)
             for field in (
@@ -392,6 +462,7 @@ def main(argv: list[str] | None = None) -> int:
                 "seed",
                 "jpeg_quality",
                 "layout",
+                "val_cameras",
             )
             if getattr(args, field) is not None
         }
@@ -399,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
             overrides["denoise"] = False
         recipe = replace(recipe, **overrides)
         model = load_standin(subject, args.model, args.cache_dir)
-        out = Path(args.out) if args.out else default_out(subject, args.small, args.cache_dir)
+        out = Path(args.out) if args.out else default_out(subject, args.small, args.cache_dir, args.look)
         generate(recipe, model, out, force=args.force)
     return 0
 

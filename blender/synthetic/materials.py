@@ -73,7 +73,7 @@ class Appearance:
         return {k: getattr(self, k) for k in ("skin", "hair", "iris", "shirt", "pants", "lips", "seed")}
 
 
-class _Graph:
+class Graph:
     """Small helper over a node tree: create nodes, link sockets by name (enabled ones only)."""
 
     def __init__(self, tree: bpy.types.NodeTree) -> None:
@@ -128,7 +128,7 @@ class _Graph:
         return m
 
 
-def _texture(g: _Graph, rest: Any, kind: str, scale: float, **props: Any) -> Any:
+def texture(g: Graph, rest: Any, kind: str, scale: float, **props: Any) -> Any:
     node = g.node(kind)
     g.link(rest, "Vector", node, "Vector")
     g.value(node, "Scale", scale)
@@ -149,7 +149,7 @@ def build_material(
     tree = mat.node_tree
     assert tree is not None
     tree.nodes.clear()
-    g = _Graph(tree)
+    g = Graph(tree)
     rest = g.attribute("rest")
     masks = {n: g.attribute(n) for n in ("eyes", "lips", "brows", "lids", "hair", "shirt", "pants", "shoes")}
     # Offset the texture space per seed so two people do not share blotches.
@@ -160,13 +160,13 @@ def build_material(
 
     # Two noise fields (their colour outputs give three channels each) and one Voronoi serve every
     # region: texture evaluation dominates Cycles' cost on the CPU, so it is shared.
-    low = _texture(g, rest_v, "ShaderNodeTexNoise", 7.0, Detail=2.0)
-    mid = _texture(g, rest_v, "ShaderNodeTexNoise", 45.0, Detail=3.0, Roughness=0.55)
+    low = texture(g, rest_v, "ShaderNodeTexNoise", 7.0, Detail=2.0)
+    mid = texture(g, rest_v, "ShaderNodeTexNoise", 45.0, Detail=3.0, Roughness=0.55)
     low_c = g.node("ShaderNodeSeparateColor")
     g.link(low, "Color", low_c, 0)
     mid_c = g.node("ShaderNodeSeparateColor")
     g.link(mid, "Color", mid_c, 0)
-    pores = _texture(g, rest_v, "ShaderNodeTexVoronoi", 600.0)
+    pores = texture(g, rest_v, "ShaderNodeTexVoronoi", 600.0)
 
     # Skin: base tone, blotches, redness, pores, freckles.
     base = srgb_to_linear(look.skin)
@@ -184,7 +184,7 @@ def build_material(
     # flush; stretched skin pales. Creases run across the face (bands along the model's Y), their
     # spacing broken up by distortion so they read as folds, not stripes.
     compress, stretch = g.attribute(STRAIN_NAMES[0]), g.attribute(STRAIN_NAMES[1])
-    folds = _texture(
+    folds = texture(
         g, rest_v, "ShaderNodeTexWave", 50.0, wave_type="BANDS", bands_direction="Y", Distortion=6.0
     )
     crease_line = g.math("POWER", (folds, "Fac"), 2.5)
@@ -203,7 +203,7 @@ def build_material(
     lips = g.mix((mid_c, "Green"), lip_dark, srgb_to_linear(look.lips))
     col = g.mix((masks["lips"], "Fac"), (skin, "Result"), (lips, "Result"))
     col = g.mix((g.math("MULTIPLY", (masks["lids"], "Fac"), 0.35), 0), (col, "Result"), darker)
-    strokes = _texture(
+    strokes = texture(
         g, rest_v, "ShaderNodeTexWave", 140.0, wave_type="BANDS", bands_direction="X", Distortion=12.0
     )
     stroke_on = g.math("GREATER_THAN", (strokes, "Fac"), 0.25)
@@ -212,7 +212,7 @@ def build_material(
     col = g.mix((stroke_fac, 0), (col, "Result"), brow_col)
 
     # Hair: strand-like bands along the head, two tones, broken up by the noise.
-    hair_wave = _texture(
+    hair_wave = texture(
         g, rest_v, "ShaderNodeTexWave", 90.0, wave_type="BANDS", bands_direction="Y", Distortion=18.0
     )
     hair_dark = srgb_to_linear(tuple(c * 0.55 for c in look.hair))
@@ -222,10 +222,10 @@ def build_material(
     col = g.mix((masks["hair"], "Fac"), (col, "Result"), (hair, "Result"))
 
     # Clothes: shirt weave, denim, shoes.
-    weave = _texture(g, rest_v, "ShaderNodeTexChecker", 700.0)
+    weave = texture(g, rest_v, "ShaderNodeTexChecker", 700.0)
     shirt = g.mix((g.math("MULTIPLY", (weave, "Fac"), 0.25), 0), srgb_to_linear(look.shirt),
                   srgb_to_linear(tuple(c * 0.7 for c in look.shirt)))  # type: ignore[arg-type]  # fmt: skip
-    denim_tex = _texture(g, rest_v, "ShaderNodeTexNoise", 400.0, Detail=1.0)
+    denim_tex = texture(g, rest_v, "ShaderNodeTexNoise", 400.0, Detail=1.0)
     pants = g.mix((denim_tex, "Fac"), srgb_to_linear(tuple(c * 0.75 for c in look.pants)),
                   srgb_to_linear(look.pants))  # fmt: skip
     col = g.mix((masks["shirt"], "Fac"), (col, "Result"), (shirt, "Result"))
@@ -254,7 +254,7 @@ def build_material(
     g.link(unit, "Vector", facing, 0)
     iris_fac = g.math("GREATER_THAN", (facing, "Z"), 0.93)
     pupil_fac = g.math("GREATER_THAN", (facing, "Z"), 0.985)
-    iris_tex = _texture(g, rest_v, "ShaderNodeTexNoise", 2000.0, Detail=2.0)
+    iris_tex = texture(g, rest_v, "ShaderNodeTexNoise", 2000.0, Detail=2.0)
     iris = g.mix(
         (iris_tex, "Fac"), srgb_to_linear(tuple(c * 0.6 for c in look.iris)), srgb_to_linear(look.iris)
     )

@@ -83,7 +83,10 @@ def add_subject(
     look: Appearance,
     eye_left: np.ndarray,
     eye_right: np.ndarray,
+    material: bpy.types.Material | None = None,
 ) -> bpy.types.Object:
+    """The subject mesh with its region masks, in the studio material unless ``material`` is
+    given (the capture look's)."""
     mesh = bpy.data.meshes.new("Subject")
     mesh.from_pydata(vertices.tolist(), [], np.asarray(faces).tolist())
     mesh.polygons.foreach_set("use_smooth", np.ones(len(mesh.polygons), dtype=bool))
@@ -94,7 +97,9 @@ def add_subject(
         a.data.foreach_set("value", np.asarray(masks[name], dtype=np.float32))  # type: ignore[attr-defined]
     for name in STRAIN_NAMES:  # zero until set_strain: no creases at rest (and never on the body)
         mesh.attributes.new(name, "FLOAT", "POINT")
-    mesh.materials.append(build_material("Subject", look, np.asarray(eye_left), np.asarray(eye_right)))
+    if material is None:
+        material = build_material("Subject", look, np.asarray(eye_left), np.asarray(eye_right))
+    mesh.materials.append(material)
     obj = bpy.data.objects.new("Subject", mesh)
     obj.rotation_euler = (math.pi / 2, 0.0, 0.0)  # model Y-up -> Blender Z-up, as the rigs do
     scene.collection.objects.link(obj)
@@ -124,7 +129,7 @@ def hair_shell(vertices: np.ndarray, faces: np.ndarray, hair: np.ndarray, thickn
     return vertices + vertex_normals(vertices, faces) * (hair[:, None] * thickness)
 
 
-def _blender(point_model: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
+def model_to_blender(point_model: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
     x, y, z = (float(v) for v in point_model)
     return (x, -z, y)
 
@@ -154,10 +159,10 @@ def add_lights(scene: bpy.types.Scene, centre: np.ndarray, size: float) -> None:
         data.size = spread * size
         obj = bpy.data.objects.new(name, data)
         pos = centre + d * np.asarray(offset) / np.linalg.norm(offset)
-        obj.location = _blender(pos)
+        obj.location = model_to_blender(pos)
         scene.collection.objects.link(obj)
         # Aim at the subject: area lights shine down their -z.
-        direction = np.array(_blender(centre)) - np.array(_blender(pos))
+        direction = np.array(model_to_blender(centre)) - np.array(model_to_blender(pos))
         obj.rotation_mode = "QUATERNION"
         from mathutils import Vector
 

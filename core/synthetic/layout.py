@@ -5,6 +5,7 @@ different distances, focal lengths and principal points, as real calibrations ha
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -111,3 +112,36 @@ def central_camera(cameras: list[Camera], centre: np.ndarray, elevation_deg: flo
     axis = np.array([0.0, math.sin(el), math.cos(el)])
     cosines = [float(np.dot(axis, (c.center - centre) / np.linalg.norm(c.center - centre))) for c in cameras]
     return int(np.argmax(cosines))
+
+
+def held_out_cameras(
+    cameras: list[Camera], centre: np.ndarray, elevation_deg: float, count: int
+) -> list[int]:
+    """Indices of ``count`` cameras to hold out for validation on an arc: each sits inside its row
+    (training cameras on both sides, never at a row's end), no two are neighbours (closer than 1.5
+    times the rig's median nearest-camera angle), and together they are as near the arc's centre
+    line as that allows. Several such views measure novel-view generalisation between training
+    views more fairly than the one central camera does."""
+    if count < 1:
+        return []
+    unit = np.array([(c.center - centre) / np.linalg.norm(c.center - centre) for c in cameras])
+    angle = np.degrees(np.arccos(np.clip(unit @ unit.T, -1.0, 1.0)))
+    nearest = np.sort(angle, axis=1)[:, 1]
+    close = float(np.median(nearest)) * 1.5
+    el = np.round(np.degrees(np.arcsin(np.clip(unit[:, 1], -1.0, 1.0))), 6)
+    az = np.degrees(np.arctan2(unit[:, 0], unit[:, 2]))
+    interior = [
+        i for i in range(len(cameras)) if az[i] > az[el == el[i]].min() and az[i] < az[el == el[i]].max()
+    ]
+    e = math.radians(elevation_deg)
+    axis = np.array([0.0, math.sin(e), math.cos(e)])
+    off_axis = np.degrees(np.arccos(np.clip(unit @ axis, -1.0, 1.0)))
+    best: tuple[float, tuple[int, ...]] | None = None
+    for combo in itertools.combinations(interior, count):
+        if any(angle[a, b] < close for a, b in itertools.combinations(combo, 2)):
+            continue
+        score = (float(off_axis[list(combo)].sum()), combo)
+        best = score if best is None or score < best else best
+    if best is None:
+        raise ValueError(f"{len(cameras)} cameras leave no {count} interior, non-adjacent views to hold out")
+    return sorted(best[1])

@@ -1,17 +1,21 @@
-"""Unit tests of the trainer's parts: density control, losses, sampler, surface init, intrinsics."""
+"""Unit tests of the trainer's parts: density control, losses, sampler, surface init, intrinsics, the
+held-out frames evaluated."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from tests.fixtures import dataset as fx
 from tests.fixtures.trainer import uv_sphere
 from training.config import TrainConfig, exp_decay, progress, sh_degree_at
 from training.data.cache import scale_intrinsics
 from training.data.sampler import FrameSampler
+from training.data.scene import load_dataset, split_data, spread_frames
 from training.loop.densify import DensityControl, first_per_group
 from training.loop.losses import photometric_loss, psnr, ssim
 from training.loop.optim import build_adam
@@ -182,3 +186,30 @@ def test_bind_world_takes_a_leading_frame_axis():
         one = bind_world(model.params, model.parent_face, frames[b], f, features[b], 2)
         for name in ("means", "quats", "scales", "opacities", "sh"):
             assert torch.allclose(getattr(both, name)[b], getattr(one, name), atol=1e-6), name
+
+
+def test_several_val_cameras_are_read_and_all_evaluated(tmp_path: Path) -> None:
+    # 3 held-out cameras x 31 timesteps: a plain stride of 93/31 = 3 would land on one camera's
+    # frames almost every time (the frames are listed timestep by timestep).
+    fx.write_gaussian_avatars(tmp_path, cameras=6, timesteps=32, val_camera=(1, 3, 4), test_timesteps=(31,))
+    dataset = load_dataset(str(tmp_path), "flame")
+    val = dataset.split("val")
+    ids = sorted({f.camera_id for f in val})
+    assert len(ids) == 3 and len(val) == 3 * 31
+    data = split_data(dataset, "val", 1.0, torch.device("cpu"), (1.0, 1.0, 1.0), load_images=False, limit=31)
+    per_camera = {c: sorted(f.timestep for f in data.frames if f.camera_id == c) for c in ids}
+    assert sorted(len(v) for v in per_camera.values()) == [10, 10, 11]
+    for steps in per_camera.values():  # each camera's share spans the performance
+        assert steps[0] <= 3 and steps[-1] >= 27
+    assert [f.image_path for f in data.frames] == [
+        f.image_path for f in val if f in data.frames
+    ]  # split order
+
+
+def test_one_camera_keeps_the_even_stride(tmp_path: Path) -> None:
+    # A split of one camera (every dataset before several held-out cameras) keeps its subset.
+    fx.write_gaussian_avatars(tmp_path, cameras=3, timesteps=40, val_camera=2, test_timesteps=(39,))
+    val = load_dataset(str(tmp_path), "flame").split("val")
+    stride = sorted(set(np.linspace(0, len(val) - 1, 12).round().astype(int).tolist()))
+    assert spread_frames(val, 12) == [val[i] for i in stride]
+    assert spread_frames(val, 0) == val and spread_frames(val, 100) == val

@@ -83,6 +83,22 @@ class SplitData:
         return [f.camera_id for f in self.frames]
 
 
+def spread_frames(frames: list, limit: int) -> list:
+    """At most ``limit`` of ``frames`` (0: all), spread evenly and the same every time: taken
+    camera by camera (cameras in order of first appearance, each camera's frames in their own
+    order), so each camera gets its share across its timesteps and the result keeps the split's
+    order. A split of one camera gets what an even spread over the list gives; a split of several
+    held-out cameras gets every one of them, not whichever the list's stride happens to hit."""
+    if not limit or len(frames) <= limit:
+        return list(frames)
+    first: dict[str, int] = {}
+    for i, f in enumerate(frames):
+        first.setdefault(f.camera_id, i)
+    by_camera = sorted(range(len(frames)), key=lambda i: first[frames[i].camera_id])
+    pick = np.linspace(0, len(frames) - 1, limit).round().astype(int)
+    return [frames[i] for i in sorted({by_camera[k] for k in pick.tolist()})]
+
+
 def split_data(
     dataset,
     split: str,
@@ -96,11 +112,7 @@ def split_data(
 ) -> SplitData:
     """The frames of ``split`` (at most ``limit``, spread evenly; 0: all) at ``scale``; images are
     composited with their masks over ``background`` unless the dataset names its own background."""
-    frames = dataset.split(split)
-    if limit and len(frames) > limit:
-        # An even spread over the split (cameras and timesteps), the same every time.
-        pick = np.linspace(0, len(frames) - 1, limit).round().astype(int)
-        frames = [frames[i] for i in sorted(set(pick.tolist()))]
+    frames = spread_frames(dataset.split(split), limit)
     sizes, views, intr = [], [], []
     for f in frames:
         cam = f.camera

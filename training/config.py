@@ -103,7 +103,7 @@ class TrainConfig:
     filter_3d: float = 0.0
     densify_strategy: str = "adaptive"  # adaptive (clone/split/prune, densify.py) | mcmc (mcmc.py)
     # Position noise per step: mcmc_noise_lr x the offset learning rate, in units of the Gaussian's own
-    # size (training/loop/mcmc.py). 100 moves a near-dead Gaussian ~0.3 sizes a step at the start (the
+    # size (training/loop/mcmc.py). 100 moves a near-dead Gaussian ~1/4 of its size a step at first (the
     # paper's 5e5 multiplies a covariance in scene units, not our face-unit sizes).
     mcmc_noise_lr: float = 100.0
     mcmc_growth: float = 0.05  # fraction of Gaussians added per densification step, up to the cap

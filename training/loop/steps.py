@@ -53,8 +53,9 @@ def bind_function(
 ) -> Callable[..., tuple[torch.Tensor, ...]]:
     """f(vertices, pose_features, expression, *params in ``names`` order) -> POSE_OUTPUTS: the
     posed mesh (from the rig) to world Gaussians, plus the regularisers: the binding's hinges,
-    the blendshape deltas, and the mean opacity and mean world-space scale (their L1 norms: both
-    are positive) that lambda_opacity_reg / lambda_scale_reg weigh."""
+    the blendshape deltas, and the L1 terms lambda_opacity_reg / lambda_scale_reg weigh: the mean
+    opacity (the Gaussians' own, with this frame's dynamics, before the 3D filter's fade - what
+    MCMC relocation calls dead) and the mean world-space scale as rendered."""
 
     def bind(
         vertices: torch.Tensor, pose_features: torch.Tensor, expression: torch.Tensor, *values: torch.Tensor
@@ -67,7 +68,10 @@ def bind_function(
         reg_offset = hinge_mean(params["offset"].norm(dim=-1), offset_threshold)
         reg_scale = hinge_mean(params["log_scale"].exp().amax(dim=-1), scale_threshold)
         reg_dyn = world.deltas.square().mean() if world.deltas is not None else expression.new_zeros(())
-        reg_opacity = world.opacities.mean()
+        opacity_logit = params["opacity"]
+        if world.deltas is not None:
+            opacity_logit = opacity_logit + world.deltas[..., 10]
+        reg_opacity = torch.sigmoid(opacity_logit).mean()
         reg_world_scale = world.scales.mean()
         return (
             world.means,

@@ -102,7 +102,10 @@ class TrainConfig:
     # cameras' finest pixel footprints at the subject (0: off); exports bake it into the avatar.
     filter_3d: float = 0.0
     densify_strategy: str = "adaptive"  # adaptive (clone/split/prune, densify.py) | mcmc (mcmc.py)
-    mcmc_noise_lr: float = 5e5  # position noise, times the offset learning rate (3DGS-MCMC)
+    # Position noise per step: mcmc_noise_lr x the offset learning rate, in units of the Gaussian's own
+    # size (training/loop/mcmc.py). 100 moves a near-dead Gaussian ~1/4 of its size a step at first (the
+    # paper's 5e5 multiplies a covariance in scene units, not our face-unit sizes).
+    mcmc_noise_lr: float = 100.0
     mcmc_growth: float = 0.05  # fraction of Gaussians added per densification step, up to the cap
     mcmc_min_opacity: float = 0.005  # below this a Gaussian is dead and relocated
     lambda_opacity_reg: float = 0.0  # mean opacity (L1): fewer, more decisive Gaussians

@@ -7,6 +7,7 @@ import io
 import numpy as np
 import torch
 
+from training.loop.steps import POSE_OUTPUTS
 from training.model.tracking import TrackedSequence
 
 
@@ -72,7 +73,8 @@ def _delta_grad_from_dynamics(trainer) -> torch.Tensor:
             trainer.gaussians.params[name].normal_()
     timestep = trainer.tracking.timesteps[0]
     outputs = trainer.functions.pose(trainer.gaussians, trainer.tracking.inputs(timestep), 1, timestep)
-    outputs[-1].backward()  # reg_dynamics: depends on the features, not on the mesh
+    # reg_dynamics: depends on the features, not on the mesh
+    outputs[POSE_OUTPUTS.index("reg_dynamics")].backward()
     grad = trainer.tracking.deltas["expression"].grad
     return torch.zeros(1) if grad is None else grad
 

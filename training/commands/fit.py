@@ -100,6 +100,8 @@ def _validate(cfg: TrainConfig) -> None:
         problems.append("--batch-cameras must be positive")
     if cfg.dynamics_rank < 0:
         problems.append("--dynamics-rank must be 0 (static) or more")
+    if cfg.densify_strategy not in ("adaptive", "mcmc"):  # training/loop/strategies.py
+        problems.append(f"densify_strategy must be adaptive or mcmc, not {cfg.densify_strategy!r}")
     out_problem = _output_folder_problem(Path(cfg.out))
     if out_problem:
         problems.append(out_problem)

@@ -35,7 +35,10 @@ LOG = logging.getLogger("training")
 
 PARAM_ORDER = (*PER_GAUSSIAN, "dyn_mix")
 MAX_RECORDING_FAILURES = 2
-POSE_OUTPUTS = ("means", "quats", "scales", "opacities", "sh", "reg_offset", "reg_scale", "reg_dynamics")
+POSE_OUTPUTS = (
+    "means", "quats", "scales", "opacities", "sh", "reg_offset", "reg_scale", "reg_dynamics",
+    "reg_opacity", "reg_world_scale",
+)  # fmt: skip
 
 
 def bind_function(
@@ -49,7 +52,10 @@ def bind_function(
     smoothing: float = 0.0,
 ) -> Callable[..., tuple[torch.Tensor, ...]]:
     """f(vertices, pose_features, expression, *params in ``names`` order) -> POSE_OUTPUTS: the
-    posed mesh (from the rig) to world Gaussians, plus the binding regularisers."""
+    posed mesh (from the rig) to world Gaussians, plus the regularisers: the binding's hinges,
+    the blendshape deltas, and the L1 terms lambda_opacity_reg / lambda_scale_reg weigh: the mean
+    opacity (the Gaussians' own, with this frame's dynamics, before the 3D filter's fade - what
+    MCMC relocation calls dead) and the mean world-space scale as rendered."""
 
     def bind(
         vertices: torch.Tensor, pose_features: torch.Tensor, expression: torch.Tensor, *values: torch.Tensor
@@ -62,6 +68,11 @@ def bind_function(
         reg_offset = hinge_mean(params["offset"].norm(dim=-1), offset_threshold)
         reg_scale = hinge_mean(params["log_scale"].exp().amax(dim=-1), scale_threshold)
         reg_dyn = world.deltas.square().mean() if world.deltas is not None else expression.new_zeros(())
+        opacity_logit = params["opacity"]
+        if world.deltas is not None:
+            opacity_logit = opacity_logit + world.deltas[..., 10]
+        reg_opacity = torch.sigmoid(opacity_logit).mean()
+        reg_world_scale = world.scales.mean()
         return (
             world.means,
             world.quats,
@@ -71,6 +82,8 @@ def bind_function(
             reg_offset,
             reg_scale,
             reg_dyn,
+            reg_opacity,
+            reg_world_scale,
         )
 
     return bind

@@ -28,10 +28,10 @@ from training.data.sampler import FrameSampler
 from training.data.scene import SplitData, load_dataset, split_data
 from training.errors import CheckpointError, Interrupted, UndertrainedError
 from training.files.checkpoint import load_checkpoint, save_checkpoint
-from training.loop.densify import DensityControl
 from training.loop.losses import psnr
 from training.loop.optim import build_adam, set_lr
 from training.loop.steps import StepFunctions
+from training.loop.strategies import make_strategy
 from training.model.face_gaussians import GaussianSet
 from training.model.posing import RigPoser, WorldGaussians
 from training.model.tracking import TrackedSequence
@@ -51,7 +51,9 @@ MILESTONES_DB = (30.0, 33.0)
 EVAL_AFTER_RESET = 200
 PREVIEW_SIDE = 256  # pixels: previews are rendered at least this large (up to the dataset's size)
 # What Trainer.step returns, in order (training PSNR only on logging steps).
-PART_NAMES = ("loss", "l1", "dssim", "mask", "offset", "scale", "dynamics", "psnr")
+PART_NAMES = (
+    "loss", "l1", "dssim", "mask", "offset", "scale", "dynamics", "opacity_reg", "scale_reg", "psnr",
+)  # fmt: skip
 
 
 class Trainer:
@@ -154,7 +156,7 @@ class Trainer:
         self.functions = StepFunctions(
             self.poser, cfg, self.num_dyn_expression, graphs=self.device.type == "cuda" and cfg.cuda_graphs
         )
-        self.strategy = DensityControl(cfg, self.gaussians.num_gaussians, self.device, cfg.seed)
+        self.strategy = make_strategy(cfg, self.gaussians.num_gaussians, self.device, cfg.seed)
         self.sampler = FrameSampler(len(self.train), cfg.seed)
         if checkpoint is not None:
             self._restore(checkpoint)
@@ -362,8 +364,8 @@ class Trainer:
         width, height = self.train.sizes[batch[0]]
         sh_degree = self.sh_degree(p)
         inputs = self.tracking.inputs(timestep)
-        means, quats, scales, opacities, sh, reg_offset, reg_scale, reg_dyn = self.functions.pose(
-            self.gaussians, inputs, sh_degree, timestep
+        means, quats, scales, opacities, sh, reg_offset, reg_scale, reg_dyn, reg_opacity, reg_size = (
+            self.functions.pose(self.gaussians, inputs, sh_degree, timestep)
         )
         world = WorldGaussians(means, quats, scales, opacities, sh, sh_degree, None)
         image, alpha, info = self.renderer.render(
@@ -383,11 +385,18 @@ class Trainer:
             # Only the degrees in use: view-dependent colour stays small unless the views need it.
             used = self.gaussians.params["sh_rest"][:, : (sh_degree + 1) ** 2 - 1]
             loss = loss + cfg.lambda_sh_rest * used.square().mean()
+        # Off by default (0): left out of the graph then, so the default loss is unchanged.
+        if cfg.lambda_opacity_reg > 0:
+            loss = loss + cfg.lambda_opacity_reg * reg_opacity
+        if cfg.lambda_scale_reg > 0:
+            loss = loss + cfg.lambda_scale_reg * reg_size
         self.renderer.before_backward(info)
         loss.backward()
         grads, counts = screen_space_grads(info, world, width, height)
         train_psnr = psnr(image.detach(), gt).mean() if want_psnr else loss.new_full((), float("nan"))
-        parts = torch.stack([loss, l1, dssim, mask_l1, reg_offset, reg_scale, reg_dyn, train_psnr]).detach()
+        parts = torch.stack(
+            [loss, l1, dssim, mask_l1, reg_offset, reg_scale, reg_dyn, reg_opacity, reg_size, train_psnr]
+        ).detach()
         if self.world.distributed:
             grads, counts, parts = self._all_reduce_step(grads, counts, parts)
         self.strategy.accumulate(grads, counts)

@@ -135,6 +135,11 @@ def test_dead_gaussians_move_onto_live_ones_with_their_face_and_fresh_moments() 
     _train_step(model, opt)
 
 
+def test_an_unknown_strategy_is_refused() -> None:
+    with pytest.raises(ValueError, match="adaptive, mcmc"):
+        make_strategy(TrainConfig(densify_strategy="mmc"), 10, torch.device("cpu"), seed=0)
+
+
 def test_a_face_with_only_dead_gaussians_keeps_one() -> None:
     model = _model(120)
     opt = build_adam(dict(model.params), {k: 1e-3 for k in model.params})

@@ -49,11 +49,12 @@ def read_header(stream: IO[bytes], member: str) -> NpyHeader:
     """Parse and check a .npy header; the stream is left at the first data byte."""
     try:
         version = np.lib.format.read_magic(stream)
-        if version not in ((1, 0), (2, 0), (3, 0)):
+        # numpy's public readers (numpy 2 hides the private one); version 3.0 only adds UTF-8
+        # field names, and record types are refused anyway
+        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        if version not in readers:
             raise InputError(f"has array '{member}' in an unknown .npy version {version}")
-        shape, fortran, dtype = np.lib.format._read_array_header(  # type: ignore[attr-defined]
-            stream, version, max_header_size=MAX_HEADER_BYTES
-        )
+        shape, fortran, dtype = readers[version](stream, max_header_size=MAX_HEADER_BYTES)
     except InputError:
         raise
     except (ValueError, EOFError, SyntaxError, TypeError, OverflowError, tokenize.TokenError) as exc:

@@ -16,7 +16,7 @@ import bpy
 import numpy as np
 
 from ...core.synthetic.interior import IRIS_COS, TEETH
-from .materials import STRAIN_NAMES, Appearance, Graph, srgb_to_linear, texture
+from .materials import Appearance, Graph, expression_skin, srgb_to_linear, texture
 
 # Per-vertex masks the capture look adds to the subject mesh (core/synthetic/interior.py).
 CAPTURE_MASKS = ("mouth", "tongue")
@@ -81,20 +81,7 @@ def build_skin(name: str, look: Appearance) -> bpy.types.Material:
     skin = g.mix((mole_fac, 0), (skin, "Result"), srgb_to_linear((0.22, 0.12, 0.08)))
 
     # Expression creases and pallor, as in the studio look.
-    compress, stretch = g.attribute(STRAIN_NAMES[0]), g.attribute(STRAIN_NAMES[1])
-    folds = texture(
-        g, shift, "ShaderNodeTexWave", 50.0, wave_type="BANDS", bands_direction="Y", Distortion=6.0
-    )
-    crease_line = g.math("POWER", (folds, "Fac"), 2.5)
-    crease_fac = g.math(
-        "MULTIPLY", (compress, "Fac"), g.math("ADD", 0.4, g.math("MULTIPLY", (crease_line, 0), 0.6))
-    )
-    crease = srgb_to_linear((look.skin[0] * 0.62, look.skin[1] * 0.42, look.skin[2] * 0.42))
-    skin = g.mix((crease_fac, 0), (skin, "Result"), crease)
-    pale = srgb_to_linear(
-        tuple(min(c * 1.12 + 0.04, 1.0) for c in (look.skin[0] * 0.95, look.skin[1], look.skin[2]))
-    )
-    skin = g.mix(g.math("MULTIPLY", (stretch, "Fac"), 0.7), (skin, "Result"), pale)
+    skin = expression_skin(g, shift, skin, look)
 
     # Lips (lined), eyelid shadow, brows (fine strokes).
     lip_lines = texture(

@@ -140,6 +140,27 @@ def texture(g: Graph, rest: Any, kind: str, scale: float, **props: Any) -> Any:
     return node
 
 
+def expression_skin(g: Graph, coords: Any, skin: Any, look: Appearance) -> Any:
+    """Expression-dependent skin over the colour node ``skin`` (a mix node): squeezed skin folds
+    into darker, redder crease lines over a light flush; stretched skin pales. Creases run across
+    the face (bands along the model's Y), their spacing broken up by distortion so they read as
+    folds, not stripes. Returns the last mix node."""
+    compress, stretch = g.attribute(STRAIN_NAMES[0]), g.attribute(STRAIN_NAMES[1])
+    folds = texture(
+        g, coords, "ShaderNodeTexWave", 50.0, wave_type="BANDS", bands_direction="Y", Distortion=6.0
+    )
+    crease_line = g.math("POWER", (folds, "Fac"), 2.5)
+    crease_fac = g.math(
+        "MULTIPLY", (compress, "Fac"), g.math("ADD", 0.4, g.math("MULTIPLY", (crease_line, 0), 0.6))
+    )
+    crease = srgb_to_linear((look.skin[0] * 0.62, look.skin[1] * 0.42, look.skin[2] * 0.42))
+    skin = g.mix((crease_fac, 0), (skin, "Result"), crease)
+    pale = srgb_to_linear(
+        tuple(min(c * 1.12 + 0.04, 1.0) for c in (look.skin[0] * 0.95, look.skin[1], look.skin[2]))
+    )
+    return g.mix(g.math("MULTIPLY", (stretch, "Fac"), 0.7), (skin, "Result"), pale)
+
+
 def build_material(
     name: str, look: Appearance, eye_left: np.ndarray, eye_right: np.ndarray
 ) -> bpy.types.Material:
@@ -180,23 +201,7 @@ def build_material(
     freckle_fac = g.math("MULTIPLY", (g.math("GREATER_THAN", (mid_c, "Blue"), 0.68), 0), 0.3)
     skin = g.mix((freckle_fac, 0), (skin, "Result"), srgb_to_linear((0.45, 0.27, 0.17)))
 
-    # Expression-dependent skin: squeezed skin folds into darker, redder crease lines over a light
-    # flush; stretched skin pales. Creases run across the face (bands along the model's Y), their
-    # spacing broken up by distortion so they read as folds, not stripes.
-    compress, stretch = g.attribute(STRAIN_NAMES[0]), g.attribute(STRAIN_NAMES[1])
-    folds = texture(
-        g, rest_v, "ShaderNodeTexWave", 50.0, wave_type="BANDS", bands_direction="Y", Distortion=6.0
-    )
-    crease_line = g.math("POWER", (folds, "Fac"), 2.5)
-    crease_fac = g.math(
-        "MULTIPLY", (compress, "Fac"), g.math("ADD", 0.4, g.math("MULTIPLY", (crease_line, 0), 0.6))
-    )
-    crease = srgb_to_linear((look.skin[0] * 0.62, look.skin[1] * 0.42, look.skin[2] * 0.42))
-    skin = g.mix((crease_fac, 0), (skin, "Result"), crease)
-    pale = srgb_to_linear(
-        tuple(min(c * 1.12 + 0.04, 1.0) for c in (look.skin[0] * 0.95, look.skin[1], look.skin[2]))
-    )
-    skin = g.mix(g.math("MULTIPLY", (stretch, "Fac"), 0.7), (skin, "Result"), pale)
+    skin = expression_skin(g, rest_v, skin, look)
 
     # Lips, eyelid shadow, brows (strokes over skin).
     lip_dark = srgb_to_linear(tuple(c * 0.85 for c in look.lips))

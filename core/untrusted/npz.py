@@ -54,7 +54,7 @@ def read_header(stream: IO[bytes], member: str) -> NpyHeader:
         readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
         if version not in readers:
             raise InputError(f"has array '{member}' in an unknown .npy version {version}")
-        shape, fortran, dtype = readers[version](stream, max_header_size=MAX_HEADER_BYTES)
+        shape, fortran, dtype = readers[version](stream, max_header_size=MAX_HEADER_BYTES)  # type: ignore[call-arg]
     except InputError:
         raise
     except (ValueError, EOFError, SyntaxError, TypeError, OverflowError, tokenize.TokenError) as exc:

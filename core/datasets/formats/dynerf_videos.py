@@ -249,10 +249,7 @@ def decode(
             "frames": next(iter(counts.values())), "cameras": list(counts),
             "fps": (min(rates) / choice.stride) if rates else None,
         }  # fmt: skip
-        atomic_write_text(partial / DECODED_FILE, json.dumps(record, indent=1))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(partial, target)
+        _publish(partial, target, record)
     except OSError as exc:
         shutil.rmtree(partial, ignore_errors=True)
         raise DatasetError(target, f"cannot hold the decoded frames ({describe(exc)})") from None
@@ -260,6 +257,15 @@ def decode(
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return target
+
+
+def _publish(partial: Path, target: Path, record: dict) -> None:
+    """Write the finished folder's record, then put the folder in place of ``target`` in one
+    rename, so a reader never meets half a folder."""
+    atomic_write_text(partial / DECODED_FILE, json.dumps(record, indent=1))
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(partial, target)
 
 
 def decoded_folder(
@@ -303,10 +309,7 @@ def linked_cut(root: Path, images: Mapping[str, list[Path]], options: ReadOption
             "frame_stride": stride, "max_frames": most, "downscale": 1, "cameras": list(counts),
             "frames": min(counts.values(), default=0), "fps": fps,
         }  # fmt: skip
-        atomic_write_text(partial / DECODED_FILE, json.dumps(record, indent=1))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(partial, target)
+        _publish(partial, target, record)
     except OSError as exc:
         shutil.rmtree(partial, ignore_errors=True)
         raise DatasetError(target, f"cannot hold the links to the chosen frames ({describe(exc)})") from None

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from training.commands.fit import _apply_sets
 from training.fourd.config import PRESETS, FourDConfig
 from training.fourd.trainer import SequenceTrainer
 from training.runtime.protocol import EventWriter
@@ -36,6 +37,7 @@ def _config(args: argparse.Namespace, out: Path, **over: Any) -> FourDConfig:
     values.update(time_budget=args.budget, iterations=10**6 if args.budget else PRESETS[args.preset].get(
         "iterations", FourDConfig.iterations))  # fmt: skip
     values.update(preview_every=0, checkpoint_every=0)
+    _apply_sets(values, FourDConfig, args)
     values.update(over)
     return FourDConfig.from_dict(values)
 
@@ -93,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="folder for the runs (default: a temporary one)")
     parser.add_argument("--json", default=None, help="also write the figures here")
     parser.add_argument("--images", default=None, help="write held-out truth | render strips here")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="a 4D setting (repeatable)")
     args = parser.parse_args(argv)
     if args.data is None:
         from scripts.make_4d import default_out

@@ -15,6 +15,7 @@ from training.fourd.densify import WorldDensity
 from training.fourd.field import DeformationField
 from training.fourd.init import initial_gaussians, neighbour_spacing
 from training.fourd.model import GAUSSIAN_NAMES, SequenceModel
+from training.fourd.motion import matched_velocity_corrections
 from training.loop.optim import build_adam
 
 
@@ -88,3 +89,33 @@ def test_bake_frames_and_neighbour_spacing() -> None:
     spacing = neighbour_spacing(grid * 0.1)
     assert float(spacing.min()) == pytest.approx(0.1) and float(spacing.max()) == pytest.approx(0.1)
     assert not math.isnan(float(spacing.mean()))
+
+
+def _two_poses(offset: float, count: int = 200) -> SequenceModel:
+    """A ball of Gaussians at home at time 0 and the same ball ``offset`` along x at time 1,
+    farther than its own diameter (0.2): their footprints never overlap."""
+    g = torch.Generator().manual_seed(0)
+    ball = torch.randn(count, 3, generator=g)
+    ball = 0.1 * ball / ball.norm(dim=1, keepdim=True) * torch.rand(count, 1, generator=g) ** (1 / 3)
+    points = torch.cat([ball, ball + torch.tensor([offset, 0.0, 0.0])])
+    times = torch.cat([torch.zeros(count), torch.ones(count)])
+    gaussians = initial_gaussians(points, torch.full((2 * count, 3), 0.5), 0, times, 0.2)
+    gaussians["opacity"][:] = 3.0
+    cfg = FourDConfig.from_dict(PRESETS["tiny"])
+    return SequenceModel.build(cfg, gaussians, torch.tensor([[-1.0, -1, -1], [1.0, 1, 1]]), 2, g)
+
+
+def test_matching_finds_a_motion_larger_than_the_object() -> None:
+    model = _two_poses(0.5)
+    correction = matched_velocity_corrections(model, [0.0, 1.0], match_radius=0.3, colour_weight=0.1)
+    assert correction.shape == (400, 3)
+    # Both poses learn the same velocity: +0.5 along x per unit of time.
+    for half in (correction[:200], correction[200:]):
+        assert float(half[:, 0].mean()) == pytest.approx(0.5, abs=0.03)
+        assert float(half[:, 1:].mean(0).abs().max()) < 0.02
+        assert float((half - torch.tensor([0.5, 0.0, 0.0])).norm(dim=1).median()) < 0.08
+    with torch.no_grad():
+        model.params["velocity"] += correction
+    # Moved halfway, the two poses meet: the sequence moves instead of cross-fading.
+    middle = model.at_time(0.5, 0).means
+    torch.testing.assert_close(middle[:200].mean(0), middle[200:].mean(0), atol=0.03, rtol=0)

@@ -31,8 +31,9 @@ from training.fourd.config import FourDConfig
 from training.fourd.densify import WorldDensity
 from training.fourd.init import hull_points, initial_gaussians
 from training.fourd.model import GAUSSIAN_NAMES, SequenceModel
+from training.fourd.motion import matched_velocity_corrections
 from training.loop.losses import mask_loss, photometric_loss, psnr
-from training.loop.optim import build_adam, set_lr
+from training.loop.optim import build_adam, reset_state, set_lr
 from training.render.renderer import Renderer, screen_space_grads
 from training.runtime.device import resolve_backend, resolve_device
 from training.runtime.protocol import EventWriter, ProgressBar, format_seconds
@@ -70,6 +71,7 @@ class SequenceTrainer:
         self.out = Path(cfg.out)
         self.iteration = 0
         self.train_time = 0.0
+        self.match_slot = 0  # the last progress slot (of match_every) whose motion was matched
         self.history: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------------------------------
@@ -125,6 +127,7 @@ class SequenceTrainer:
             "means": cfg.lr_means * self.extent, "quats": cfg.lr_quats, "log_scales": cfg.lr_log_scales,
             "opacity": cfg.lr_opacity, "sh_dc": cfg.lr_sh_dc, "sh_rest": cfg.lr_sh_rest,
             "time_centre": cfg.lr_time_centre, "time_log_width": cfg.lr_time_width,
+            "velocity": cfg.lr_velocity * self.extent, "spin": cfg.lr_spin,
         }  # fmt: skip
         field = self.model.field
         for i, plane in enumerate(field.plane_parameters()):
@@ -166,6 +169,7 @@ class SequenceTrainer:
             "optimizer": self.optimizer.state_dict(),
             "density": self.density.state_dict(),
             "sampler": self.sampler.state_dict(),
+            "match_slot": self.match_slot,
             "torch_rng": torch.get_rng_state(),
             "history": self.history,
         }
@@ -183,6 +187,7 @@ class SequenceTrainer:
         torch.set_rng_state(state["torch_rng"])
         self.iteration = int(state["iteration"])
         self.train_time = float(state["train_time"])
+        self.match_slot = int(state.get("match_slot", 0))
         self.history = list(state.get("history", []))
         LOG.info(
             "resumed from iteration %d (%s of training)", self.iteration, format_seconds(self.train_time)
@@ -227,6 +232,9 @@ class SequenceTrainer:
         cfg = self.cfg
         p = self.progress()
         set_lr(self.optimizer, "means", exp_decay(cfg.lr_means, cfg.lr_means / 100, p) * self.extent)
+        if cfg.lr_velocity > 0:
+            velocity_lr = exp_decay(cfg.lr_velocity, cfg.lr_velocity / 10, p)
+            set_lr(self.optimizer, "velocity", velocity_lr * self.extent)
         for i in range(len(self.model.field.plane_parameters())):
             set_lr(self.optimizer, f"plane_{i}", exp_decay(cfg.lr_planes, cfg.lr_planes / 10, p))
         batch = self._batch()
@@ -255,8 +263,29 @@ class SequenceTrainer:
         report = self.density.step(self.model, self.optimizer, self.iteration, p, self._peak_opacity)
         if report is not None:
             LOG.debug("density control at %d: %s -> %d", self.iteration, report, self.model.num_gaussians)
+        self._match_motion(p)
         train_psnr = psnr(image.detach(), gt).mean() if want_psnr else total.new_full((), float("nan"))
         return torch.stack([total, parts["l1"], parts["dssim"], mask_l1, smooth, train_psnr]).detach()
+
+    def _match_motion(self, p: float) -> None:
+        """Velocity corrections from matches (training/fourd/motion.py) when due."""
+        cfg = self.cfg
+        if cfg.match_every <= 0 or not self.deforming(p) or p > cfg.match_until:
+            return
+        slot = int(p / cfg.match_every)
+        if slot <= self.match_slot:
+            return
+        self.match_slot = slot
+        times = sorted({self.times[t] for t in self.train.by_timestep})
+        correction = matched_velocity_corrections(
+            self.model, times, cfg.match_radius * self.extent, cfg.match_colour * self.extent
+        )
+        velocity = self.model.params["velocity"]
+        with torch.no_grad():
+            velocity += correction
+        reset_state(self.optimizer, velocity, correction.abs().amax(1) > 0)
+        LOG.debug("motion matched at %d: mean velocity change %.3g", self.iteration,
+                  float(correction.norm(dim=1).mean()))  # fmt: skip
 
     def run(self) -> dict[str, Any]:
         cfg = self.cfg

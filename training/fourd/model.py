@@ -35,12 +35,16 @@ class SequenceModel(nn.Module):
         field: DeformationField,
         temporal: bool = True,
         min_time_width: float = 0.0,
+        time_power: float = 2.0,
     ) -> None:
         super().__init__()
         self.temporal = temporal
         # Narrowest temporal opacity (normalised time): every Gaussian stays visible at the
         # training times next to its own, so what it looks like between them is trained too.
         self.min_time_width = min_time_width
+        # The bump's shape: exp(-|d / width|^power / 2); above 2 its top is flatter, so a
+        # Gaussian stays opaque between two training times and fades quickly past them.
+        self.time_power = max(2.0, time_power)
         self.params = nn.ParameterDict({k: nn.Parameter(gaussians[k].clone()) for k in GAUSSIAN_NAMES})
         self.field = field
 
@@ -58,7 +62,7 @@ class SequenceModel(nn.Module):
             cfg.opacity_head, cfg.frame_code, generator,
         )  # fmt: skip
         width = cfg.min_time_width / max(1, num_frames - 1)
-        return cls(gaussians, field, cfg.temporal_opacity, width)
+        return cls(gaussians, field, cfg.temporal_opacity, width, cfg.time_power)
 
     @property
     def num_gaussians(self) -> int:
@@ -85,8 +89,8 @@ class SequenceModel(nn.Module):
         opacities = torch.sigmoid(opacity)
         if deform and self.temporal:
             width = p["time_log_width"].exp().clamp_min(self.min_time_width)
-            distance = (time - p["time_centre"]) / width
-            opacities = opacities * torch.exp(-0.5 * distance * distance)
+            distance2 = ((time - p["time_centre"]) / width).square()
+            opacities = opacities * torch.exp(-0.5 * distance2.pow(0.5 * self.time_power))
         return WorldGaussians(
             means, nn.functional.normalize(quats, dim=-1), log_scales.exp(), opacities, sh, sh_degree, None,
         )  # fmt: skip

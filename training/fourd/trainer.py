@@ -31,7 +31,7 @@ from training.fourd.config import FourDConfig
 from training.fourd.densify import WorldDensity
 from training.fourd.init import hull_points, initial_gaussians
 from training.fourd.model import GAUSSIAN_NAMES, SequenceModel
-from training.fourd.motion import matched_velocity_corrections
+from training.fourd.motion import matched_motion, spin_of
 from training.loop.losses import mask_loss, photometric_loss, psnr
 from training.loop.optim import build_adam, reset_state, set_lr
 from training.render.renderer import Renderer, screen_space_grads
@@ -277,15 +277,19 @@ class SequenceTrainer:
             return
         self.match_slot = slot
         times = sorted({self.times[t] for t in self.train.by_timestep})
-        correction = matched_velocity_corrections(
+        estimate = matched_motion(
             self.model, times, cfg.match_radius * self.extent, cfg.match_colour * self.extent
         )
-        velocity = self.model.params["velocity"]
+        params, rows = self.model.params, estimate.matched
         with torch.no_grad():
-            velocity += correction
-        reset_state(self.optimizer, velocity, correction.abs().amax(1) > 0)
+            params["velocity"] += estimate.velocity_change
+            if cfg.match_spin:
+                spin = spin_of(params["quats"], estimate.angular_velocity)
+                params["spin"][rows] = spin[rows]
+        for name in ("velocity", "spin"):
+            reset_state(self.optimizer, params[name], rows)
         LOG.debug("motion matched at %d: mean velocity change %.3g", self.iteration,
-                  float(correction.norm(dim=1).mean()))  # fmt: skip
+                  float(estimate.velocity_change.norm(dim=1).mean()))  # fmt: skip
 
     def run(self) -> dict[str, Any]:
         cfg = self.cfg

@@ -301,6 +301,7 @@ class SequenceTrainer:
             cameras=len(set(self.train.camera_ids)), timesteps=len(self.train.by_timestep),
             resolution=list(self.train.sizes[0]), out=str(self.out), config=cfg.to_dict(),
         )  # fmt: skip
+        self.warm_up()  # before the clock starts: never counted as training
         bar = ProgressBar(cfg.iterations)
         window_start, window_iters, sums = time.perf_counter(), 0, None
         last_eval = self.train_time if self.history else -math.inf
@@ -334,6 +335,17 @@ class SequenceTrainer:
                 window_start = time.perf_counter()
         bar.close()
         return self.finish()
+
+    def warm_up(self) -> None:
+        """Build or load the rasterizer's kernels before the first step (training/render/warmup.py):
+        gsplat compiles its CUDA code on first use, which would otherwise eat the time budget."""
+        from training.render import warmup
+
+        if warmup.may_compile(self.backend):
+            self.events.emit("stage", stage="warm_up", text=warmup.COMPILING_TEXT)
+            LOG.info("%s: the first run on this machine takes a minute or two", warmup.COMPILING_TEXT)
+        seconds = warmup.warm_up(self.renderer, self.device, self.cfg.sh_degree)
+        LOG.info("rasterizer (%s) ready in %.1f s; training starts now", self.backend, seconds)
 
     def _progress(self, means: list[float], train_psnr: float, rate: float, bar: ProgressBar) -> None:
         cfg = self.cfg

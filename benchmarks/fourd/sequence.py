@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from training.commands.fit import _apply_sets
 from training.fourd.config import PRESETS, FourDConfig
 from training.fourd.trainer import SequenceTrainer
 from training.runtime.protocol import EventWriter
@@ -36,6 +37,7 @@ def _config(args: argparse.Namespace, out: Path, **over: Any) -> FourDConfig:
     values.update(time_budget=args.budget, iterations=10**6 if args.budget else PRESETS[args.preset].get(
         "iterations", FourDConfig.iterations))  # fmt: skip
     values.update(preview_every=0, checkpoint_every=0)
+    _apply_sets(values, FourDConfig, args)
     values.update(over)
     return FourDConfig.from_dict(values)
 
@@ -82,6 +84,31 @@ def _save_strips(trainer: SequenceTrainer, folder: Path) -> None:
         save_png(folder / f"{split}_truth_render.png", torch.cat(rows, 0))
 
 
+def _static_summary(rows: list[dict[str, Any]], metrics: dict[str, Any], budget: float) -> dict[str, Any]:
+    fps = float(metrics["sequence_fps"])
+    static_psnr = float(np.mean([r["static"]["psnr"] for r in rows]))
+    four_psnr = float(np.mean([r["4d"]["psnr"] for r in rows]))
+    static_mb_s = float(np.mean([r["static_ply_bytes"] for r in rows])) * fps / 1e6
+    return {
+        "frames": rows,
+        "mean_val_psnr_static": static_psnr,
+        "mean_val_psnr_4d_same_images": four_psnr,
+        "psnr_4d_minus_static_db": four_psnr - static_psnr,
+        "static_ply_mb_per_second": static_mb_s,
+        "size_ratio_static_over_4d": static_mb_s / float(metrics["sequence_mb_per_second"]),
+        "seconds_per_static_frame": budget,
+    }
+
+
+def _write(args: argparse.Namespace, figures: dict[str, Any], started: float) -> str:
+    """The figures as JSON text, also written to ``--json`` (again after each part)."""
+    figures["wall_s"] = time.perf_counter() - started
+    text = json.dumps(figures, indent=1)
+    if args.json:
+        Path(args.json).write_text(text)
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=None, help="dataset (default: the cached toys4d)")
@@ -93,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="folder for the runs (default: a temporary one)")
     parser.add_argument("--json", default=None, help="also write the figures here")
     parser.add_argument("--images", default=None, help="write held-out truth | render strips here")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="a 4D setting (repeatable)")
     args = parser.parse_args(argv)
     if args.data is None:
         from scripts.make_4d import default_out
@@ -108,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, Any] = {"device": str(four.device), "backend": four.backend, "4d": metrics,
                                "4d_wall_s": time.perf_counter() - started}  # fmt: skip
     print(json.dumps({"4d": metrics}), file=sys.stderr, flush=True)
+    _write(args, figures, started)
     if args.images:
         _save_strips(four, Path(args.images))
 
@@ -129,24 +158,9 @@ def main(argv: list[str] | None = None) -> int:
                 "static_gaussians": static.model.num_gaussians, "static_ply_bytes": _ply_bytes(static, root),
             })  # fmt: skip
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-        fps = float(metrics["sequence_fps"])
-        static_psnr = float(np.mean([r["static"]["psnr"] for r in rows]))
-        four_psnr = float(np.mean([r["4d"]["psnr"] for r in rows]))
-        static_mb_s = float(np.mean([r["static_ply_bytes"] for r in rows])) * fps / 1e6
-        figures["static"] = {
-            "frames": rows,
-            "mean_val_psnr_static": static_psnr,
-            "mean_val_psnr_4d_same_images": four_psnr,
-            "psnr_4d_minus_static_db": four_psnr - static_psnr,
-            "static_ply_mb_per_second": static_mb_s,
-            "size_ratio_static_over_4d": static_mb_s / float(metrics["sequence_mb_per_second"]),
-            "seconds_per_static_frame": args.static_budget,
-        }
-    figures["wall_s"] = time.perf_counter() - started
-    text = json.dumps(figures, indent=1)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text)
+            figures["static"] = _static_summary(rows, metrics, args.static_budget)
+            _write(args, figures, started)  # so far: a run cut short still leaves its figures
+    print(_write(args, figures, started))
     return 0
 
 

@@ -86,3 +86,24 @@ def test_refusals_and_their_exit_codes(toys: Path, tmp_path: Path, capsys) -> No
     rigged = write_gaussian_avatars(tmp_path / "ga").root
     code, events = run_cli(fit(rigged, tmp_path / "d"), capsys)
     assert code == ExitCode.DATASET and "needs a time per image" in events[-1]["message"]
+
+
+def test_the_benchmark_runs_end_to_end_on_the_cpu(toys: Path, tmp_path: Path) -> None:
+    """The lead's GPU command, at test size: the 4D run, per-frame static baselines, the strips
+    and the JSON figures (the same code path with --device cuda)."""
+    from benchmarks.fourd.sequence import main as benchmark
+
+    figures_path, images = tmp_path / "fourd.json", tmp_path / "images"
+    code = benchmark([
+        "--data", str(toys), "--device", "cpu", "--preset", "tiny", "--set", "iterations=8",
+        "--set", "init_gaussians=120", "--static-frames", "2", "--static-budget", "0.5",
+        "--out", str(tmp_path / "runs"), "--json", str(figures_path), "--images", str(images),
+    ])  # fmt: skip
+    assert code == 0
+    figures = json.loads(figures_path.read_text())
+    assert figures["4d"]["iterations"] == 8 and figures["4d"]["val_psnr"] > 5.0
+    assert figures["4d"]["test_psnr"] > 5.0 and figures["4d"]["sequence_mb_per_second"] > 0
+    static = figures["static"]
+    assert len(static["frames"]) == 2 and static["size_ratio_static_over_4d"] > 0
+    assert all(row["static"]["psnr"] > 5.0 for row in static["frames"])
+    assert (images / "val_truth_render.png").is_file() and (images / "test_truth_render.png").is_file()

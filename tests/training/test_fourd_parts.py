@@ -15,6 +15,7 @@ from training.fourd.densify import WorldDensity
 from training.fourd.field import DeformationField
 from training.fourd.init import initial_gaussians, neighbour_spacing
 from training.fourd.model import GAUSSIAN_NAMES, SequenceModel
+from training.fourd.motion import matched_motion, spin_of
 from training.loop.optim import build_adam
 
 
@@ -88,3 +89,65 @@ def test_bake_frames_and_neighbour_spacing() -> None:
     spacing = neighbour_spacing(grid * 0.1)
     assert float(spacing.min()) == pytest.approx(0.1) and float(spacing.max()) == pytest.approx(0.1)
     assert not math.isnan(float(spacing.mean()))
+
+
+def _two_poses(offset: float, count: int = 200) -> SequenceModel:
+    """A ball of Gaussians at home at time 0 and the same ball ``offset`` along x at time 1,
+    farther than its own diameter (0.2): their footprints never overlap."""
+    g = torch.Generator().manual_seed(0)
+    ball = torch.randn(count, 3, generator=g)
+    ball = 0.1 * ball / ball.norm(dim=1, keepdim=True) * torch.rand(count, 1, generator=g) ** (1 / 3)
+    points = torch.cat([ball, ball + torch.tensor([offset, 0.0, 0.0])])
+    times = torch.cat([torch.zeros(count), torch.ones(count)])
+    gaussians = initial_gaussians(points, torch.full((2 * count, 3), 0.5), 0, times, 0.2)
+    gaussians["opacity"][:] = 3.0
+    cfg = FourDConfig.from_dict(PRESETS["tiny"])
+    return SequenceModel.build(cfg, gaussians, torch.tensor([[-1.0, -1, -1], [1.0, 1, 1]]), 2, g)
+
+
+def test_matching_finds_a_motion_larger_than_the_object() -> None:
+    model = _two_poses(0.5)
+    estimate = matched_motion(model, [0.0, 1.0], match_radius=0.3, colour_weight=0.1)
+    correction = estimate.velocity_change
+    assert correction.shape == (400, 3) and bool(estimate.matched.all())
+    # Both poses learn the same velocity: +0.5 along x per unit of time.
+    for half in (correction[:200], correction[200:]):
+        assert float(half[:, 0].mean()) == pytest.approx(0.5, abs=0.03)
+        assert float(half[:, 1:].mean(0).abs().max()) < 0.02
+        assert float((half - torch.tensor([0.5, 0.0, 0.0])).norm(dim=1).median()) < 0.08
+    with torch.no_grad():
+        model.params["velocity"] += correction
+    # Moved halfway, the two poses meet: the sequence moves instead of cross-fading.
+    middle = model.at_time(0.5, 0).means
+    torch.testing.assert_close(middle[:200].mean(0), middle[200:].mean(0), atol=0.03, rtol=0)
+
+
+def test_the_angular_velocity_of_a_turning_bar_spins_its_gaussians() -> None:
+    """A bar turning about z, already moving at the right velocities at both times: matching
+    changes little, the neighbourhoods' angular velocity is the bar's, and ``spin_of`` turns
+    each quaternion at that rate."""
+    g = torch.Generator().manual_seed(1)
+    count, omega = 300, 0.4
+    bar = (torch.rand(count, 3, generator=g) - 0.5) * torch.tensor([0.8, 0.16, 0.16])
+    c, s = math.cos(omega), math.sin(omega)
+    turned = bar @ torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]).T
+    points = torch.cat([bar, turned])
+    axis = torch.tensor([0.0, 0.0, omega])
+    gaussians = initial_gaussians(
+        points, torch.full((2 * count, 3), 0.5), 0, torch.cat([torch.zeros(count), torch.ones(count)]), 0.2
+    )
+    gaussians["opacity"][:] = 3.0
+    gaussians["velocity"] = torch.cross(axis.expand_as(points), points, dim=1)
+    cfg = FourDConfig.from_dict(PRESETS["tiny"])
+    model = SequenceModel.build(cfg, gaussians, torch.tensor([[-1.0, -1, -1], [1.0, 1, 1]]), 2, g)
+    estimate = matched_motion(model, [0.0, 1.0], match_radius=0.05, colour_weight=0.0)
+    assert float(estimate.velocity_change.norm(dim=1).median()) < 0.05
+    assert float(estimate.angular_velocity[:, 2].median()) == pytest.approx(omega, rel=0.25)
+    assert float(estimate.angular_velocity[:, :2].abs().median()) < 0.1
+    # spin_of: a quaternion turned at w for a short dt is the rotation by w dt.
+    quats = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
+    rate = torch.tensor([[0.0, 0.0, 2.0], [0.0, 0.0, 2.0]])
+    step = torch.nn.functional.normalize(quats + spin_of(quats, rate) * 1e-3, dim=-1)
+    half = 1e-3  # half the angle turned (2 rad/s for 1 ms)
+    expected = torch.tensor([[math.cos(half), 0, 0, math.sin(half)], [0, math.cos(half), math.sin(half), 0]])
+    torch.testing.assert_close(step, expected, atol=1e-6, rtol=0)

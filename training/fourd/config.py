@@ -38,8 +38,20 @@ class FourDConfig:
     # carved at: large motions (an object crossing the scene) start right at every time.
     temporal_opacity: bool = True
     time_width: float = 1.0  # initial bump width, in frame intervals
+    min_time_width: float = 0.0  # narrowest bump width, in frame intervals
+    time_power: float = 2.0  # the bump is exp(-|d / width|^power / 2): 2 a Gaussian, more a flatter top
     lr_time_centre: float = 1e-3
     lr_time_width: float = 1e-2
+    # Each Gaussian's own linear motion about its time centre (training/fourd/model.py).
+    lr_velocity: float = 5e-3  # times the scene extent per unit of normalised time, decayed to 1/10
+    lr_spin: float = 1e-2
+    # Velocities corrected by matching each time's Gaussians to the neighbouring times' ones
+    # (training/fourd/motion.py) every ``match_every`` of progress up to ``match_until`` (0: never).
+    match_every: float = 0.1
+    match_until: float = 0.5
+    match_radius: float = 0.15  # times the scene extent: how far the first matching round looks
+    match_colour: float = 0.2  # times the scene extent per unit of colour difference
+    match_spin: bool = True  # also turn each Gaussian with its neighbourhood's rotation
     frame_code: int = 0  # per-frame conditioning code length (0: none)
     # Progress trained with the field off (a canonical fit of all times). 0 by default: on the
     # toy scene (GPU run of session fourd, docs/MEASUREMENTS.md) a 5 % warm-up made the orbiting

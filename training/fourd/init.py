@@ -128,4 +128,6 @@ def initial_gaussians(
         "time_log_width": torch.full(
             (count,), math.log(10.0 if times is None else time_width), device=device
         ),
+        "velocity": torch.zeros(count, 3, device=device),
+        "spin": torch.zeros(count, 4, device=device),
     }

@@ -14,9 +14,13 @@ from training.model.posing import WorldGaussians
 
 # Per-Gaussian parameters, in the order checkpoints and density control use. ``time_centre`` and
 # ``time_log_width`` shape a temporal opacity (a Gaussian bump in time, with ``temporal_opacity``):
-# a Gaussian carved from one time's hull starts visible around that time only.
+# a Gaussian carved from one time's hull starts visible around that time only. ``velocity`` and
+# ``spin`` move it linearly in time away from its centre (position and quaternion per unit of
+# normalised time): between two training times it then moves instead of fading out while a copy
+# at the next pose fades in.
 GAUSSIAN_NAMES = (
     "means", "quats", "log_scales", "opacity", "sh_dc", "sh_rest", "time_centre", "time_log_width",
+    "velocity", "spin",
 )  # fmt: skip
 
 
@@ -26,10 +30,21 @@ def time_cells(cfg: FourDConfig, num_frames: int) -> int:
 
 class SequenceModel(nn.Module):
     def __init__(
-        self, gaussians: dict[str, torch.Tensor], field: DeformationField, temporal: bool = True
+        self,
+        gaussians: dict[str, torch.Tensor],
+        field: DeformationField,
+        temporal: bool = True,
+        min_time_width: float = 0.0,
+        time_power: float = 2.0,
     ) -> None:
         super().__init__()
         self.temporal = temporal
+        # Narrowest temporal opacity (normalised time): every Gaussian stays visible at the
+        # training times next to its own, so what it looks like between them is trained too.
+        self.min_time_width = min_time_width
+        # The bump's shape: exp(-|d / width|^power / 2); above 2 its top is flatter, so a
+        # Gaussian stays opaque between two training times and fades quickly past them.
+        self.time_power = max(2.0, time_power)
         self.params = nn.ParameterDict({k: nn.Parameter(gaussians[k].clone()) for k in GAUSSIAN_NAMES})
         self.field = field
 
@@ -46,7 +61,8 @@ class SequenceModel(nn.Module):
             bounds, cfg.plane_resolution, time_cells(cfg, num_frames), cfg.plane_features, cfg.hidden,
             cfg.opacity_head, cfg.frame_code, generator,
         )  # fmt: skip
-        return cls(gaussians, field, cfg.temporal_opacity)
+        width = cfg.min_time_width / max(1, num_frames - 1)
+        return cls(gaussians, field, cfg.temporal_opacity, width, cfg.time_power)
 
     @property
     def num_gaussians(self) -> int:
@@ -62,8 +78,9 @@ class SequenceModel(nn.Module):
         means, quats, log_scales, opacity = p["means"], p["quats"], p["log_scales"], p["opacity"]
         if deform:
             offsets = self.field(means, time)
-            means = means + offsets["means"]
-            quats = quats + offsets["quats"]
+            since = (time - p["time_centre"])[:, None]
+            means = means + p["velocity"] * since + offsets["means"]
+            quats = quats + p["spin"] * since + offsets["quats"]
             log_scales = log_scales + offsets["log_scales"]
             if "opacity" in offsets:
                 opacity = opacity + offsets["opacity"][:, 0]
@@ -71,8 +88,9 @@ class SequenceModel(nn.Module):
         sh = torch.cat([p["sh_dc"][:, None], p["sh_rest"][:, : coefficients - 1]], dim=1)
         opacities = torch.sigmoid(opacity)
         if deform and self.temporal:
-            distance = (time - p["time_centre"]) / p["time_log_width"].exp()
-            opacities = opacities * torch.exp(-0.5 * distance * distance)
+            width = p["time_log_width"].exp().clamp_min(self.min_time_width)
+            distance2 = ((time - p["time_centre"]) / width).square()
+            opacities = opacities * torch.exp(-0.5 * distance2.pow(0.5 * self.time_power))
         return WorldGaussians(
             means, nn.functional.normalize(quats, dim=-1), log_scales.exp(), opacities, sh, sh_degree, None,
         )  # fmt: skip

@@ -31,8 +31,9 @@ from training.fourd.config import FourDConfig
 from training.fourd.densify import WorldDensity
 from training.fourd.init import hull_points, initial_gaussians
 from training.fourd.model import GAUSSIAN_NAMES, SequenceModel
+from training.fourd.motion import matched_motion, spin_of
 from training.loop.losses import mask_loss, photometric_loss, psnr
-from training.loop.optim import build_adam, set_lr
+from training.loop.optim import build_adam, reset_state, set_lr
 from training.render.renderer import Renderer, screen_space_grads
 from training.runtime.device import resolve_backend, resolve_device
 from training.runtime.protocol import EventWriter, ProgressBar, format_seconds
@@ -70,6 +71,7 @@ class SequenceTrainer:
         self.out = Path(cfg.out)
         self.iteration = 0
         self.train_time = 0.0
+        self.match_slot = 0  # the last progress slot (of match_every) whose motion was matched
         self.history: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------------------------------
@@ -125,6 +127,7 @@ class SequenceTrainer:
             "means": cfg.lr_means * self.extent, "quats": cfg.lr_quats, "log_scales": cfg.lr_log_scales,
             "opacity": cfg.lr_opacity, "sh_dc": cfg.lr_sh_dc, "sh_rest": cfg.lr_sh_rest,
             "time_centre": cfg.lr_time_centre, "time_log_width": cfg.lr_time_width,
+            "velocity": cfg.lr_velocity * self.extent, "spin": cfg.lr_spin,
         }  # fmt: skip
         field = self.model.field
         for i, plane in enumerate(field.plane_parameters()):
@@ -166,6 +169,7 @@ class SequenceTrainer:
             "optimizer": self.optimizer.state_dict(),
             "density": self.density.state_dict(),
             "sampler": self.sampler.state_dict(),
+            "match_slot": self.match_slot,
             "torch_rng": torch.get_rng_state(),
             "history": self.history,
         }
@@ -183,6 +187,7 @@ class SequenceTrainer:
         torch.set_rng_state(state["torch_rng"])
         self.iteration = int(state["iteration"])
         self.train_time = float(state["train_time"])
+        self.match_slot = int(state.get("match_slot", 0))
         self.history = list(state.get("history", []))
         LOG.info(
             "resumed from iteration %d (%s of training)", self.iteration, format_seconds(self.train_time)
@@ -227,6 +232,9 @@ class SequenceTrainer:
         cfg = self.cfg
         p = self.progress()
         set_lr(self.optimizer, "means", exp_decay(cfg.lr_means, cfg.lr_means / 100, p) * self.extent)
+        if cfg.lr_velocity > 0:
+            velocity_lr = exp_decay(cfg.lr_velocity, cfg.lr_velocity / 10, p)
+            set_lr(self.optimizer, "velocity", velocity_lr * self.extent)
         for i in range(len(self.model.field.plane_parameters())):
             set_lr(self.optimizer, f"plane_{i}", exp_decay(cfg.lr_planes, cfg.lr_planes / 10, p))
         batch = self._batch()
@@ -255,8 +263,33 @@ class SequenceTrainer:
         report = self.density.step(self.model, self.optimizer, self.iteration, p, self._peak_opacity)
         if report is not None:
             LOG.debug("density control at %d: %s -> %d", self.iteration, report, self.model.num_gaussians)
+        self._match_motion(p)
         train_psnr = psnr(image.detach(), gt).mean() if want_psnr else total.new_full((), float("nan"))
         return torch.stack([total, parts["l1"], parts["dssim"], mask_l1, smooth, train_psnr]).detach()
+
+    def _match_motion(self, p: float) -> None:
+        """Velocity corrections from matches (training/fourd/motion.py) when due."""
+        cfg = self.cfg
+        if cfg.match_every <= 0 or not self.deforming(p) or p > cfg.match_until:
+            return
+        slot = int(p / cfg.match_every)
+        if slot <= self.match_slot:
+            return
+        self.match_slot = slot
+        times = sorted({self.times[t] for t in self.train.by_timestep})
+        estimate = matched_motion(
+            self.model, times, cfg.match_radius * self.extent, cfg.match_colour * self.extent
+        )
+        params, rows = self.model.params, estimate.matched
+        with torch.no_grad():
+            params["velocity"] += estimate.velocity_change
+            if cfg.match_spin:
+                spin = spin_of(params["quats"], estimate.angular_velocity)
+                params["spin"][rows] = spin[rows]
+        for name in ("velocity", "spin"):
+            reset_state(self.optimizer, params[name], rows)
+        LOG.debug("motion matched at %d: mean velocity change %.3g", self.iteration,
+                  float(estimate.velocity_change.norm(dim=1).mean()))  # fmt: skip
 
     def run(self) -> dict[str, Any]:
         cfg = self.cfg
@@ -268,6 +301,7 @@ class SequenceTrainer:
             cameras=len(set(self.train.camera_ids)), timesteps=len(self.train.by_timestep),
             resolution=list(self.train.sizes[0]), out=str(self.out), config=cfg.to_dict(),
         )  # fmt: skip
+        self.warm_up()  # before the clock starts: never counted as training
         bar = ProgressBar(cfg.iterations)
         window_start, window_iters, sums = time.perf_counter(), 0, None
         last_eval = self.train_time if self.history else -math.inf
@@ -301,6 +335,17 @@ class SequenceTrainer:
                 window_start = time.perf_counter()
         bar.close()
         return self.finish()
+
+    def warm_up(self) -> None:
+        """Build or load the rasterizer's kernels before the first step (training/render/warmup.py):
+        gsplat compiles its CUDA code on first use, which would otherwise eat the time budget."""
+        from training.render import warmup
+
+        if warmup.may_compile(self.backend):
+            self.events.emit("stage", stage="warm_up", text=warmup.COMPILING_TEXT)
+            LOG.info("%s: the first run on this machine takes a minute or two", warmup.COMPILING_TEXT)
+        seconds = warmup.warm_up(self.renderer, self.device, self.cfg.sh_degree)
+        LOG.info("rasterizer (%s) ready in %.1f s; training starts now", self.backend, seconds)
 
     def _progress(self, means: list[float], train_psnr: float, rate: float, bar: ProgressBar) -> None:
         cfg = self.cfg

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from core.avatar.sequence_file import SequenceFile
 from core.datasets import open_dataset
@@ -70,6 +71,12 @@ def test_stop_writes_a_checkpoint_and_resume_finishes(toys: Path, tmp_path: Path
     assert events[0]["resumed_from"] == 3 and events[-1]["metrics"]["iterations"] == 6
     code, events = run_cli([*fit(toys, out), "--resume", "--sh-degree", "1"], capsys)
     assert code == ExitCode.CHECKPOINT and "other settings" in events[-1]["message"]
+    # A checkpoint of the 4D trainer before per-Gaussian motion: refused in one sentence.
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    del state["model"]["params.velocity"], state["model"]["params.spin"]
+    torch.save(state, out / "checkpoint.pt")
+    code, events = run_cli([*fit(toys, out), "--resume"], capsys)
+    assert code == ExitCode.CHECKPOINT and "older 4D trainer" in events[-1]["message"]
 
 
 def test_refusals_and_their_exit_codes(toys: Path, tmp_path: Path, capsys) -> None:

@@ -1,5 +1,6 @@
-"""The trainable sequence: canonical Gaussians (3DGS parameters in the dataset's world) and the
-deformation field that moves them to any time."""
+"""The trainable sequence: canonical Gaussians (3DGS parameters in the dataset's world), each with
+a temporal opacity and a linear motion about its time centre, and the deformation field that
+moves them further at any time."""
 
 from __future__ import annotations
 

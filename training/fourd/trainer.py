@@ -4,9 +4,12 @@ Trainer (training/loop/trainer.py), for a SequenceModel.
 Each step takes one training image and other views of the same time (``batch_cameras``), moves
 the canonical Gaussians to that time with the field (not during the static warm-up, which fits the
 canonical Gaussians to every time at once), rasterizes them with ``rasterize()`` and descends
-(1 - l) L1 + l D-SSIM + mask L1 + the planes' smoothness along time. At the end it scores the
-held-out views (val) and held-out times (test), bakes the sequence (training/fourd/bake.py) and
-writes a last checkpoint.
+(1 - l) L1 + l D-SSIM + mask L1 + the planes' smoothness along time. Every ``match_every`` of
+progress (up to ``match_until``) each Gaussian's velocity and spin are corrected by matching it to
+the Gaussians of the neighbouring training times (training/fourd/motion.py): motions larger than
+an object's width between two training times, which the photometric loss cannot find. At the end
+it scores the held-out views (val) and held-out times (test), bakes the sequence
+(training/fourd/bake.py) and writes a last checkpoint.
 """
 
 from __future__ import annotations
@@ -142,6 +145,12 @@ class SequenceTrainer:
         if state.get("kind") != CHECKPOINT_KIND:
             raise CheckpointError(
                 f"{self.out / CHECKPOINT_NAME} is not a 4D checkpoint", "start without --resume"
+            )
+        missing = [n for n in GAUSSIAN_NAMES if f"params.{n}" not in state.get("model", {})]
+        if missing:
+            raise CheckpointError(
+                f"{self.out / CHECKPOINT_NAME} was made by an older 4D trainer (no {', '.join(missing)})",
+                "start again without --resume",
             )
         free = {"iterations", "time_budget", "log_every", "preview_every", "checkpoint_every", "out", "data",
                 "eval_every_seconds", "device", "backend", "cache_on_device", "max_cache_gb", "extra",

@@ -5,7 +5,8 @@ by default: ``python -m scripts.make_4d``). Prints one JSON object of figures.
     python -m benchmarks.fourd.sequence --device cuda --budget 150 --static-frames 6 --static-budget 15
 
 Figures: the 4D run's held-out view (val) and held-out time (test) PSNR / SSIM, training time,
-Gaussians, field size, the baked file's size per second of animation; and, over
+Gaussians, field size, the baked file's size per second of animation, the milliseconds per frame
+to evaluate the field and to draw a frame at ``--speed-side`` pixels; and, over
 ``--static-frames`` training times spread over the sequence, a static reconstruction of each time
 from its own views (``only_timestep``, no field) scored on the held-out view at that time, next to
 the 4D run's score on the same images, with the PLY size a per-frame sequence of such
@@ -70,6 +71,39 @@ def _ply_bytes(trainer: SequenceTrainer, folder: Path) -> int:
     return path.stat().st_size
 
 
+def _synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@torch.no_grad()
+def _render_speed(trainer: SequenceTrainer, side: int = 1024, frames: int = 48) -> dict[str, float]:
+    """Milliseconds per frame to evaluate the field at a time (what a live player would pay) and to
+    draw the Gaussians at ``side`` x ``side`` from the held-out camera (what playing baked frames
+    pays), each the mean over ``frames`` times after a warm-up."""
+    data = trainer._held_out("val") or trainer.train
+    w, h = data.sizes[0]
+    k = data.ks[0:1].clone()
+    k[:, :2] *= side / max(w, h)  # the same view at a viewport-like size
+    times = np.linspace(0.0, 1.0, frames).tolist()
+    cfg, model, device = trainer.cfg, trainer.model, trainer.device
+    deform = trainer.deforming(1.0)
+    worlds = [model.at_time(t, cfg.sh_degree, deform) for t in times[:3]]  # warm-up
+    trainer.renderer.render(worlds[0], data.viewmats[0:1], k, side, side)
+    _synchronise(device)
+    start = time.perf_counter()
+    worlds = [model.at_time(t, cfg.sh_degree, deform) for t in times]
+    _synchronise(device)
+    field_ms = (time.perf_counter() - start) * 1e3 / frames
+    start = time.perf_counter()
+    for world in worlds:
+        trainer.renderer.render(world, data.viewmats[0:1], k, side, side)
+    _synchronise(device)
+    draw_ms = (time.perf_counter() - start) * 1e3 / frames
+    return {"field_ms_per_frame": field_ms, "draw_ms_per_frame": draw_ms, "draw_side_px": side,
+            "fps_field_and_draw": 1e3 / (field_ms + draw_ms), "fps_baked_draw": 1e3 / draw_ms}  # fmt: skip
+
+
 @torch.no_grad()
 def _save_strips(trainer: SequenceTrainer, folder: Path) -> None:
     """Truth beside render for a few held-out images of each split (one PNG per split)."""
@@ -127,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="folder for the runs (default: a temporary one)")
     parser.add_argument("--json", default=None, help="also write the figures here")
     parser.add_argument("--images", default=None, help="write held-out truth | render strips here")
+    parser.add_argument("--speed-side", type=int, default=1024, help="pixels of the render-speed frames")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="a 4D setting (repeatable)")
     args = parser.parse_args(argv)
     if args.data is None:
@@ -142,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     metrics = four.run()
     figures: dict[str, Any] = {"device": str(four.device), "backend": four.backend, "4d": metrics,
                                "4d_wall_s": time.perf_counter() - started}  # fmt: skip
-    print(json.dumps({"4d": metrics}), file=sys.stderr, flush=True)
+    figures["render_speed"] = _render_speed(four, side=args.speed_side)
+    print(json.dumps({"4d": metrics, "render_speed": figures["render_speed"]}), file=sys.stderr, flush=True)
     _write(args, figures, started)
     if args.images:
         _save_strips(four, Path(args.images))

@@ -28,6 +28,33 @@ def test_zip_holds_what_the_addon_needs_and_nothing_else(built_zip: Path) -> Non
     assert built_zip.stat().st_size < 1024 * 1024
 
 
+def test_only_the_allow_listed_entries_are_staged(tmp_path: Path) -> None:
+    """A stray folder or file at the root of a working copy (device-run data, a render cache) is
+    not part of the extension, whatever the manifest's exclude patterns say."""
+    root = tmp_path / "checkout"
+    for name in extension_build.PACKAGE_ENTRIES:
+        if "." in name:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text("x")
+        else:
+            (root / name / "__pycache__").mkdir(parents=True)
+            (root / name / "module.py").write_text("x = 1")
+            (root / name / "__pycache__" / "module.cpython-311.pyc").write_bytes(b"")
+    (root / "gpurun" / "data").mkdir(parents=True)
+    (root / "gpurun" / "data" / "big.bin").write_bytes(b"0" * 1000)
+    (root / "notes.txt").write_text("private")
+    staged = extension_build.stage(root, tmp_path / "staging")
+    found = sorted(str(p.relative_to(staged)) for p in staged.rglob("*") if p.is_file())
+    packages = [n for n in extension_build.PACKAGE_ENTRIES if "." not in n]
+    files = [n for n in extension_build.PACKAGE_ENTRIES if "." in n]
+    assert found == sorted(files + [f"{n}/module.py" for n in packages])
+
+
+def test_a_checkout_missing_a_package_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="lacks"):
+        extension_build.stage(tmp_path, tmp_path / "staging")
+
+
 INSTALL_SCRIPT = r"""
 import json, sys
 import bpy, addon_utils

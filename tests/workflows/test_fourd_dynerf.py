@@ -55,6 +55,10 @@ def test_videos_train_a_sequence_of_the_chosen_frames(scene: Path, tmp_path: Pat
     )
     assert code == ExitCode.OK and events[0]["resumed_from"] == 4
     assert (scene / CACHE_FOLDER / "x1-every2-max3" / "decoded.json").stat().st_mtime_ns == stamp
+    # Other frames are another dataset: resuming with them is refused, naming the option.
+    code, events = run_cli([*argv[:-4], "--iterations", "8", "--frame-stride", "3", "--resume"], capsys)
+    assert code == ExitCode.CHECKPOINT and "--frame-stride: 2 -> 3" in events[-1]["message"]
+    assert "--max-frames: 3 -> 0" in events[-1]["message"]
 
 
 def test_a_cut_of_a_decoded_copy_trains_through_links(tmp_path: Path, capsys) -> None:

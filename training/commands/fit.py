@@ -15,12 +15,13 @@ from typing import Any
 
 from training.config import PRESETS, TrainConfig
 from training.errors import ExitCode, TrainerError
+from training.fourd.config import VIDEO_CHOICES
 from training.runtime.protocol import EventWriter, tag_logs
 from training.runtime.signals import StopRequest
 
 LOG = logging.getLogger("training")
 # The frame choice of DyNeRF multi-view videos (training/commands/fit_4d.py).
-VIDEO_OPTIONS = ("frame_stride", "max_frames", "video_downscale")
+VIDEO_OPTIONS = tuple(VIDEO_CHOICES)
 
 # Command-line options that map one to one onto TrainConfig fields.
 DIRECT = (

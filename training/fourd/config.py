@@ -139,3 +139,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "batch_cameras": 1,
     },
 }
+
+
+# fit's DyNeRF frame choice (--frame-stride, --max-frames, --video-downscale; kept in the config's
+# extra) with the reader's defaults (core/datasets/options.py ReadOptions): an option left out
+# picks the same frames as its default.
+VIDEO_CHOICES: dict[str, int] = {"frame_stride": 1, "max_frames": 0, "video_downscale": 0}
+
+
+def video_choice(extra: dict[str, Any]) -> dict[str, Any]:
+    return {name: extra.get(name, default) for name, default in VIDEO_CHOICES.items()}

@@ -30,7 +30,7 @@ from training.data.sampler import FrameSampler
 from training.data.scene import SplitData, load_dataset, split_data
 from training.errors import CheckpointError, DatasetError, Interrupted
 from training.files.checkpoint import load_checkpoint, save_checkpoint
-from training.fourd.config import FourDConfig
+from training.fourd.config import FourDConfig, video_choice
 from training.fourd.densify import WorldDensity
 from training.fourd.init import hull_points, initial_gaussians
 from training.fourd.model import GAUSSIAN_NAMES, SequenceModel
@@ -156,9 +156,12 @@ class SequenceTrainer:
                 "eval_every_seconds", "device", "backend", "cache_on_device", "max_cache_gb", "extra",
                 "bake_fps"}  # fmt: skip
         saved, mine = state["config"], self.cfg.to_dict()
-        changed = [k for k in mine if k not in free and k in saved and saved[k] != mine[k]]
+        changed = [(k, saved[k], v) for k, v in mine.items() if k not in free and saved.get(k, v) != v]
+        # A DyNeRF scene's frame choice (kept in extra) picks other images: another dataset.
+        before, now = video_choice(saved.get("extra") or {}), video_choice(self.cfg.extra)
+        changed += [(f"--{k.replace('_', '-')}", before[k], now[k]) for k in now if before[k] != now[k]]
         if changed:
-            detail = ", ".join(f"{k}: {saved[k]!r} -> {mine[k]!r}" for k in changed[:5])
+            detail = ", ".join(f"{k}: {old!r} -> {new!r}" for k, old, new in changed[:5])
             raise CheckpointError(
                 f"the checkpoint in {self.out} was made with other settings ({detail})",
                 "resume with the same options, or start again without --resume",

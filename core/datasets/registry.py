@@ -18,6 +18,7 @@ from .formats import (
     dynerf,
     gaussian_avatars,
     gaussian_head_avatar,
+    hypernerf,
     imavatar,
     thuman4,
 )
@@ -25,20 +26,18 @@ from .frames import Dataset
 from .options import ReadOptions
 
 # Most specific first: GaussianAvatars and D-NeRF both have transforms_train.json.
-READERS: dict[str, ModuleType] = {
-    m.FORMAT: m
-    for m in (gaussian_avatars, dnerf, avatarrex, thuman4, actorshq, gaussian_head_avatar, imavatar, dynerf)
-}
+_ORDER = (gaussian_avatars, dnerf, avatarrex, thuman4, actorshq, gaussian_head_avatar, imavatar, dynerf)
+READERS: dict[str, ModuleType] = {m.FORMAT: m for m in (*_ORDER, hypernerf)}
 FORMAT_LABELS: dict[str, str] = {key: m.LABEL for key, m in READERS.items()}
 # Formats with a time per image and no rig: they train as 4D sequences (``fit --rig none``).
-SEQUENCE_FORMATS = frozenset({dnerf.FORMAT, dynerf.FORMAT})
+SEQUENCE_FORMATS = frozenset({dnerf.FORMAT, dynerf.FORMAT, hypernerf.FORMAT})
 
 _WHAT_WE_LOOK_FOR = (
     "transforms_train.json with FLAME parameters (GaussianAvatars) or with time (D-NeRF), "
     "calibration_full.json (AvatarReX), calibration.json + images/ (THuman4.0), "
     "1x|2x|4x/calibration.csv (ActorsHQ) each with smpl_params.npz, cameras/ + images/ "
     "(Gaussian Head Avatar), flame_params.json (IMavatar), or cam00.mp4 ... + poses_bounds.npy "
-    "(DyNeRF multi-view videos)"
+    "(DyNeRF multi-view videos), or dataset.json + metadata.json + camera/ + rgb/ (HyperNeRF)"
 )
 
 

@@ -287,3 +287,24 @@ def test_operator_animates_the_stand_in_rig_and_reports_what_did_not_fit(
         bone = armatures[0].pose.bones["neck"]
         heads.append(np.array(bone.matrix.to_quaternion()))
     assert not np.allclose(heads[0], heads[1])
+
+
+def test_hypernerf_phones_import_as_moving_cameras(clean_scene: None, tmp_path: Path) -> None:
+    """Each phone of a "vrig" capture is one camera keyframed along its path; a ball seen through
+    Blender's camera lands where the capture's own camera file puts it (scene box applied)."""
+    from tests.fixtures.hypernerf import CENTRE, SCALE, write_hypernerf
+
+    truth = write_hypernerf(tmp_path / "vrig", frames=4)
+    assert bpy.ops.gavatar.import_dataset(directory=str(truth.root)) == {"FINISHED"}
+    scene = bpy.context.scene
+    cams = {c["gavatar_camera_id"]: c for c in bpy.data.objects if c.type == "CAMERA"}
+    assert sorted(cams) == ["camera0", "camera1"]
+    assert (scene.render.resolution_x, scene.render.resolution_y) == (96, 64)
+    point = np.array([0.2, -0.1, -0.3])
+    blender_point = Y_UP_TO_BLENDER @ ((point - CENTRE) * SCALE)
+    for k in (0, 3):
+        scene.frame_set(scene.frame_start + k)
+        for image_id in (truth.train_ids[k], truth.val_ids[k]):
+            obj = cams["camera0" if image_id.startswith("left") else "camera1"]
+            pixel = _blender_pixels(scene, obj, blender_point[None])[0]
+            np.testing.assert_allclose(pixel, truth.pixel(image_id, point, 96), atol=1e-3)

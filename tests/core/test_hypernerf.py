@@ -39,8 +39,9 @@ def test_a_vrig_capture_reads_the_second_phone_as_held_out_views(vrig) -> None:
     assert detect_format(vrig.root) == "hypernerf" and "hypernerf" in SEQUENCE_FORMATS
     ds = open_dataset(vrig.root)
     assert ds.format == "hypernerf" and ds.rig_status == "none" and not ds.trainable
-    assert [f.camera_id for f in ds.split("train")] == vrig.train_ids
-    assert [f.camera_id for f in ds.split("val")] == vrig.val_ids and not ds.split("test")
+    assert [f.image_path.stem for f in ds.split("train")] == vrig.train_ids
+    assert [f.image_path.stem for f in ds.split("val")] == vrig.val_ids and not ds.split("test")
+    assert ds.camera_ids == ["camera0", "camera1"]  # the two phones, each a moving camera
     assert ds.timesteps == list(range(5))
     for f in ds.frames:
         assert f.time == pytest.approx(f.timestep / 4)
@@ -57,10 +58,12 @@ def test_cameras_project_the_moved_world_where_the_capture_saw_it(vrig) -> None:
         moved = (points - CENTRE) * SCALE  # scene.json brings the world into the unit box
         local = moved @ cam.world_to_camera[:3, :3].T + cam.world_to_camera[:3, 3]
         uv = local[:, :2] / local[:, 2:] @ np.diag([cam.fx, cam.fy]) + [cam.cx, cam.cy]
-        truth = np.array([vrig.pixel(f.camera_id, p, cam.width) for p in points])
+        truth = np.array([vrig.pixel(f.image_path.stem, p, cam.width) for p in points])
         np.testing.assert_allclose(uv, truth, atol=1e-6)
         # The moved camera centre is the capture's, moved the same way.
-        np.testing.assert_allclose(cam.center, (vrig.c2ws[f.camera_id][:3, 3] - CENTRE) * SCALE, atol=1e-9)
+        np.testing.assert_allclose(
+            cam.center, (vrig.c2ws[f.image_path.stem][:3, 3] - CENTRE) * SCALE, atol=1e-9
+        )
 
 
 def test_an_interp_capture_holds_out_times(tmp_path: Path) -> None:
@@ -70,7 +73,7 @@ def test_an_interp_capture_holds_out_times(tmp_path: Path) -> None:
     assert [f.timestep for f in ds.split("train")] == [0, 2, 4]
     assert [f.timestep for f in ds.split("test")] == [1, 3]
     f = ds.split("train")[0]  # without scene.json the world is the capture's own
-    np.testing.assert_allclose(f.camera.center, truth.c2ws[f.camera_id][:3, 3], atol=1e-9)
+    np.testing.assert_allclose(f.camera.center, truth.c2ws[f.image_path.stem][:3, 3], atol=1e-9)
 
 
 def test_the_finest_scale_that_fits_is_read_and_distortion_is_noted(tmp_path: Path) -> None:

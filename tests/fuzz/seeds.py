@@ -25,6 +25,7 @@ from tests.fixtures.files.arkit_files import (
     write_mediapipe_json,
     write_plain_csv,
 )
+from tests.fixtures.hypernerf import write_hypernerf
 
 
 def amass_clip(folder: Path, index: int) -> Path:
@@ -125,6 +126,18 @@ def dynerf_folder(folder: Path, index: int) -> Path:
     root = folder / f"dynerf{index}"
     decoded = index % 2 == 1
     write_dynerf(root, cameras=3, frames=3, decoded=decoded, videos=not decoded)
+    return root
+
+
+def hypernerf_folder(folder: Path, index: int) -> Path:
+    """A small HyperNeRF capture: "vrig" (two phones), "interp" (held-out times), or one with lens
+    distortion, two image scales and no scene.json."""
+    root = folder / f"hypernerf{index}"
+    kind = index % 3
+    write_hypernerf(
+        root, frames=3, mode="interp" if kind == 1 else "vrig", scales=(1, 2) if kind == 2 else (2,),
+        radial=(0.05, 0.01, 0.0) if kind == 2 else (0.0, 0.0, 0.0), scene=kind != 2,
+    )  # fmt: skip
     return root
 
 

@@ -149,6 +149,12 @@ TARGETS: dict[str, Target] = {
         lambda folder, i, _ctx: seeds.dynerf_folder(folder, i),
         lambda p, _ctx, _rng: bpy.ops.gavatar.import_dataset(directory=str(p)),
     ),
+    "import_hypernerf": Target(
+        "import_hypernerf",
+        _empty,
+        lambda folder, i, _ctx: seeds.hypernerf_folder(folder, i),
+        lambda p, _ctx, _rng: bpy.ops.gavatar.import_dataset(directory=str(p)),
+    ),
     "import_gaussianavatars": Target(
         "import_gaussianavatars",
         _ga_setup,

@@ -104,6 +104,7 @@ def _readers(work: Path) -> dict[str, tuple[Callable[[Path, int], Path], Callabl
         "avatar_read": (lambda folder, i: seeds.avatar_file(folder, i, model), _read_avatar),
         "load_dataset": (seeds.dataset_folder, _read_dataset),
         "load_dynerf": (seeds.dynerf_folder, _read_dynerf),
+        "load_hypernerf": (seeds.hypernerf_folder, _read_dataset),
         "read_cameras": (seeds.camera_file, _read_cameras),
         "decode_image": (_image_seed, _decode_image),
     }
@@ -149,7 +150,7 @@ def fuzz_reader(name: str, cases: int, work: Path, seed: int) -> ReaderFigures:
     return figures
 
 
-READERS = ("avatar_read", "load_dataset", "load_dynerf", "read_cameras", "decode_image")
+READERS = ("avatar_read", "load_dataset", "load_dynerf", "load_hypernerf", "read_cameras", "decode_image")
 
 
 @pytest.mark.parametrize("name", READERS)

@@ -2,7 +2,8 @@
 
 - ``dataset.json``: ``{"ids": [...], "train_ids": [...], "val_ids": [...]}``;
 - ``metadata.json``: per id ``{"warp_id", "appearance_id", "camera_id"[, "time_id"]}``: the time of
-  the image is its ``time_id`` (or ``warp_id``), normalised over the capture;
+  the image is its ``time_id`` (or ``warp_id``), normalised over the capture; ``camera_id`` names
+  the phone (``camera0``, ``camera1``: one moving camera each);
 - ``camera/<id>.json``: ``orientation`` (3x3, world to camera rows, OpenCV axes: right, down,
   forward), ``position`` (the camera centre in the world), ``focal_length``, ``principal_point``
   (pixels, where the first pixel's centre is at 0.5), ``pixel_aspect_ratio``, ``skew``,
@@ -190,6 +191,7 @@ def read(root: Path, options: ReadOptions, rig_model: object | None = None) -> D
     if not isinstance(metadata, dict):
         raise DatasetError(root / METADATA_FILE, "should be an object of image ids")
     times: dict[str, float] = {}
+    phones: dict[str, str] = {}
     for image_id in train_ids + val_ids:
         entry = metadata.get(image_id)
         key = "time_id" if isinstance(entry, dict) and "time_id" in entry else "warp_id"
@@ -198,6 +200,9 @@ def read(root: Path, options: ReadOptions, rig_model: object | None = None) -> D
                 root / METADATA_FILE, f"has no time (time_id or warp_id) for image {image_id!r}"
             )
         times[image_id] = float(as_vector([entry[key]], root / METADATA_FILE, f"{image_id}.{key}", 1)[0])
+        # The physical camera (a phone of the rig): its frames form one moving camera in Blender.
+        phone = as_vector([entry.get("camera_id", 0)], root / METADATA_FILE, f"{image_id}.camera_id", 1)[0]
+        phones[image_id] = f"camera{int(phone)}"
     centre, scale = _scene_box(root)
     cameras = {i: read_camera(root / CAMERA_FOLDER / f"{i}.json") for i in train_ids + val_ids}
     first = cameras[train_ids[0]]
@@ -218,7 +223,7 @@ def read(root: Path, options: ReadOptions, rig_model: object | None = None) -> D
         image = _image(folder, image_id)
         width, height = image_size(image)
         cam = cameras[image_id]
-        camera = to_camera(image_id, cam, width, height, centre, scale, image)
+        camera = to_camera(phones[image_id], cam, width, height, centre, scale, image)
         worst_distortion = max(worst_distortion, cam.corner_distortion_px() * width / cam.width)
         normalised = (times[image_id] - lo) / (hi - lo) if hi > lo else 0.0
         frames.append(Frame(image, None, camera, timestep_of[times[image_id]], split, None, None, normalised))

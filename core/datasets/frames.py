@@ -59,6 +59,9 @@ class Dataset:
     fps: float | None = None
     # What generated the data, for datasets that record it (the built-in synthetic one does).
     recipe: dict[str, object] | None = None
+    # Sparse structure-from-motion points (N,3) in the cameras' world, where the format ships them
+    # (HyperNeRF's points.npy): a start for scenes without masks to carve from.
+    points: np.ndarray | None = None
 
     @property
     def trainable(self) -> bool:

@@ -15,7 +15,7 @@ from PIL import Image
 
 from core.datasets import SEQUENCE_FORMATS, DatasetError, detect_format, open_dataset
 from core.datasets.image_io import image_size
-from tests.fixtures.hypernerf import CENTRE, SCALE, write_hypernerf
+from tests.fixtures.hypernerf import CENTRE, SCALE, sfm_points, write_hypernerf
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +46,9 @@ def test_a_vrig_capture_reads_the_second_phone_as_held_out_views(vrig) -> None:
     for f in ds.frames:
         assert f.time == pytest.approx(f.timestep / 4)
     assert any("rgb/1x" in note for note in ds.notes)
+    # The capture's SfM points come moved into the scene box with the cameras.
+    assert ds.points is not None
+    np.testing.assert_allclose(ds.points, (sfm_points().astype(np.float64) - CENTRE) * SCALE, atol=1e-6)
 
 
 def test_cameras_project_the_moved_world_where_the_capture_saw_it(vrig) -> None:
@@ -133,6 +136,9 @@ def _breakages(vrig) -> dict[str, tuple[object, str]]:
         "bad_scale": (lambda r: _edit_json(r / "scene.json", lambda d: d.update(scale=-1)), "positive"),
         "wrong_size": (lambda r: Image.new("RGB", (50, 50)).save(image(r, first)), "not a scaled copy"),
         "not_json": (lambda r: (r / "metadata.json").write_text("{not json"), "metadata.json"),
+        "points_shape": (lambda r: np.save(r / "points.npy", np.zeros((5, 4))), "points"),
+        "points_nan": (lambda r: np.save(r / "points.npy", np.full((5, 3), np.nan)), "NaN"),
+        "points_objects": (lambda r: np.save(r / "points.npy", np.array([{}], dtype=object)), "points.npy"),
     }  # fmt: skip
 
 

@@ -2,8 +2,9 @@
 training times (a point is kept when it falls on the foreground mask of every camera of one time
 that sees it, at least two of them), coloured by the images it projects to, each remembering the
 time it was carved at (the centre of its temporal opacity, training/fourd/model.py). Masks come
-from the images' alpha (D-NeRF) or the dataset's mask files. Without masks, points fill the box
-every camera looks at, visible at every time."""
+from the images' alpha (D-NeRF) or the dataset's mask files. Without masks, the capture's own
+structure-from-motion points where it ships them (HyperNeRF), else points filling the box every
+camera looks at; either is visible at every time."""
 
 from __future__ import annotations
 
@@ -44,10 +45,15 @@ def _project(
 
 @torch.no_grad()
 def hull_points(
-    data: SplitData, count: int, generator: torch.Generator, time_of: dict[int, float]
+    data: SplitData,
+    count: int,
+    generator: torch.Generator,
+    time_of: dict[int, float],
+    sfm: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """(count,3) points, (count,3) rgb in [0,1], the (2,3) box they were drawn in and (count,)
-    the normalised time each was carved at (None without masks)."""
+    the normalised time each was carved at (None without masks). ``sfm``: the dataset's
+    structure-from-motion points, the start when there are no masks."""  # fmt: skip
     assert data.cache is not None
     centre, half = look_at_box(data)
     device = data.viewmats.device
@@ -82,6 +88,8 @@ def hull_points(
     points = torch.cat(kept_points) if kept_points else torch.empty(0, 3, device=device)
     colours = torch.cat(kept_colours) if kept_colours else torch.empty(0, 3, device=device)
     carved: torch.Tensor | None = torch.cat(kept_times) if kept_times else None
+    if len(points) < 16 and sfm is not None and len(sfm) >= 16:
+        return (*sfm_start(data, sfm, count, generator), None)
     if len(points) < 16:
         LOG.info("no foreground masks to carve with: starting from points filling the view box")
         points = lo + (hi - lo) * torch.rand(count, 3, generator=generator).to(device)
@@ -92,6 +100,38 @@ def hull_points(
     LOG.info("initial Gaussians from %d carved points of %d times", len(points), len(times))
     times_out = None if carved is None else carved[pick]
     return points[pick] + jitter, colours[pick], torch.stack([lo, hi]), times_out
+
+
+@torch.no_grad()
+def sfm_start(
+    data: SplitData, sfm: torch.Tensor, count: int, generator: torch.Generator, views: int = 8
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Points drawn from the structure-from-motion points inside their 1st-99th percentile box
+    (widened by a tenth: far outliers would stretch the field's planes over empty space), each
+    coloured by the mean of the training images (``views`` spread over the capture) it falls in."""
+    assert data.cache is not None
+    device = data.viewmats.device
+    points = sfm.to(device=device, dtype=torch.float32)
+    low, high = torch.quantile(points, 0.01, dim=0), torch.quantile(points, 0.99, dim=0)
+    margin = (high - low) * 0.1
+    lo, hi = low - margin, high + margin
+    points = points[((points >= lo) & (points <= hi)).all(1)]
+    colour = torch.zeros_like(points)
+    seen = torch.zeros(len(points), device=device)
+    picks = sorted({round(i * (len(data) - 1) / max(1, views - 1)) for i in range(min(views, len(data)))})
+    for view in picks:
+        images, _ = data.cache.batch([view])
+        uv, z = _project(points, data.viewmats[view], data.ks[view])
+        w, h = data.sizes[view]
+        px, py = uv[:, 0].round().long(), uv[:, 1].round().long()
+        visible = (z > 0) & (px >= 0) & (px < w) & (py >= 0) & (py < h)
+        colour += images[0][py.clamp(0, h - 1), px.clamp(0, w - 1)] * visible[:, None]
+        seen += visible.float()
+    colour = torch.where(seen[:, None] > 0, colour / seen.clamp_min(1)[:, None], torch.full_like(colour, 0.5))
+    pick = torch.randint(len(points), (count,), generator=generator).to(device)
+    jitter = (torch.rand(count, 3, generator=generator).to(device) - 0.5) * ((hi - lo).max() / 200)
+    LOG.info("initial Gaussians from %d structure-from-motion points", len(points))
+    return points[pick] + jitter, colour[pick], torch.stack([lo, hi])
 
 
 def neighbour_spacing(points: torch.Tensor, k: int = 3, chunk: int = 1024) -> torch.Tensor:

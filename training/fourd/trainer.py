@@ -111,7 +111,8 @@ class SequenceTrainer:
         self.times = {f.timestep: float(f.time) for f in self.dataset.frames}
         self.num_frames = len(self.times)
         generator = torch.Generator().manual_seed(cfg.seed)
-        points, colours, box, carved = hull_points(self.train, cfg.init_gaussians, generator, self.times)
+        sfm = None if self.dataset.points is None else torch.from_numpy(self.dataset.points).float()
+        points, colours, box, carved = hull_points(self.train, cfg.init_gaussians, generator, self.times, sfm)
         self.extent = float((box[1] - box[0]).norm()) / 2.0
         width = cfg.time_width / max(1, self.num_frames - 1)
         gaussians = initial_gaussians(points, colours, cfg.sh_degree, carved, width)

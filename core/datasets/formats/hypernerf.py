@@ -11,7 +11,9 @@
 - ``rgb/<N>x/<id>.png``: the images at 1/N of the full size;
 - ``scene.json`` (optional): ``center`` and ``scale`` that bring the scene into a unit box; the
   cameras are moved into it (positions (p - center) * scale), as the projects that train on these
-  captures do, so the trainer's defaults (sizes in scene units) fit.
+  captures do, so the trainer's defaults (sizes in scene units) fit;
+- ``points.npy`` (optional): the capture's structure-from-motion points (N, 3), moved the same
+  way: where the 4D trainer starts its Gaussians (a phone capture has no masks to carve from).
 
 No rig: the scene trains as a 4D sequence (``fit --rig none``). Splits: ``train_ids`` train;
 a ``val_ids`` image taken at a training time is a held-out view (``val``, the second phone of a
@@ -29,8 +31,20 @@ from typing import Any
 
 import numpy as np
 
+from ...untrusted import files, reading
+from ...untrusted.errors import InputError
+from ...untrusted.npz import NpyHeader, read_npy_stream
 from ..camera import Camera, intrinsics, rigid
-from ..checks import as_array, as_vector, check_rotation, load_json, positive_int, require_keys
+from ..checks import (
+    as_array,
+    as_vector,
+    check_rotation,
+    dataset_error,
+    load_json,
+    plausible,
+    positive_int,
+    require_keys,
+)  # fmt: skip
 from ..errors import DatasetError
 from ..frames import Dataset, Frame, Split
 from ..image_io import IMAGE_SUFFIXES, image_size
@@ -43,6 +57,8 @@ NOT_TRAINABLE = (
     "avatar cannot be trained from them (train a 4D sequence instead: fit --rig none)"
 )
 DATASET_FILE, METADATA_FILE, SCENE_FILE = "dataset.json", "metadata.json", "scene.json"
+POINTS_FILE = "points.npy"
+MAX_POINTS = 5_000_000
 CAMERA_FOLDER, RGB_FOLDER = "camera", "rgb"
 MAX_LONG_SIDE = 1352  # the finest image scale no longer than this is read (as for DyNeRF videos)
 DISTORTION_NOTE_PX = 0.5  # corner displacement worth a note
@@ -152,6 +168,28 @@ def _scene_box(root: Path) -> tuple[np.ndarray, float]:
     return as_vector(data["center"], path, "center", 3), scale
 
 
+def _check_points_header(header: NpyHeader) -> None:
+    shape = header.shape
+    if len(shape) != 2 or shape[1] != 3 or not 0 < shape[0] <= MAX_POINTS:
+        raise InputError(f"holds an array of shape {shape}; points are (N, 3), N from 1 to {MAX_POINTS:,}")
+    if header.dtype.kind not in "iuf":
+        raise InputError(f"holds {header.dtype.name} values where numbers are due")
+
+
+def read_points(root: Path, centre: np.ndarray, scale: float) -> np.ndarray | None:
+    """``points.npy`` (the capture's SfM points) moved into the scene box, or None without it."""
+    path = root / POINTS_FILE
+    if not path.is_file():
+        return None
+    limit = MAX_POINTS * 3 * 8 + 4096
+    with reading(path, dataset_error(path), ".npy"):
+        with files.open_regular(path, limit) as stream:
+            array = read_npy_stream(stream, POINTS_FILE, max_bytes=limit, check=_check_points_header)
+    points = np.asarray(array, dtype=np.float64)
+    plausible(points, path, "the points")
+    return (points - centre) * scale
+
+
 def image_folder(root: Path, full_width: int, full_height: int) -> tuple[Path, int]:
     """The ``rgb/<N>x`` folder read: the finest no longer than MAX_LONG_SIDE, else the coarsest."""
     folder = root / RGB_FOLDER
@@ -233,4 +271,9 @@ def read(root: Path, options: ReadOptions, rig_model: object | None = None) -> D
             f"lens distortion left out: it moves the image corners by up to {worst_distortion:.1f} px "
             "at the size read (the trainer models pinhole cameras)"
         )
-    return Dataset(FORMAT, root, frames, None, "none", {}, rig_message=NOT_TRAINABLE, notes=notes)
+    points = read_points(root, centre, scale)
+    if points is not None:
+        notes.append(f"{len(points):,} structure-from-motion points ({POINTS_FILE}) to start from")
+    return Dataset(
+        FORMAT, root, frames, None, "none", {}, rig_message=NOT_TRAINABLE, notes=notes, points=points
+    )

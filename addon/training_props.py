@@ -42,14 +42,14 @@ ACTIVE_STATES = {"QUEUED", "STARTING", "RUNNING", "CANCELLING"}
 RIG_ITEMS = [
     (
         "AUTO", "From Dataset",
-        "The rig family the dataset was tracked with; a 4D sequence for D-NeRF and DyNeRF datasets",
+        "The rig family the dataset was tracked with; a 4D sequence for D-NeRF, DyNeRF and HyperNeRF data",
     ),
     ("FLAME", "FLAME", "Head avatars (FLAME 2020 / 2023)"),
     ("SMPLX", "SMPL-X", "Full-body avatars"),
     (
         "NONE", "None (4D Sequence)",
-        "No rig: Gaussians that move over time, from a dataset with a time per image (D-NeRF, DyNeRF "
-        "videos), played on the timeline",
+        "No rig: Gaussians that move over time, from a dataset with a time per image (D-NeRF, DyNeRF, "
+        "HyperNeRF), played on the timeline",
     ),
 ]  # fmt: skip
 DEVICE_ITEMS = [

@@ -146,7 +146,7 @@ def sequence_format_problem(folder: str, name: str) -> str:
         return ""
     return (
         f"'{name}' is a {FORMAT_LABELS.get(fmt, fmt)} dataset without a time per image: a 4D sequence "
-        "trains from D-NeRF or DyNeRF datasets; choose its rig instead"
+        "trains from D-NeRF, DyNeRF or HyperNeRF datasets; choose its rig instead"
     )
 
 

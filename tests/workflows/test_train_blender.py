@@ -282,10 +282,28 @@ def test_a_dynerf_folder_trains_a_4d_sequence_that_plays_on_the_timeline(prefs, 
     assert record.result_object != obj
 
 
+def test_a_hypernerf_capture_trains_a_4d_sequence_from_the_dataset_rig(prefs, runtime, tmp_path):
+    """Rig "From Dataset" on an imported phone capture picks the 4D sequence too; the second
+    phone's held-out views are scored."""
+    from tests.fixtures.hypernerf import write_hypernerf
+
+    data = write_hypernerf(tmp_path / "vrig", frames=3).root
+    import_head(data)
+    result = bpy.ops.gavatar.train(
+        iterations=3, output_dir=str(tmp_path / "run"), wait=True,
+        **{**TINY, "extra_args": "--set init_gaussians=120 --set eval_max_images=2"},
+    )  # fmt: skip
+    record = jobs()[0]
+    assert result == {"FINISHED"}, (record.message, record.stderr_tail)
+    argv = json.loads(record.argv_json)
+    assert argv[argv.index("--rig") + 1] == "none" and record.rig == "NONE"
+    assert record.avatar_path.endswith("sequence.gavatar4d") and "val PSNR" in record.message
+
+
 def test_a_4d_sequence_needs_a_dataset_with_time(prefs, head, tmp_path):
     import_head(head[1])
     with pytest.raises(
-        RuntimeError, match="without a time per image: a 4D sequence trains from D-NeRF or DyNeRF"
+        RuntimeError, match="without a time per image: a 4D sequence trains from D-NeRF, DyNeRF or HyperNeRF"
     ):
         bpy.ops.gavatar.train(rig="NONE", **TINY)
     assert len(jobs()) == 0

@@ -154,7 +154,7 @@ class SequenceTrainer:
             )
         free = {"iterations", "time_budget", "log_every", "preview_every", "checkpoint_every", "out", "data",
                 "eval_every_seconds", "device", "backend", "cache_on_device", "max_cache_gb", "extra",
-                "bake_fps"}  # fmt: skip
+                "bake_fps", "bake_tolerance"}  # fmt: skip
         saved, mine = state["config"], self.cfg.to_dict()
         changed = [k for k in mine if k not in free and k in saved and saved[k] != mine[k]]
         if changed:

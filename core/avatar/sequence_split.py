@@ -39,16 +39,18 @@ def held_values(
     means: np.ndarray, quats: np.ndarray, log_scales: np.ndarray, opacity_logits: np.ndarray
 ) -> FrameArrays:
     """One value per Gaussian for (T, G, ...) frames: the mean over time (rotations brought to the
-    middle frame's hemisphere first, opacity averaged as opacity)."""
-    q = quat_normalize(np.asarray(quats, dtype=np.float64))
-    middle = q[len(q) // 2]
-    q = q * np.where(np.einsum("tgi,gi->tg", q, middle) < 0, -1.0, 1.0)[..., None]
-    return FrameArrays(
-        np.mean(means, axis=0, dtype=np.float64),
-        quat_normalize(q.mean(axis=0)),
-        np.mean(log_scales, axis=0, dtype=np.float64),
-        logit(sigmoid(np.asarray(opacity_logits, dtype=np.float64)).mean(axis=0)),
-    )
+    middle frame's hemisphere first, opacity averaged as opacity). Summed frame by frame: a long
+    sequence's frames are never copied whole."""
+    t = len(opacity_logits)
+    middle = quat_normalize(np.asarray(quats[t // 2], dtype=np.float64))
+    sums = [np.zeros(np.shape(a)[1:]) for a in (means, quats, log_scales, opacity_logits)]
+    for k in range(t):
+        q = quat_normalize(np.asarray(quats[k], dtype=np.float64))
+        sums[0] += means[k]
+        sums[1] += q * np.where(np.einsum("gi,gi->g", q, middle) < 0, -1.0, 1.0)[:, None]
+        sums[2] += log_scales[k]
+        sums[3] += sigmoid(np.asarray(opacity_logits[k], dtype=np.float64))
+    return FrameArrays(sums[0] / t, quat_normalize(sums[1]), sums[2] / t, logit(sums[3] / t))
 
 
 def _inverse_frame(quats: np.ndarray, log_scales: np.ndarray, floor: float) -> np.ndarray:
@@ -82,8 +84,8 @@ class SequenceSplit:
 
 def position_step(means: np.ndarray) -> float:
     """The largest step of the uint16 means in the box of ``means`` (T, G, 3)."""
-    flat = np.asarray(means, dtype=np.float64).reshape(-1, 3)
-    return float(np.max(flat.max(0) - flat.min(0))) / QUANT
+    flat = np.reshape(means, (-1, 3))
+    return float(np.max(flat.max(0).astype(np.float64) - flat.min(0))) / QUANT
 
 
 def split_sequence(
@@ -100,12 +102,14 @@ def split_sequence(
     held = held_values(means, quats, log_scales, opacity_logits)
     held_alpha = sigmoid(held.opacity_logits)
     floor = position_step(means)
-    alpha = sigmoid(np.asarray(opacity_logits, dtype=np.float64))
     change = np.zeros(g)
+    visible = np.zeros((t, g), bool)
     for k in range(t):
+        alpha = sigmoid(np.asarray(opacity_logits[k], dtype=np.float64))
+        visible[k] = alpha > tolerance
         frame = FrameArrays(means[k], quats[k], log_scales[k], opacity_logits[k])
         spread = np.minimum(1.0, np.sqrt(2.0 * divergence(held, frame, floor)))
-        bound = np.maximum(alpha[k], held_alpha) * spread + np.abs(alpha[k] - held_alpha)
+        bound = np.maximum(alpha, held_alpha) * spread + np.abs(alpha - held_alpha)
         change = np.maximum(change, bound)
     still = change <= tolerance
-    return SequenceSplit(still, (alpha > tolerance) & ~still[None], change)
+    return SequenceSplit(still, visible & ~still[None], change)

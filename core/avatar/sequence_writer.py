@@ -38,7 +38,9 @@ def write_sequence(
 ) -> dict[str, Any]:
     """Write T frames of G Gaussians atomically (``listed`` (T, G) bool: which Gaussians each frame
     stores; None: all of them); returns the header written."""
-    means = np.asarray(means, dtype=np.float64)
+    means = np.asarray(means)  # float32 frames stay float32: only the stored entries are widened
+    if means.ndim != 3:
+        raise SequenceFileError(f"means has shape {means.shape}, expected (T, G, 3)")
     t, g = means.shape[:2]
     sh = np.asarray(sh, dtype=np.float32)
     shapes = {"means": (t, g, 3), "quats": (t, g, 4), "log_scales": (t, g, 3), "opacity": (t, g)}
@@ -63,6 +65,7 @@ def write_sequence(
     offsets = np.concatenate([[0], np.cumsum(listed.sum(axis=1))]).astype(np.int64)
     entries = {name: np.asarray(arrays[name])[frame_of, gaussian] for name in arrays}
 
+    entries["means"] = entries["means"].astype(np.float64)
     everywhere = np.concatenate([held.means, entries["means"]])
     lo, hi = everywhere.min(0), everywhere.max(0)
     hi = np.maximum(hi, lo + 1e-6)

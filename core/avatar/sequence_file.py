@@ -33,7 +33,6 @@ reads every byte once.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import zipfile
@@ -43,11 +42,16 @@ from typing import Any
 
 import numpy as np
 
+from ..untrusted import json_text
+from ..untrusted.errors import DAMAGED, InputError, describe, display_path, short
+from ..untrusted.npz import read_header
 from .gaussians import GaussianSet
 
 FORMAT = "gaussian-sequence"
 VERSION = 2
 READ_VERSIONS = (1, 2)
+MAX_HEADER_BYTES = 16 * 2**20  # a header holds the trainer's config and metrics: kilobytes
+MAX_COORDINATE = 1e15  # a box past this loses float32 means (and is no scene anyone baked)
 SUFFIX = ".gavatar4d"
 QUANT = 65535.0
 FRAME_MEMBERS = {  # name -> (trailing shape, dtype): per Gaussian and frame (v1) or per entry (v2)
@@ -98,15 +102,21 @@ class SequenceFile:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        label = str(self.path)
+        self.label = label = display_path(self.path)
         if not self.path.is_file():
-            raise SequenceFileError(f"{label} does not exist")
+            what = "is not a file" if self.path.exists() else "does not exist"
+            raise SequenceFileError(f"{label} {what}")
         try:
             with zipfile.ZipFile(self.path) as archive:
-                self.header = self._header(archive, label)
                 self.members = {i.filename: i for i in archive.infolist()}
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise SequenceFileError(f"{label} is not a readable sequence file ({exc})") from None
+                encrypted = [name for name, info in self.members.items() if info.flag_bits & 0x1]
+                if encrypted:
+                    raise SequenceFileError(f"{label}: {short(encrypted[0], 60)} is encrypted")
+                self.header = self._header(archive, label)
+        except SequenceFileError:
+            raise
+        except DAMAGED as exc:
+            raise SequenceFileError(f"{label} is not a readable sequence file ({describe(exc)})") from None
         g, t = self.num_gaussians, self.num_frames
         self.version = int(self.header["version"])
         self.box = np.asarray(self.header["box"], dtype=np.float64)
@@ -130,11 +140,17 @@ class SequenceFile:
     @staticmethod
     def _header(archive: zipfile.ZipFile, label: str) -> dict[str, Any]:
         try:
-            header = json.loads(archive.read("header.json"))
+            info = archive.getinfo("header.json")
         except KeyError:
             raise SequenceFileError(f"{label} has no header.json: not a Gaussian sequence file") from None
-        except (ValueError, zipfile.BadZipFile) as exc:
-            raise SequenceFileError(f"{label}: header.json is damaged ({exc})") from None
+        if info.file_size > MAX_HEADER_BYTES:
+            raise SequenceFileError(f"{label}: header.json is larger than a header can be")
+        try:  # Python's json writes NaN for a metric that was not measured: allowed here
+            header = json_text.loads(archive.read(info).decode("utf-8"), allow_constants=True)
+        except InputError as exc:
+            raise SequenceFileError(f"{label}: header.json {exc.problem}") from None
+        except DAMAGED as exc:
+            raise SequenceFileError(f"{label}: header.json is damaged ({describe(exc)})") from None
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             raise SequenceFileError(
                 f"{label} is not a Gaussian sequence file (format {_get(header, 'format')!r})"
@@ -153,8 +169,8 @@ class SequenceFile:
             raise SequenceFileError(f"{label}: header.json lacks or garbles {exc}") from None
         if g < 1 or t < 1 or not fps > 0 or box.shape != (2, 3) or len(times) != t or not 0 <= degree <= 3:
             raise SequenceFileError(f"{label}: header.json has impossible sizes (G {g}, T {t}, fps {fps})")
-        if not np.isfinite(box).all() or (box[1] < box[0]).any():
-            raise SequenceFileError(f"{label}: header.json has a broken box {box.tolist()}")
+        if not np.isfinite(box).all() or (box[1] < box[0]).any() or np.abs(box).max() > MAX_COORDINATE:
+            raise SequenceFileError(f"{label}: header.json has a broken box {short(box.tolist(), 80)}")
         return header
 
     def _read_static(self) -> FrameArrays:
@@ -164,7 +180,7 @@ class SequenceFile:
             member = f"static/{name}.npy"
             arrays[name] = np.array(self._map(member, (self.num_gaussians, *trailing), dtype))
             if not np.isfinite(arrays[name]).all():
-                raise SequenceFileError(f"{self.path}: {member} holds NaN or infinite values")
+                raise SequenceFileError(f"{self.label}: {member} holds NaN or infinite values")
         return FrameArrays(
             dequantise(arrays["means"], self.box),
             arrays["quats"].astype(np.float32),
@@ -178,12 +194,12 @@ class SequenceFile:
         counts = np.diff(offsets)
         if offsets[0] != 0 or (counts < 0).any() or (counts > g).any():
             raise SequenceFileError(
-                f"{self.path}: frames/offsets.npy is broken (each frame must list 0 to {g} entries, in order)"
+                f"{self.label}: frames/offsets.npy is broken (each frame lists 0 to {g} entries, in order)"
             )
         return offsets
 
     def _map(self, member: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        label = str(self.path)
+        label = self.label
         info = self.members.get(member)
         if info is None:
             raise SequenceFileError(f"{label} lacks {member}")
@@ -201,19 +217,13 @@ class SequenceFile:
             start = info.header_offset + 30 + name_len + extra_len
             handle.seek(start)
             try:
-                version = np.lib.format.read_magic(handle)
-                read = (
-                    np.lib.format.read_array_header_1_0
-                    if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0
-                )
-                got_shape, fortran, got_dtype = read(handle)
-            except ValueError as exc:
-                raise SequenceFileError(f"{label}: {member} is damaged ({exc})") from None
+                header = read_header(handle, member)
+            except InputError as exc:
+                raise SequenceFileError(f"{label}: {member} is damaged (it {exc.problem})") from None
             data_start = handle.tell()
-        if tuple(got_shape) != shape or np.dtype(got_dtype) != np.dtype(dtype) or fortran:
+        if header.shape != shape or header.dtype != np.dtype(dtype) or header.fortran:
             raise SequenceFileError(
-                f"{label}: {member} is {tuple(got_shape)} {got_dtype}, expected {shape} {np.dtype(dtype)}"
+                f"{label}: {member} is {header.shape} {header.dtype}, expected {shape} {np.dtype(dtype)}"
             )
         size = int(np.prod(shape)) * np.dtype(dtype).itemsize
         if data_start - start + size != info.file_size or data_start + size > self.path.stat().st_size:
@@ -257,11 +267,11 @@ class SequenceFile:
             return np.arange(g)
         bits = np.unpackbits(np.asarray(self.bits[k]), bitorder="little")
         if bits[g:].any():
-            raise SequenceFileError(f"{self.path}: frame {k} lists Gaussians past the last one ({g})")
+            raise SequenceFileError(f"{self.label}: frame {k} lists Gaussians past the last one ({g})")
         chosen = np.flatnonzero(bits)
         if len(chosen) != self.offsets[k + 1] - self.offsets[k]:
             raise SequenceFileError(
-                f"{self.path}: frame {k} lists {len(chosen)} Gaussians but stores "
+                f"{self.label}: frame {k} lists {len(chosen)} Gaussians but stores "
                 f"{self.offsets[k + 1] - self.offsets[k]} entries"
             )
         return chosen
@@ -278,9 +288,9 @@ class SequenceFile:
             self.frames["log_scales"][rows].astype(np.float32),
             self.frames["opacity"][rows].astype(np.float32),
         )
-        for name in ("quats", "log_scales", "opacity_logits"):
+        for name in ("means", "quats", "log_scales", "opacity_logits"):
             if not np.isfinite(getattr(values, name)).all():
-                raise SequenceFileError(f"{self.path}: frame {k} holds NaN or infinite {name}")
+                raise SequenceFileError(f"{self.label}: frame {k} holds NaN or infinite {name}")
         if self.still is None:
             return values
         chosen = self.listed(k)
@@ -302,13 +312,14 @@ class SequenceFile:
         try:
             with zipfile.ZipFile(self.path) as archive:
                 bad = archive.testzip()
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise SequenceFileError(f"{self.path} is not a readable sequence file ({exc})") from None
+        except DAMAGED as exc:
+            problem = describe(exc)
+            raise SequenceFileError(f"{self.label} is not a readable sequence file ({problem})") from None
         if bad is not None:
-            raise SequenceFileError(f"{self.path}: {bad} is damaged (checksum mismatch)")
+            raise SequenceFileError(f"{self.label}: {bad} is damaged (checksum mismatch)")
         for name in ("quats", "log_scales", "opacity"):
             if not np.isfinite(self.frames[name]).all():
-                raise SequenceFileError(f"{self.path}: frames/{name}.npy holds NaN or infinite values")
+                raise SequenceFileError(f"{self.label}: frames/{name}.npy holds NaN or infinite values")
         for k in range(self.num_frames if self.offsets is not None else 0):
             self.listed(k)
 

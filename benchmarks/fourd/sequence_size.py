@@ -1,6 +1,6 @@
 """Size and faithfulness of a baked 4D sequence (.gavatar4d) per bake tolerance, from a 4D run.
 
-    .venv/bin/python -m benchmarks.fourd.sequence_size --run OUT [--tolerance 0 0.00392 ...]
+    .venv/bin/python -m benchmarks.fourd.sequence_size --run OUT [--tolerance 0 0.00392 ...] [--device cuda]
 
 OUT is a ``fit --rig none`` output folder (its checkpoint.pt). The field is evaluated at every baked
 time (training/fourd/bake.py) and written as version 1 (every Gaussian at every frame) and as
@@ -28,13 +28,13 @@ import numpy as np
 import torch
 
 
-def load_trainer(run: Path) -> Any:
+def load_trainer(run: Path, device: str = "cpu", backend: str = "auto") -> Any:
     from training.fourd.config import FourDConfig
     from training.fourd.trainer import CHECKPOINT_NAME, SequenceTrainer
     from training.runtime.protocol import EventWriter
 
     state = torch.load(run / CHECKPOINT_NAME, map_location="cpu", weights_only=False)
-    cfg = FourDConfig.from_dict({**state["config"], "out": str(run), "device": "cpu"})
+    cfg = FourDConfig.from_dict({**state["config"], "out": str(run), "device": device, "backend": backend})
     trainer = SequenceTrainer(cfg, EventWriter(io.StringIO()), resume=True)
     trainer.setup()
     return trainer
@@ -53,11 +53,14 @@ def cameras(trainer: Any) -> list[tuple[torch.Tensor, torch.Tensor, tuple[int, i
     return list(seen.values())
 
 
+DEVICE = torch.device("cpu")  # where the renders run (--device)
+
+
 def world(means, quats, log_scales, opacity_logits, sh, degree: int) -> Any:
     from training.model.posing import WorldGaussians
 
     def tensor(values: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(values, dtype=np.float32))
+        return torch.as_tensor(np.asarray(values, dtype=np.float32)).to(DEVICE)
 
     return WorldGaussians(
         tensor(means), torch.nn.functional.normalize(tensor(quats), dim=-1), tensor(log_scales).exp(),
@@ -136,13 +139,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--run", required=True, type=Path, help="a fit --rig none output folder")
     parser.add_argument("--tolerance", type=float, nargs="+", default=[0.0, 1 / 1000, 1 / 255, 1 / 100])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--backend", default="auto", help="auto: gsplat on cuda, pairs on cpu")
     args = parser.parse_args(argv)
+    global DEVICE
+    DEVICE = torch.device(args.device)
 
     from core.avatar.sequence_writer import write_sequence
     from tests.fixtures.sequence import write_version1_sequence
     from training.fourd.bake import trainer_frames
 
-    trainer = load_trainer(args.run)
+    trainer = load_trainer(args.run, args.device, args.backend)
     frames = trainer_frames(trainer)
     views = cameras(trainer)
     degree = trainer.cfg.sh_degree

@@ -10,6 +10,7 @@ sequences (the dataset world of the trainer) get the usual Y-up -> Z-up turn on 
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import bpy
@@ -23,6 +24,10 @@ from ...engine.splats.data import SplatArrays
 Y_UP_ROTATION = (math.radians(90.0), 0.0, 0.0)
 
 
+def _finite_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def import_sequence(
     context: Context,
     filepath: str | Path,
@@ -33,7 +38,7 @@ def import_sequence(
     relative_path: bool = True,
 ) -> Object:
     """Makes the splat object; raises SequenceFileError / SplatDataError (nothing made then)."""
-    path = Path(bpy.path.abspath(str(filepath))).resolve()
+    path = Path(os.path.abspath(bpy.path.abspath(str(filepath))))  # a link keeps its own name
     splat_sequence.forget(path)
     sequence = SequenceFile(path)
     sequence.verify()
@@ -53,8 +58,8 @@ def import_sequence(
     props.sequence_path = stored
     props.sequence_start = scene.frame_start if start is None else start
     background = sequence.header.get("background")
-    if isinstance(background, list) and len(background) == 3:
-        props.background = [min(1.0, max(0.0, float(c))) for c in background]
+    if isinstance(background, list) and len(background) == 3 and all(map(_finite_number, background)):
+        props.background = [min(1.0, max(0.0, float(c))) for c in background]  # else the default
     if sequence.y_up:
         obj.rotation_mode = "XYZ"
         obj.rotation_euler = Y_UP_ROTATION

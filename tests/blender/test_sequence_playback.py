@@ -5,6 +5,7 @@ each frame, and damaged files are refused with nothing created."""
 
 from __future__ import annotations
 
+import io
 import zipfile
 from pathlib import Path
 
@@ -23,7 +24,7 @@ render = pytest.importorskip("tests.engine.test_render")
 @pytest.fixture
 def sequence_file(tmp_path: Path) -> Path:
     path = tmp_path / "moving.gavatar4d"
-    write_moving_sequence(path, up_axis="Y")
+    write_moving_sequence(path, up_axis="Y", split=True)  # still, moving and blinking Gaussians
     return path
 
 
@@ -95,7 +96,7 @@ def test_ply_sequence_export_writes_each_frame(
         np.testing.assert_allclose(written.sh, expected.sh, atol=1e-5)
 
 
-@pytest.mark.parametrize("damage", ["truncated", "flipped", "missing"])
+@pytest.mark.parametrize("damage", ["truncated", "flipped", "missing", "listing"])
 def test_damaged_files_are_refused_cleanly(clean_scene: None, sequence_file: Path, damage: str) -> None:
     raw = sequence_file.read_bytes()
     bad = sequence_file.with_name("bad.gavatar4d")
@@ -108,6 +109,18 @@ def test_damaged_files_are_refused_cleanly(clean_scene: None, sequence_file: Pat
         at = info.header_offset + 30 + len(info.filename) + len(info.extra) + 300
         bad.write_bytes(raw[:at] + bytes([raw[at] ^ 0x55]) + raw[at + 1 :])
         message = "checksum mismatch"
+    elif damage == "listing":  # a consistent zip whose frame 2 lists one Gaussian fewer than it stores
+        with zipfile.ZipFile(sequence_file) as z:
+            members = {name: z.read(name) for name in z.namelist()}
+        bits = np.load(io.BytesIO(members["frames/listed.npy"]))
+        bits[2, 27] &= 0b1111_1110  # Gaussian 216: listed (moving, at an even frame) in the good file
+        buffer = io.BytesIO()
+        np.save(buffer, bits)
+        members["frames/listed.npy"] = buffer.getvalue()
+        with zipfile.ZipFile(bad, "w", zipfile.ZIP_STORED) as z:
+            for name, data in members.items():
+                z.writestr(name, data)
+        message = "frame 2 lists 159 Gaussians but stores 160 entries"
     else:
         message = "does not exist"
     before = (len(bpy.data.objects), len(bpy.data.meshes))

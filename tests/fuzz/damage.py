@@ -40,7 +40,7 @@ def mutate_file(path: Path, rng: Rng) -> str:
         return label
     if suffix == ".pkl" and rng.random() < 0.5:
         return _mutate_pickle(path, rng)
-    if suffix == ".gavatar" and rng.random() < 0.8:
+    if suffix in (".gavatar", ".gavatar4d") and rng.random() < 0.8:  # both are zips of .npy members
         return _mutate_gavatar(path, rng)
     if suffix == ".png" and rng.random() < 0.3:
         return _png_bomb(path)

@@ -108,6 +108,16 @@ def ply_file(folder: Path, index: int) -> Path:
     return path
 
 
+def sequence_file(folder: Path, index: int) -> Path:
+    """A baked 4D sequence (.gavatar4d): every Gaussian listed, or still, moving and blinking ones;
+    a count that is not a multiple of 8 on odd seeds (padding bits in the listing)."""
+    from tests.fixtures.sequence import write_moving_sequence
+
+    path = folder / f"sequence{index}.gavatar4d"
+    write_moving_sequence(path, count=48 + 3 * (index % 2), frames=4, degree=index % 2, split=index % 3 != 0)
+    return path
+
+
 def dataset_folder(folder: Path, index: int) -> Path:
     """A small dataset of one of the public formats."""
     root = folder / f"dataset{index}"

@@ -169,6 +169,12 @@ TARGETS: dict[str, Target] = {
         lambda folder, i, _ctx: seeds.params_file(folder, i),
         lambda p, _ctx, rng: bpy.ops.gavatar.apply_params(filepath=str(p), keyframe=bool(rng.random() < 0.5)),
     ),
+    "import_sequence": Target(
+        "import_sequence",
+        _empty,
+        lambda folder, i, _ctx: seeds.sequence_file(folder, i),
+        lambda p, _ctx, _rng: bpy.ops.gavatar.import_sequence(filepath=str(p)),
+    ),
     "import_ply": Target(
         "import_ply",
         _empty,

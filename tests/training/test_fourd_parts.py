@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from training.fourd.bake import frame_times
+from training.fourd.bake import field_frames, frame_times
 from training.fourd.config import PRESETS, FourDConfig
 from training.fourd.densify import WorldDensity
 from training.fourd.field import DeformationField
@@ -151,3 +151,34 @@ def test_the_angular_velocity_of_a_turning_bar_spins_its_gaussians() -> None:
     half = 1e-3  # half the angle turned (2 rad/s for 1 ms)
     expected = torch.tensor([[math.cos(half), 0, 0, math.sin(half)], [0, math.cos(half), math.sin(half), 0]])
     torch.testing.assert_close(step, expected, atol=1e-6, rtol=0)
+
+
+def test_a_bake_stores_exactly_the_gaussians_that_move(tmp_path) -> None:
+    """The field at rest (its heads start at zero), visible at every time; a known subset gets a
+    velocity: only those are listed, at every frame, and the rest come back at their place."""
+    import numpy as np
+
+    from core.avatar.sequence_file import SequenceFile
+    from core.avatar.sequence_writer import write_sequence
+
+    model = _model(count=60)
+    moving = torch.zeros(60, dtype=torch.bool)
+    moving[[3, 17, 18, 40, 59]] = True
+    with torch.no_grad():
+        model.params["opacity"][:] = 2.0
+        model.params["velocity"][moving] = torch.tensor([0.2, 0.0, -0.1])
+        model.params["velocity"][~moving] = 1e-7  # drift far below the file's position step
+    times = [k / 9 for k in range(10)]
+    frames = field_frames(model, times, 24.0, 1)
+    split = frames.split(1.0 / 255.0)
+    assert np.flatnonzero(~split.still).tolist() == [3, 17, 18, 40, 59]
+    assert (split.listed == ~split.still[None]).all()
+    path = tmp_path / "baked.gavatar4d"
+    write_sequence(path, frames.sh, frames.means, frames.quats, frames.log_scales, frames.opacity_logits,
+                   fps=24.0, times=times, listed=split.listed)  # fmt: skip
+    seq = SequenceFile(path)
+    seq.verify()
+    assert seq.num_entries == 10 * 5 and seq.listed(4).tolist() == [3, 17, 18, 40, 59]
+    step = float(np.max(seq.box[1] - seq.box[0])) / 65535
+    for k in (0, 9):
+        np.testing.assert_allclose(seq.frame(k).means, frames.means[k], atol=step)

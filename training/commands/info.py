@@ -78,6 +78,8 @@ def _sequence_info(path: Path) -> dict:
         "fps": seq.fps,
         "sh_degree": seq.sh_degree,
         "mb_per_second": path.stat().st_size / 1e6 / (seq.num_frames / seq.fps),
+        # Of the Gaussian-frames, those the frames store (version 2 stores still Gaussians once).
+        "listed_fraction": seq.num_entries / (seq.num_frames * seq.num_gaussians),
         "metrics": header.get("metrics"),
         "version": header.get("version"),
         "trainer": {k: v for k, v in header.get("trainer", {}).items() if k != "config"},

@@ -1,6 +1,8 @@
 """Baking a trained sequence into a ``.gavatar4d`` file (core/avatar/sequence_file.py): the field
 evaluated at every frame of the dataset (each distinct time of its images), or at ``bake_fps``
-frames per second of the dataset's duration."""
+frames per second of the dataset's duration. A Gaussian whose motion no pixel would show is stored
+once, any other only at the frames where it is visible (core/avatar/sequence_split.py: no pixel's
+alpha changes by more than ``bake_tolerance`` per Gaussian)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.avatar.sequence_file import write_sequence
+from core.avatar.sequence_split import SequenceSplit, split_sequence
+from core.avatar.sequence_writer import write_sequence
 from training import __version__
 
 DEFAULT_FPS = 24.0  # D-NeRF scenes do not say; the built-in dataset is made at 24
@@ -23,6 +26,8 @@ class BakedSequence:
     frames: int
     fps: float
     num_gaussians: int
+    still_fraction: float = 0.0
+    listed_fraction: float = 1.0
 
     def figures(self) -> dict[str, float]:
         size = self.path.stat().st_size
@@ -32,6 +37,8 @@ class BakedSequence:
             "sequence_frames": self.frames,
             "sequence_fps": self.fps,
             "sequence_mb_per_second": size / 1e6 / seconds,
+            "sequence_still_fraction": self.still_fraction,  # of the Gaussians: stored once
+            "sequence_listed_fraction": self.listed_fraction,  # of Gaussian-frames: stored per frame
         }
 
 
@@ -44,24 +51,55 @@ def frame_times(dataset_times: list[float], dataset_fps: float, bake_fps: float)
     return np.linspace(0.0, 1.0, count).tolist(), bake_fps
 
 
+@dataclass
+class FieldFrames:
+    """The field at every baked time: (T, G, ...) float32 arrays and the colours (G, K, 3)."""
+
+    times: list[float]
+    fps: float
+    means: np.ndarray
+    quats: np.ndarray
+    log_scales: np.ndarray
+    opacity_logits: np.ndarray
+    sh: np.ndarray
+
+    def split(self, tolerance: float) -> SequenceSplit:
+        return split_sequence(self.means, self.quats, self.log_scales, self.opacity_logits, tolerance)
+
+
 @torch.no_grad()
-def bake_sequence(trainer: Any, path: Path, metrics: dict[str, Any]) -> BakedSequence:
-    cfg = trainer.cfg
-    model = trainer.model
-    dataset_fps = float(trainer.dataset.fps or DEFAULT_FPS)
-    times, fps = frame_times(sorted(set(trainer.times.values())), dataset_fps, cfg.bake_fps)
+def field_frames(
+    model: Any, times: list[float], fps: float, sh_degree: int, deform: bool = True
+) -> FieldFrames:
+    """A SequenceModel (training/fourd/model.py) evaluated at ``times``."""
     per_frame: dict[str, list[np.ndarray]] = {"means": [], "quats": [], "log_scales": [], "opacity": []}
     for t in times:
-        world = model.at_time(t, cfg.sh_degree, trainer.deforming(1.0))
+        world = model.at_time(t, sh_degree, deform)
         per_frame["means"].append(world.means.float().cpu().numpy())
         per_frame["quats"].append(world.quats.float().cpu().numpy())
         per_frame["log_scales"].append(world.scales.log().float().cpu().numpy())
         p = world.opacities.double().clamp(1e-6, 1 - 1e-6)
         per_frame["opacity"].append(torch.log(p / (1 - p)).float().cpu().numpy())
-    sh = model.at_time(0.0, cfg.sh_degree, deform=False).sh.float().cpu().numpy()
+    sh = model.at_time(0.0, sh_degree, deform=False).sh.float().cpu().numpy()
+    means, quats, log_scales, opacity = (np.stack(per_frame[k]) for k in per_frame)
+    return FieldFrames(list(times), fps, means, quats, log_scales, opacity, sh)
+
+
+def trainer_frames(trainer: Any) -> FieldFrames:
+    """The trained sequence at the times to bake."""
+    cfg = trainer.cfg
+    dataset_fps = float(trainer.dataset.fps or DEFAULT_FPS)
+    times, fps = frame_times(sorted(set(trainer.times.values())), dataset_fps, cfg.bake_fps)
+    return field_frames(trainer.model, times, fps, cfg.sh_degree, trainer.deforming(1.0))
+
+
+def bake_sequence(trainer: Any, path: Path, metrics: dict[str, Any]) -> BakedSequence:
+    cfg = trainer.cfg
+    frames = trainer_frames(trainer)
+    split = frames.split(cfg.bake_tolerance)
     write_sequence(
-        path, sh, *(np.stack(per_frame[k]) for k in ("means", "quats", "log_scales", "opacity")),
-        fps=fps, times=times,
+        path, frames.sh, frames.means, frames.quats, frames.log_scales, frames.opacity_logits,
+        fps=frames.fps, times=frames.times, listed=split.listed,
         extra_header={
             "up_axis": "Y",
             "background": list(trainer.background),
@@ -72,4 +110,6 @@ def bake_sequence(trainer: Any, path: Path, metrics: dict[str, Any]) -> BakedSeq
             "metrics": metrics,
         },
     )  # fmt: skip
-    return BakedSequence(path, len(times), fps, model.num_gaussians)
+    still = float(split.still.mean())
+    return BakedSequence(path, len(frames.times), frames.fps, trainer.model.num_gaussians, still,
+                         split.listed_fraction)  # fmt: skip

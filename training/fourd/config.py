@@ -85,6 +85,11 @@ class FourDConfig:
     eval_every_seconds: float = 0.0
     eval_max_images: int = 64
     bake_fps: float = 0.0  # frames per second of the baked sequence (0: the dataset's frames)
+    # The largest change of a pixel's alpha one Gaussian may make when the baked file holds it still
+    # or hides it while nearly transparent (core/avatar/sequence_split.py); 0: every Gaussian at
+    # every frame. 0.01 keeps the baked renders above 50 dB of the field's on the CPU runs
+    # (docs/MEASUREMENTS.md, "4D sequence size").
+    bake_tolerance: float = 0.01
     # >= 0: a static reconstruction of this one timestep (no field; its views only): the per-frame
     # baseline the benchmark compares with (benchmarks/fourd/sequence.py).
     only_timestep: int = -1

@@ -155,7 +155,7 @@ class SequenceTrainer:
             )
         free = {"iterations", "time_budget", "log_every", "preview_every", "checkpoint_every", "out", "data",
                 "eval_every_seconds", "device", "backend", "cache_on_device", "max_cache_gb", "extra",
-                "bake_fps"}  # fmt: skip
+                "bake_fps", "bake_tolerance"}  # fmt: skip
         saved, mine = state["config"], self.cfg.to_dict()
         changed = [(k, saved[k], v) for k, v in mine.items() if k not in free and saved.get(k, v) != v]
         # A DyNeRF scene's frame choice (kept in extra) picks other images: another dataset.

@@ -122,6 +122,27 @@ def test_matching_finds_a_motion_larger_than_the_object() -> None:
     torch.testing.assert_close(middle[:200].mean(0), middle[200:].mean(0), atol=0.03, rtol=0)
 
 
+def test_two_samplings_of_a_still_surface_do_not_move_it_and_a_real_motion_still_counts() -> None:
+    """A still plane drawn twice at random (what Gaussians carved at two neighbouring times are):
+    the soft matches disagree by about the sampling gap, which over one frame interval reads as a
+    large velocity; below ``still_threshold`` spacings it is taken for none. A ball moving 0.5,
+    many spacings, keeps nearly all of its motion."""
+    g = torch.Generator().manual_seed(2)
+    count, dt = 400, 1 / 23
+    plane = torch.cat([torch.rand(2 * count, 2, generator=g) - 0.5, torch.zeros(2 * count, 1)], 1)
+    times = torch.cat([torch.zeros(count), torch.full((count,), dt)])
+    gaussians = initial_gaussians(plane, torch.full((2 * count, 3), 0.5), 0, times, 0.01)
+    gaussians["opacity"][:] = 3.0
+    cfg = FourDConfig.from_dict(PRESETS["tiny"])
+    model = SequenceModel.build(cfg, gaussians, torch.tensor([[-1.0, -1, -1], [1.0, 1, 1]]), 2, g)
+    jitter = matched_motion(model, [0.0, dt], match_radius=0.1, colour_weight=0.0).velocity_change
+    still = matched_motion(model, [0.0, dt], 0.1, 0.0, still_threshold=1.5).velocity_change
+    assert float(jitter.norm(dim=1).median()) > 0.2  # a still surface set moving without the gate
+    assert float(still.norm(dim=1).median()) < 0.1 * float(jitter.norm(dim=1).median())
+    moving = matched_motion(_two_poses(0.5), [0.0, 1.0], 0.3, 0.1, still_threshold=1.5).velocity_change
+    assert float(moving[:, 0].mean()) == pytest.approx(0.5, abs=0.04)
+
+
 def test_the_angular_velocity_of_a_turning_bar_spins_its_gaussians() -> None:
     """A bar turning about z, already moving at the right velocities at both times: matching
     changes little, the neighbourhoods' angular velocity is the bar's, and ``spin_of`` turns

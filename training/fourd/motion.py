@@ -26,6 +26,28 @@ ROUNDS = 4  # move-and-match rounds per estimate, each with half the radius of t
 NEIGHBOURS = 32  # spatial neighbours a correction is averaged over
 
 
+def _shrink(steps: torch.Tensor, gap: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Each step shortened by ``threshold`` times the targets' sampling gap (none below it): a
+    displacement smaller than the gap between neighbouring targets is what matching two
+    samplings of a still surface gives (a repeating texture, a random draw of points) and not a
+    motion; divided by a short time it would set a still Gaussian flying."""
+    if threshold <= 0:
+        return steps
+    length = steps.norm(dim=1, keepdim=True)
+    keep = (length - threshold * gap).clamp_min(0.0) / length.clamp_min(1e-12)
+    return steps * keep
+
+
+def _sampling_gap(points: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """The median distance from a point to its nearest other point: how densely a set samples
+    its surfaces."""
+    if len(points) < 2:
+        return points.new_zeros(())
+    out = [torch.cdist(points[i : i + chunk], points).topk(2, largest=False).values[:, 1]
+           for i in range(0, len(points), chunk)]  # fmt: skip
+    return torch.cat(out).median()
+
+
 def _soft_targets(
     queries: torch.Tensor, targets: torch.Tensor, radius: float, chunk: int = 2048
 ) -> torch.Tensor:
@@ -91,12 +113,14 @@ def matched_motion(
     match_radius: float,
     colour_weight: float,
     min_opacity: float = 0.05,
+    still_threshold: float = 0.0,
 ) -> MotionEstimate:
     """The change of each Gaussian's velocity that brings it onto the Gaussians at home at the
     neighbouring training times, and the angular velocity its neighbourhood then turns at.
     ``times``: the sorted training times; ``match_radius``: how far (world units) the first round
     looks, halved each round after; ``colour_weight``: world distance per unit of colour
-    difference."""
+    difference; ``still_threshold``: displacements up to this many sampling gaps of the targets
+    are taken for no motion (``_shrink``; 0: every displacement counts)."""
     params = model.params
     count = model.num_gaussians
     device = params["means"].device
@@ -138,7 +162,8 @@ def matched_motion(
                 # The same mean over the moved Gaussians themselves: near an object's edge both
                 # lean inwards alike, so their difference is the motion without that bias.
                 source = _soft_targets(queries, queries, radius)
-                estimates.append((target[:, :3] - source[:, :3]) / dt)
+                gap = _sampling_gap(there) if still_threshold > 0 else there.new_zeros(())
+                estimates.append(_shrink(target[:, :3] - source[:, :3], gap, still_threshold) / dt)
             if not estimates:
                 break
             step = torch.stack(estimates).mean(0)

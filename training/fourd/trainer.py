@@ -291,7 +291,11 @@ class SequenceTrainer:
         self.match_slot = slot
         times = sorted({self.times[t] for t in self.train.by_timestep})
         estimate = matched_motion(
-            self.model, times, cfg.match_radius * self.extent, cfg.match_colour * self.extent
+            self.model,
+            times,
+            cfg.match_radius * self.extent,
+            cfg.match_colour * self.extent,
+            still_threshold=cfg.match_still,
         )
         params, rows = self.model.params, estimate.matched
         with torch.no_grad():

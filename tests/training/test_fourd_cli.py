@@ -93,6 +93,10 @@ def test_refusals_and_their_exit_codes(toys: Path, tmp_path: Path, capsys) -> No
     assert code == ExitCode.USAGE and "needs --model" in events[-1]["message"]
     code, events = run_cli([*fit(toys, tmp_path / "c"), "--preset", "static"], capsys)
     assert code == ExitCode.USAGE and "4D runs take" in events[-1]["message"]
+    # A setting that does not exist, or a value of the wrong type: a command-line problem (exit 2).
+    for item in ("no_such_setting=1", "match_still=fast", "iterations"):
+        code, events = run_cli([*fit(toys, tmp_path / "e"), "--set", item], capsys)
+        assert code == ExitCode.USAGE == 2 and "--set" in events[-1]["message"], events[-1]
     rigged = write_gaussian_avatars(tmp_path / "ga").root
     code, events = run_cli(fit(rigged, tmp_path / "d"), capsys)
     assert code == ExitCode.DATASET and "needs a time per image" in events[-1]["message"]

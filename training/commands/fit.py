@@ -82,11 +82,11 @@ def _apply_sets(values: dict[str, Any], config_class: type, args: argparse.Names
     for item in getattr(args, "set", None) or []:
         key, sep, text = item.partition("=")
         if not sep or key not in fields or key == "extra":
-            raise TrainerError(f"--set {item!r}: expected KEY=VALUE with KEY a training setting")
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE with KEY a training setting")
         try:
             values[key] = _coerce(fields[key], text)
         except ValueError as exc:
-            raise TrainerError(f"--set {item!r}: {exc}") from None
+            raise UsageError(f"--set {item!r}: {exc}") from None
 
 
 def _validate(cfg: TrainConfig) -> None:

@@ -52,9 +52,11 @@ class FourDConfig:
     match_radius: float = 0.15  # times the scene extent: how far the first matching round looks
     match_colour: float = 0.2  # times the scene extent per unit of colour difference
     match_spin: bool = True  # also turn each Gaussian with its neighbourhood's rotation
-    # Matched displacements up to this many target spacings count as none (training/fourd/motion.py
-    # _shrink): two samplings of a still, repeating surface match with a jitter that would move it.
-    match_still: float = 0.0
+    # Matched displacements up to this many sampling gaps of the targets count as none
+    # (training/fourd/motion.py _shrink): two samplings of a still surface match with a jitter that
+    # would set it flying. 1.0: +1.3 dB held-out view on a scene with a still backdrop, -0.2 dB on
+    # toys4d_small where everything moves (CPU, one seed; docs/MEASUREMENTS.md, session 30).
+    match_still: float = 1.0
     frame_code: int = 0  # per-frame conditioning code length (0: none)
     # Progress trained with the field off (a canonical fit of all times). 0 by default: on the
     # toy scene (GPU run of session fourd, docs/MEASUREMENTS.md) a 5 % warm-up made the orbiting

@@ -149,13 +149,7 @@ def read(
             fps /= stride  # images decoded elsewhere, at the videos' rate
     frames_of = {c.name: _pick(c.images, stride, most) for c in cams}
     counts = {name: len(images) for name, images in frames_of.items()}
-    if len(set(counts.values())) > 1:
-        low, high = min(counts, key=counts.__getitem__), max(counts, key=counts.__getitem__)
-        raise DatasetError(
-            source,
-            f"has cameras with different frame counts ({low}: {counts[low]} images, {high}: "
-            f"{counts[high]}); the cameras of a DyNeRF scene are synchronised",
-        )
+    dynerf_videos.check_synchronised(counts, source, "has cameras with different frame counts", "images")
     count = next(iter(counts.values()))
     held_out = HELD_OUT_CAMERA if HELD_OUT_CAMERA in counts else cams[0].name
     rule = split_rule(

@@ -58,6 +58,18 @@ class FrameChoice:
         return f"x{self.downscale}-every{self.stride}-max{self.max_frames or 'all'}"
 
 
+def check_synchronised(counts: dict[str, int], source: Path, problem: str, unit: str) -> None:
+    """DatasetError unless every camera has as many frames: ``problem`` names what differs, ``unit``
+    what was counted (the cameras of a DyNeRF scene film in sync)."""
+    if len(set(counts.values())) > 1:
+        low, high = min(counts, key=counts.__getitem__), max(counts, key=counts.__getitem__)
+        raise DatasetError(
+            source,
+            f"{problem} ({low}: {counts[low]} {unit}, {high}: {counts[high]}); "
+            "the cameras of a DyNeRF scene are synchronised",
+        )
+
+
 def pyav() -> Any:
     """The PyAV module, or None where it is not installed."""
     try:
@@ -234,13 +246,7 @@ def decode(
             if log is not None:
                 log(f"decoding {name} ({n + 1}/{len(infos)}) at 1/{choice.downscale} size")
             counts[name] = _decode_camera(av, info, partial / name / "images", choice)
-        if len(set(counts.values())) > 1:
-            low, high = min(counts, key=counts.__getitem__), max(counts, key=counts.__getitem__)
-            raise DatasetError(
-                root,
-                f"has videos of different lengths ({low}: {counts[low]} frames kept, {high}: "
-                f"{counts[high]}); the cameras of a DyNeRF scene are synchronised",
-            )
+        check_synchronised(counts, root, "has videos of different lengths", "frames kept")
         atomic_write_bytes(partial / POSES_FILE, (root / POSES_FILE).read_bytes())
         rates = {i.fps for i in infos.values() if i.fps}
         record = {

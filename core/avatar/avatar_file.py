@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from core.plain_json import plain
+
 from ..untrusted import arrays as checked
 from ..untrusted import json_text, reading
 from ..untrusted.errors import InputError, display_path, short
@@ -234,7 +236,7 @@ def write_avatar(path: str | os.PathLike[str], avatar: Avatar) -> None:
         atomic_write(path) as handle,
         zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED, allowZip64=True) as zf,
     ):
-        zf.writestr("header.json", json.dumps(header, indent=2, default=_json_default))
+        zf.writestr("header.json", json.dumps(header, indent=2, default=plain))
         with zf.open("gaussians.ply", "w", force_zip64=True) as member:
             write_ply_to(
                 member, avatar.gaussians.astype(np.float32), comment="rest-pose Gaussians of a .gavatar"
@@ -251,16 +253,6 @@ def write_avatar(path: str | os.PathLike[str], avatar: Avatar) -> None:
         if avatar.shading is not None:
             _write_npy(zf, "shading/matrix.npy", avatar.shading.matrix)
             _write_npy(zf, "shading/rest_normal.npy", avatar.shading.rest_normal)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def write_avatar_file(

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from core.plain_json import plain
+
 from .atomic import atomic_write
 from .sequence_file import FORMAT, QUANT, VERSION, SequenceFileError
 from .sequence_split import LOGIT_LIMIT, held_values
@@ -86,7 +88,7 @@ def write_sequence(
         "opacity": held.opacity_logits.astype(np.float16),
     }
     with atomic_write(path) as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive:
-        archive.writestr("header.json", json.dumps(header, indent=1, default=_plain))
+        archive.writestr("header.json", json.dumps(header, indent=1, default=plain))
         _write_npy(archive, "static/sh.npy", sh)
         for name, values in static.items():
             _write_npy(archive, f"static/{name}.npy", values)
@@ -96,14 +98,6 @@ def write_sequence(
         for name in ("quats", "log_scales", "opacity"):
             _write_npy(archive, f"frames/{name}.npy", entries[name].astype(np.float16))
     return header
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _write_npy(archive: zipfile.ZipFile, name: str, array: np.ndarray) -> None:

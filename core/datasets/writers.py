@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from core.plain_json import plain
+
 from .camera import Camera, opencv_w2c_to_opengl_c2w
 from .frames import Split
 from .options import SPLITS_FILE, splits_json
@@ -60,16 +62,8 @@ def atomic_savez(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
 def write_recipe(root: Path, recipe: Mapping[str, Any]) -> None:
-    atomic_write_text(root / RECIPE_FILE, json.dumps(recipe, indent=1, default=_json_default))
+    atomic_write_text(root / RECIPE_FILE, json.dumps(recipe, indent=1, default=plain))
 
 
 def _pad(vector: np.ndarray, size: int) -> np.ndarray:
@@ -152,7 +146,7 @@ def write_gaussian_avatars(
             top["background_color"] = list(background)
         if recipe is not None:
             top["synthetic_recipe"] = dict(recipe)
-        atomic_write_text(root / f"transforms_{split}.json", json.dumps(top, indent=1, default=_json_default))
+        atomic_write_text(root / f"transforms_{split}.json", json.dumps(top, indent=1, default=plain))
     if recipe is not None:
         write_recipe(root, recipe)
 

@@ -50,7 +50,7 @@ def write_sequence(
     for name, shape in shapes.items():
         if np.shape(arrays[name]) != shape:
             raise SequenceFileError(f"{name} has shape {np.shape(arrays[name])}, expected {shape}")
-        if not np.isfinite(arrays[name]).all():
+        if not all(np.isfinite(frame).all() for frame in arrays[name]):  # frame by frame: maps stay on disk
             raise SequenceFileError(f"{name} holds NaN or infinite values")
     degree = round(math.sqrt(sh.shape[1])) - 1 if sh.ndim == 3 else -1
     if sh.shape != (g, (degree + 1) ** 2, 3) or not 0 <= degree <= 3:

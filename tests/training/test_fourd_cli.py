@@ -63,6 +63,27 @@ def test_fit_writes_a_sequence_of_every_frame(toys: Path, tmp_path: Path, capsys
     assert code == ExitCode.OK and info["mode"] == "4d" and info["gaussians"] == metrics["gaussians"]
 
 
+def test_a_bake_too_large_for_memory_goes_through_scratch_files_and_removes_them(
+    toys: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    from training.fourd import bake
+
+    made: list[Path] = []
+    field_frames = bake.field_frames
+
+    def recording(*args, scratch=None, **kwargs):
+        made.append(scratch)
+        return field_frames(*args, scratch=scratch, **kwargs)
+
+    monkeypatch.setattr(bake, "IN_MEMORY_LIMIT", 0)
+    monkeypatch.setattr(bake, "field_frames", recording)
+    code, events = run_cli(fit(toys, tmp_path / "run"), capsys)
+    assert code == ExitCode.OK and events[-1]["event"] == "done"
+    SequenceFile(events[-1]["sequence"]).verify()
+    assert made and made[0] is not None and made[0].parent == tmp_path / "run"
+    assert not made[0].exists() and not list((tmp_path / "run").glob(".bake-*"))
+
+
 def test_stop_writes_a_checkpoint_and_resume_finishes(toys: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     code, events = run_cli([*fit(toys, out), "--stop-after", "3"], capsys)

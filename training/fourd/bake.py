@@ -6,6 +6,7 @@ alpha changes by more than ``bake_tolerance`` per Gaussian)."""
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,35 +68,71 @@ class FieldFrames:
         return split_sequence(self.means, self.quats, self.log_scales, self.opacity_logits, tolerance)
 
 
+IN_MEMORY_LIMIT = 1 << 30  # bytes of (T, G) frames held in RAM; larger bakes go to scratch files
+
+
+def _frame_array(shape: tuple[int, ...], scratch: Path | None, name: str) -> np.ndarray:
+    if scratch is None:
+        return np.empty(shape, np.float32)
+    return np.lib.format.open_memmap(scratch / f"{name}.npy", mode="w+", dtype=np.float32, shape=shape)
+
+
 @torch.no_grad()
 def field_frames(
-    model: Any, times: list[float], fps: float, sh_degree: int, deform: bool = True
+    model: Any,
+    times: list[float],
+    fps: float,
+    sh_degree: int,
+    deform: bool = True,
+    scratch: Path | None = None,
 ) -> FieldFrames:
-    """A SequenceModel (training/fourd/model.py) evaluated at ``times``."""
-    per_frame: dict[str, list[np.ndarray]] = {"means": [], "quats": [], "log_scales": [], "opacity": []}
-    for t in times:
-        world = model.at_time(t, sh_degree, deform)
-        per_frame["means"].append(world.means.float().cpu().numpy())
-        per_frame["quats"].append(world.quats.float().cpu().numpy())
-        per_frame["log_scales"].append(world.scales.log().float().cpu().numpy())
+    """A SequenceModel (training/fourd/model.py) evaluated at ``times``, written frame by frame
+    into arrays in RAM or, with ``scratch`` (a folder), memory-mapped files there: a long sequence
+    of many Gaussians need not fit in memory."""
+    t, g = len(times), model.num_gaussians
+    means = _frame_array((t, g, 3), scratch, "means")
+    quats = _frame_array((t, g, 4), scratch, "quats")
+    log_scales = _frame_array((t, g, 3), scratch, "log_scales")
+    opacity = _frame_array((t, g), scratch, "opacity")
+    for k, time in enumerate(times):
+        world = model.at_time(time, sh_degree, deform)
+        means[k] = world.means.float().cpu().numpy()
+        quats[k] = world.quats.float().cpu().numpy()
+        log_scales[k] = world.scales.log().float().cpu().numpy()
         p = world.opacities.double().clamp(1e-6, 1 - 1e-6)
-        per_frame["opacity"].append(torch.log(p / (1 - p)).float().cpu().numpy())
+        opacity[k] = torch.log(p / (1 - p)).float().cpu().numpy()
     sh = model.at_time(0.0, sh_degree, deform=False).sh.float().cpu().numpy()
-    means, quats, log_scales, opacity = (np.stack(per_frame[k]) for k in per_frame)
     return FieldFrames(list(times), fps, means, quats, log_scales, opacity, sh)
 
 
-def trainer_frames(trainer: Any) -> FieldFrames:
+def frame_bytes(frames: int, gaussians: int) -> int:
+    """RAM the (T, G) float32 frames take: means, rotations, log-scales, opacity."""
+    return frames * gaussians * (3 + 4 + 3 + 1) * 4
+
+
+def trainer_frames(trainer: Any, scratch: Path | None = None) -> FieldFrames:
     """The trained sequence at the times to bake."""
     cfg = trainer.cfg
     dataset_fps = float(trainer.dataset.fps or DEFAULT_FPS)
     times, fps = frame_times(sorted(set(trainer.times.values())), dataset_fps, cfg.bake_fps)
-    return field_frames(trainer.model, times, fps, cfg.sh_degree, trainer.deforming(1.0))
+    return field_frames(trainer.model, times, fps, cfg.sh_degree, trainer.deforming(1.0), scratch=scratch)
 
 
 def bake_sequence(trainer: Any, path: Path, metrics: dict[str, Any]) -> BakedSequence:
+    """Bake to ``path``; frames larger than IN_MEMORY_LIMIT go through scratch files beside it,
+    removed afterwards."""
     cfg = trainer.cfg
-    frames = trainer_frames(trainer)
+    dataset_fps = float(trainer.dataset.fps or DEFAULT_FPS)
+    count = len(frame_times(sorted(set(trainer.times.values())), dataset_fps, cfg.bake_fps)[0])
+    if frame_bytes(count, trainer.model.num_gaussians) <= IN_MEMORY_LIMIT:
+        return _bake(trainer, path, metrics, None)
+    with tempfile.TemporaryDirectory(prefix=".bake-", dir=path.parent, ignore_cleanup_errors=True) as scratch:
+        return _bake(trainer, path, metrics, Path(scratch))
+
+
+def _bake(trainer: Any, path: Path, metrics: dict[str, Any], scratch: Path | None) -> BakedSequence:
+    cfg = trainer.cfg
+    frames = trainer_frames(trainer, scratch)
     split = frames.split(cfg.bake_tolerance)
     write_sequence(
         path, frames.sh, frames.means, frames.quats, frames.log_scales, frames.opacity_logits,
@@ -110,6 +147,7 @@ def bake_sequence(trainer: Any, path: Path, metrics: dict[str, Any]) -> BakedSeq
             "metrics": metrics,
         },
     )  # fmt: skip
-    still = float(split.still.mean())
-    return BakedSequence(path, len(frames.times), frames.fps, trainer.model.num_gaussians, still,
-                         split.listed_fraction)  # fmt: skip
+    still, listed = float(split.still.mean()), split.listed_fraction
+    count, fps = len(frames.times), frames.fps
+    del frames, split  # closes the scratch maps before their folder goes
+    return BakedSequence(path, count, fps, trainer.model.num_gaussians, still, listed)

@@ -1,13 +1,14 @@
 """The 4D sequence file (``.gavatar4d``): Gaussians baked at every frame of a sequence.
 
 A zip (stored, not compressed, written atomically by core/avatar/sequence_writer.py) holding
-``header.json``: ``{"format": "gaussian-sequence", "version": 2, "num_gaussians" G, "num_frames" T,
+``header.json``: ``{"format": "gaussian-sequence", "version": 3, "num_gaussians" G, "num_frames" T,
 "fps", "times" (each frame's normalised time), "sh_degree", "box" ([min xyz, max xyz] of the
 quantised means), "up_axis" ("Y": the dataset's Y-up world), "background", "trainer", "metrics"}``
-and ``static/sh.npy`` (G, (d+1)^2, 3) float32 (colour does not change over time). Means are uint16
+and ``static/sh.npy`` (G, (d+1)^2, 3) float16 (colour does not change over time; float32 before
+version 3). Means are uint16
 in ``box`` (a step of box / 65535); rotations (w,x,y,z), log scales and opacity logits float16.
 
-Version 2 stores what does not change once. ``static/means.npy`` (G, 3) uint16,
+Version 2 and later store what does not change once. ``static/means.npy`` (G, 3) uint16,
 ``static/quats.npy`` (G, 4), ``static/log_scales.npy`` (G, 3), ``static/opacity.npy`` (G,) float16
 are what every Gaussian shows at a frame that does not list it. The frames list only the Gaussians
 whose values they change: ``frames/listed.npy`` (T, ceil(G/8)) uint8, frame k's set of Gaussians
@@ -48,8 +49,9 @@ from ..untrusted.npz import read_header
 from .gaussians import GaussianSet
 
 FORMAT = "gaussian-sequence"
-VERSION = 2
-READ_VERSIONS = (1, 2)
+VERSION = 3
+READ_VERSIONS = (1, 2, 3)
+SH_DTYPE = {1: np.float32, 2: np.float32, 3: np.float16}  # the colours' type by version
 MAX_HEADER_BYTES = 16 * 2**20  # a header holds the trainer's config and metrics: kilobytes
 MAX_COORDINATE = 1e15  # a box past this loses float32 means (and is no scene anyone baked)
 SUFFIX = ".gavatar4d"
@@ -120,7 +122,8 @@ class SequenceFile:
         g, t = self.num_gaussians, self.num_frames
         self.version = int(self.header["version"])
         self.box = np.asarray(self.header["box"], dtype=np.float64)
-        self.sh = np.array(self._map("static/sh.npy", (g, (self.sh_degree + 1) ** 2, 3), np.float32))
+        sh_shape = (g, (self.sh_degree + 1) ** 2, 3)
+        self.sh = np.array(self._map("static/sh.npy", sh_shape, SH_DTYPE[self.version]), dtype=np.float32)
         if not np.isfinite(self.sh).all():
             raise SequenceFileError(f"{label}: the colours hold NaN or infinite values")
         self.still: FrameArrays | None = None  # version 2: what a frame that does not list a Gaussian shows

@@ -1,4 +1,4 @@
-"""Writing a 4D sequence file (``.gavatar4d``, version 2; the layout is in core/avatar/sequence_file.py).
+"""Writing a 4D sequence file (``.gavatar4d``, version 3; the layout is in core/avatar/sequence_file.py).
 
 The caller hands every Gaussian at every frame and says which ones each frame stores (``listed``,
 chosen by core/avatar/sequence_split.py); the writer stores a Gaussian listed at no frame once,
@@ -19,7 +19,7 @@ import numpy as np
 from core.plain_json import plain
 
 from .atomic import atomic_write
-from .sequence_file import FORMAT, QUANT, VERSION, SequenceFileError
+from .sequence_file import FORMAT, QUANT, SH_DTYPE, VERSION, SequenceFileError
 from .sequence_split import LOGIT_LIMIT, held_values
 
 HIDDEN_LOGIT = -LOGIT_LIMIT  # opacity 1e-13: what a listed Gaussian shows at frames that skip it
@@ -45,6 +45,8 @@ def write_sequence(
         raise SequenceFileError(f"means has shape {means.shape}, expected (T, G, 3)")
     t, g = means.shape[:2]
     sh = np.asarray(sh, dtype=np.float32)
+    if not np.isfinite(sh).all() or np.abs(sh).max(initial=0.0) > np.finfo(np.float16).max:
+        raise SequenceFileError("sh holds NaN, infinite or out-of-range (> 65504) colours")
     shapes = {"means": (t, g, 3), "quats": (t, g, 4), "log_scales": (t, g, 3), "opacity": (t, g)}
     arrays = {"means": means, "quats": quats, "log_scales": log_scales, "opacity": opacity_logits}
     for name, shape in shapes.items():
@@ -89,7 +91,7 @@ def write_sequence(
     }
     with atomic_write(path) as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr("header.json", json.dumps(header, indent=1, default=plain))
-        _write_npy(archive, "static/sh.npy", sh)
+        _write_npy(archive, "static/sh.npy", sh.astype(SH_DTYPE[VERSION]))
         for name, values in static.items():
             _write_npy(archive, f"static/{name}.npy", values)
         _write_npy(archive, "frames/offsets.npy", offsets)

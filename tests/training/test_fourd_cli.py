@@ -57,7 +57,7 @@ def test_fit_writes_a_sequence_of_every_frame(toys: Path, tmp_path: Path, capsys
     code, (info,) = run_cli(["info", events[-1]["sequence"]], capsys)
     assert code == ExitCode.OK and info["kind"] == "sequence" and info["num_frames"] == 5
     listed = metrics["sequence_listed_fraction"]
-    assert info["version"] == 2 and info["listed_fraction"] == pytest.approx(listed)
+    assert info["version"] == 3 and info["listed_fraction"] == pytest.approx(listed)
     assert seq.num_entries == round(listed * 5 * seq.num_gaussians)
     code, (info,) = run_cli(["info", events[-1]["checkpoint"]], capsys)
     assert code == ExitCode.OK and info["mode"] == "4d" and info["gaussians"] == metrics["gaussians"]

@@ -1,5 +1,5 @@
-"""The .gavatar4d sequence file: round trip within its quantisation (version 2, every Gaussian
-listed or only some), version-1 files still read, frames mapped from the file, the scene-frame
+"""The .gavatar4d sequence file: round trip within its quantisation (version 3, every Gaussian
+listed or only some), version-1 and version-2 files still read, frames mapped from the file, the scene-frame
 mapping, and damaged or hostile files refused with one clear sentence."""
 
 from __future__ import annotations
@@ -32,13 +32,37 @@ def test_round_trip_within_quantisation(tmp_path: Path) -> None:
         np.testing.assert_allclose(f.quats, arrays["quats"][k], atol=1e-3)
         np.testing.assert_allclose(f.log_scales, arrays["log_scales"][k], atol=5e-3)
         np.testing.assert_allclose(f.opacity_logits, arrays["opacity_logits"][k], atol=5e-3)
-    np.testing.assert_array_equal(seq.sh, arrays["sh"])
+    np.testing.assert_allclose(seq.sh, arrays["sh"], rtol=1e-3, atol=1e-4)  # float16 colours
     # Every Gaussian listed at every frame: 22 bytes per Gaussian and frame and a bit, plus one held
     # value (22 bytes) per Gaussian, the colours and the headers.
     assert seq.num_entries == 6 * 240
-    frame_bytes = 6 * 240 * BYTES_PER_GAUSSIAN_FRAME + 6 * 30 + 240 * 22 + arrays["sh"].nbytes
+    frame_bytes = 6 * 240 * BYTES_PER_GAUSSIAN_FRAME + 6 * 30 + 240 * 22 + arrays["sh"].nbytes // 2
     assert frame_bytes < path.stat().st_size < frame_bytes + 4096
     assert seq.frame(99).means.tolist() == seq.frame(5).means.tolist()  # clamped
+
+
+def test_version_2_files_with_float32_colours_still_read(tmp_path: Path, monkeypatch) -> None:
+    from core.avatar import sequence_writer
+
+    monkeypatch.setattr(sequence_writer, "VERSION", 2)
+    path = tmp_path / "v2.gavatar4d"
+    arrays = write_moving_sequence(path)
+    with zipfile.ZipFile(path) as archive:
+        assert json.loads(archive.read("header.json"))["version"] == 2
+        assert np.load(io.BytesIO(archive.read("static/sh.npy"))).dtype == np.float32
+    seq = SequenceFile(path)
+    seq.verify()
+    assert seq.version == 2
+    np.testing.assert_array_equal(seq.sh, arrays["sh"])
+    np.testing.assert_allclose(seq.frame(3).quats, arrays["quats"][3], atol=1e-3)
+
+
+def test_colours_out_of_float16_range_are_refused(tmp_path: Path) -> None:
+    arrays = moving_frames(count=10, frames=3)
+    arrays["sh"][4, 0, 1] = 1e6
+    with pytest.raises(SequenceFileError, match="out-of-range"):
+        write_sequence(tmp_path / "x.gavatar4d", **arrays, fps=24.0, times=[0.0, 0.5, 1.0])
+    assert not (tmp_path / "x.gavatar4d").exists()
 
 
 def test_only_listed_gaussians_are_stored_per_frame(tmp_path: Path) -> None:
@@ -54,7 +78,7 @@ def test_only_listed_gaussians_are_stored_per_frame(tmp_path: Path) -> None:
     write_sequence(path, **arrays, fps=12.0, times=np.linspace(0, 1, t).tolist(), listed=listed)
     seq = SequenceFile(path)
     seq.verify()
-    assert seq.version == 2 and seq.num_entries == 5 * 15 + 2 * 15
+    assert seq.version == 3 and seq.num_entries == 5 * 15 + 2 * 15
     step = np.ptp(np.concatenate([arrays["means"][2, :20], arrays["means"][:, 20:35].reshape(-1, 3),
                                   arrays["means"][1:3, 35:].reshape(-1, 3)]), axis=0) / 65535  # fmt: skip
     for k in range(t):
@@ -66,7 +90,7 @@ def test_only_listed_gaussians_are_stored_per_frame(tmp_path: Path) -> None:
         np.testing.assert_allclose(f.opacity_logits[shown], arrays["opacity_logits"][k][shown], atol=5e-3)
         assert (f.opacity_logits[~shown] == HIDDEN_LOGIT).all()  # listed elsewhere: hidden here
     # 50 Gaussians held once (22 bytes each) and 105 entries of 22 bytes, not 5 x 50.
-    assert path.stat().st_size < 105 * BYTES_PER_GAUSSIAN_FRAME + g * 22 + arrays["sh"].nbytes + 4096
+    assert path.stat().st_size < 105 * BYTES_PER_GAUSSIAN_FRAME + g * 22 + arrays["sh"].nbytes // 2 + 4096
     everything = tmp_path / "all.gavatar4d"
     write_sequence(everything, **arrays, fps=12.0, times=np.linspace(0, 1, t).tolist())
     saved = everything.stat().st_size - path.stat().st_size  # the 145 entries not stored (+- box digits)

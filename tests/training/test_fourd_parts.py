@@ -81,6 +81,32 @@ def test_density_control_keeps_the_optimizer_in_step() -> None:
         assert any(param is p for group in optimizer.param_groups for p in group["params"])
 
 
+def test_an_opacity_reset_caps_what_each_gaussian_shows_not_its_logit() -> None:
+    """The field hides every Gaussian by -10 (logit) and the logits make up for it: a reset must
+    leave each at about 1 % where it shows most, not at 1e-6 where no gradient can revive it."""
+    model = _model(count=30)
+    cfg = FourDConfig.from_dict({**PRESETS["tiny"], "opacity_reset_every": 0.2, "densify_from": 0.9})
+    optimizer = build_adam(dict(model.params), {n: 1e-3 for n in GAUSSIAN_NAMES})
+    with torch.no_grad():
+        model.field.heads["opacity"][-1].bias.fill_(-10.0)
+        model.params["opacity"][:10] = 10.0  # shows 0.5: reset to 0.01
+        model.params["opacity"][10:20] = 13.0  # shows 0.95: reset to 0.01
+        model.params["opacity"][20:] = 5.0  # shows 0.007: left alone
+    times = [k / 9 for k in range(10)]
+
+    def peak() -> torch.Tensor:
+        with torch.no_grad():
+            return torch.stack([model.at_time(t, 0).opacities for t in times]).amax(0)
+
+    before = peak()
+    density = WorldDensity(cfg, 30, extent=1.0, device=torch.device("cpu"), seed=0)
+    report = density.step(model, optimizer, 1, 0.25, peak)
+    assert report is not None and report["reset"] == 1
+    after = peak()
+    torch.testing.assert_close(after[:20], torch.full((20,), 0.01), rtol=0.05, atol=0.0)
+    torch.testing.assert_close(after[20:], before[20:])
+
+
 def test_bake_frames_and_neighbour_spacing() -> None:
     times, fps = frame_times([0.0, 0.5, 1.0], 24.0, 0.0)
     assert times == [0.0, 0.5, 1.0] and fps == 24.0

@@ -17,6 +17,7 @@ from training.loop.optim import replace_parameters, reset_state
 from training.twins.quaternion import quat_to_matrix
 
 SPLIT_SHRINK = math.log(1.6)
+RESET_OPACITY = 0.01  # the highest opacity a Gaussian keeps through a reset
 
 
 class WorldDensity:
@@ -62,10 +63,20 @@ class WorldDensity:
             report["pruned"] = self._prune(model, optimizer, peak_opacity())
             self.reset_stats(model.num_gaussians)
         if reset:
-            with torch.no_grad():
-                model.params["opacity"].clamp_(max=math.log(0.01 / 0.99))
+            self._reset_opacity(model, peak_opacity())
             reset_state(optimizer, model.params["opacity"])
         return report
+
+    @staticmethod
+    @torch.no_grad()
+    def _reset_opacity(model: SequenceModel, peak: torch.Tensor) -> None:
+        """Lower each Gaussian's opacity logit until its highest opacity over the sequence is about
+        RESET_OPACITY. Clamping the logit itself (3DGS's reset) ignores the field's opacity offset
+        and the temporal bump: a Gaussian the field hides by -10 at every time would drop to 1e-6,
+        where its gradients vanish; once every Gaussian did, training never came back (a
+        HyperNeRF-layout scene on a GPU, session 31)."""
+        excess = torch.logit(peak.clamp(1e-6, 1 - 1e-6)) - math.log(RESET_OPACITY / (1 - RESET_OPACITY))
+        model.params["opacity"].sub_(excess.clamp_min(0.0))
 
     def _grow(self, model: SequenceModel, optimizer: torch.optim.Optimizer) -> dict[str, int]:
         cfg = self.cfg

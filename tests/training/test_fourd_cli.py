@@ -84,6 +84,28 @@ def test_a_bake_too_large_for_memory_goes_through_scratch_files_and_removes_them
     assert not made[0].exists() and not list((tmp_path / "run").glob(".bake-*"))
 
 
+def test_a_collapsed_run_writes_no_sequence_and_says_why(
+    toys: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """Every Gaussian transparent at the end (what a collapsed run leaves): exit 10, the
+    checkpoint kept, no sequence file."""
+    from training.fourd.trainer import SequenceTrainer
+
+    check = SequenceTrainer.check_visible
+
+    def collapsed(self: SequenceTrainer) -> None:
+        with torch.no_grad():
+            self.model.params["opacity"].fill_(-30.0)
+        check(self)
+
+    monkeypatch.setattr(SequenceTrainer, "check_visible", collapsed)
+    out = tmp_path / "run"
+    code, events = run_cli(fit(toys, out), capsys)
+    assert code == ExitCode.UNDERTRAINED and events[-1]["event"] == "error"
+    assert "every Gaussian became transparent" in events[-1]["message"]
+    assert (out / "checkpoint.pt").is_file() and not (out / "sequence.gavatar4d").exists()
+
+
 def test_stop_writes_a_checkpoint_and_resume_finishes(toys: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     code, events = run_cli([*fit(toys, out), "--stop-after", "3"], capsys)

@@ -28,7 +28,7 @@ from training import __version__
 from training.config import exp_decay, progress, sh_degree_at
 from training.data.sampler import FrameSampler
 from training.data.scene import SplitData, load_dataset, split_data
-from training.errors import CheckpointError, DatasetError, Interrupted
+from training.errors import CheckpointError, DatasetError, Interrupted, UndertrainedError
 from training.files.checkpoint import load_checkpoint, save_checkpoint
 from training.fourd.config import FourDConfig, video_choice
 from training.fourd.densify import WorldDensity
@@ -434,9 +434,22 @@ class SequenceTrainer:
         self.events.emit("preview", path=str(path), iteration=self.iteration)
         return path
 
+    def check_visible(self) -> None:
+        """Refuse to bake a sequence that shows nothing: every Gaussian below 1/255 opacity at
+        every training time (a collapsed run, such as session 31's HyperNeRF-layout one)."""
+        peak = self._peak_opacity()
+        if not bool((peak > 1.0 / 255.0).any()):
+            self.write_checkpoint()
+            raise UndertrainedError(
+                f"every Gaussian became transparent (highest opacity {float(peak.max()):.1e} at "
+                f"iteration {self.iteration}): training collapsed and no sequence was written",
+                "the checkpoint is kept for a bug report; train again, e.g. with --set opacity_reset_every=0",
+            )
+
     def finish(self) -> dict[str, Any]:
         from training.fourd.bake import bake_sequence
 
+        self.check_visible()
         metrics: dict[str, Any] = {"iterations": self.iteration, "train_time": self.train_time}
         final = self.evaluate_held_out()
         for split in ("val", "test"):

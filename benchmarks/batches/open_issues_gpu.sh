@@ -14,6 +14,9 @@
 # layout scene and a HyperNeRF-layout scene written by the test fixtures at GPU size.
 # fidelity: the capture head, today's fast preset for 390 s beside the Standard preset (fast,
 # 900 s, 100k Gaussians) and Standard with MCMC densification, scored alike by concurrent_ab.
+# With the device tool: start it in the background (setsid nohup) and poll in later calls that
+# name the same carried data folder: a call that does not carry it removes it on the device, and a
+# run still reading held-out images from it then fails (session 31 lost its 360-s run that way).
 set -u
 DATA=$(realpath "$1"); MODEL=$(realpath "$2"); OUT=$(realpath -m "$3"); WHAT=${4:-all}
 mkdir -p "$OUT"

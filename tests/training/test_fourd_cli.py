@@ -106,6 +106,27 @@ def test_a_collapsed_run_writes_no_sequence_and_says_why(
     assert (out / "checkpoint.pt").is_file() and not (out / "sequence.gavatar4d").exists()
 
 
+def test_a_run_that_collapses_midway_stops_at_the_next_density_step(
+    toys: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """Nothing above 1/255 opacity gets a gradient: the run stops there instead of training on."""
+    from training.fourd.trainer import SequenceTrainer
+
+    warm_up = SequenceTrainer.warm_up
+
+    def transparent_from_the_start(self: SequenceTrainer) -> None:
+        warm_up(self)
+        with torch.no_grad():
+            self.model.params["opacity"].fill_(-30.0)
+
+    monkeypatch.setattr(SequenceTrainer, "warm_up", transparent_from_the_start)
+    out = tmp_path / "run"
+    code, events = run_cli([*fit(toys, out), "--iterations", "40"], capsys)
+    assert code == ExitCode.UNDERTRAINED and "every Gaussian became transparent" in events[-1]["message"]
+    stopped_at = int(events[-1]["message"].split("at iteration ")[1].split(")")[0])
+    assert stopped_at < 40 and not (out / "sequence.gavatar4d").exists()
+
+
 def test_stop_writes_a_checkpoint_and_resume_finishes(toys: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     code, events = run_cli([*fit(toys, out), "--stop-after", "3"], capsys)

@@ -18,6 +18,9 @@ from training.twins.quaternion import quat_to_matrix
 
 SPLIT_SHRINK = math.log(1.6)
 RESET_OPACITY = 0.01  # the highest opacity a Gaussian keeps through a reset
+# Rasterizers skip alpha below 1/255 (gsplat, ours): a Gaussian that never shows more gets no
+# gradient, and a sequence of only such Gaussians cannot train on.
+VISIBLE_OPACITY = 1.0 / 255.0
 
 
 class WorldDensity:
@@ -60,7 +63,9 @@ class WorldDensity:
         report = {"cloned": 0, "split": 0, "pruned": 0, "reset": int(reset)}
         if densify:
             report.update(self._grow(model, optimizer))
-            report["pruned"] = self._prune(model, optimizer, peak_opacity())
+            peak = peak_opacity()
+            report["visible"] = int((peak > VISIBLE_OPACITY).sum())
+            report["pruned"] = self._prune(model, optimizer, peak)
             self.reset_stats(model.num_gaussians)
         if reset:
             self._reset_opacity(model, peak_opacity())

@@ -31,7 +31,7 @@ from training.data.scene import SplitData, load_dataset, split_data
 from training.errors import CheckpointError, DatasetError, Interrupted, UndertrainedError
 from training.files.checkpoint import load_checkpoint, save_checkpoint
 from training.fourd.config import FourDConfig, video_choice
-from training.fourd.densify import WorldDensity
+from training.fourd.densify import VISIBLE_OPACITY, WorldDensity
 from training.fourd.init import hull_points, initial_gaussians
 from training.fourd.model import GAUSSIAN_NAMES, SequenceModel
 from training.fourd.motion import matched_motion, spin_of
@@ -276,6 +276,8 @@ class SequenceTrainer:
         report = self.density.step(self.model, self.optimizer, self.iteration, p, self._peak_opacity)
         if report is not None:
             LOG.debug("density control at %d: %s -> %d", self.iteration, report, self.model.num_gaussians)
+            if report.get("visible", 1) == 0:
+                self.check_visible()  # raises: nothing shows, so nothing can train
         self._match_motion(p)
         train_psnr = psnr(image.detach(), gt).mean() if want_psnr else total.new_full((), float("nan"))
         return torch.stack([total, parts["l1"], parts["dssim"], mask_l1, smooth, train_psnr]).detach()
@@ -438,7 +440,7 @@ class SequenceTrainer:
         """Refuse to bake a sequence that shows nothing: every Gaussian below 1/255 opacity at
         every training time (a collapsed run, such as session 31's HyperNeRF-layout one)."""
         peak = self._peak_opacity()
-        if not bool((peak > 1.0 / 255.0).any()):
+        if not bool((peak > VISIBLE_OPACITY).any()):
             self.write_checkpoint()
             raise UndertrainedError(
                 f"every Gaussian became transparent (highest opacity {float(peak.max()):.1e} at "

@@ -110,20 +110,23 @@ def frame_bytes(frames: int, gaussians: int) -> int:
     return frames * gaussians * (3 + 4 + 3 + 1) * 4
 
 
+def trainer_times(trainer: Any) -> tuple[list[float], float]:
+    """The normalised times a trained sequence bakes at, and their frame rate."""
+    dataset_fps = float(trainer.dataset.fps or DEFAULT_FPS)
+    return frame_times(sorted(set(trainer.times.values())), dataset_fps, trainer.cfg.bake_fps)
+
+
 def trainer_frames(trainer: Any, scratch: Path | None = None) -> FieldFrames:
     """The trained sequence at the times to bake."""
-    cfg = trainer.cfg
-    dataset_fps = float(trainer.dataset.fps or DEFAULT_FPS)
-    times, fps = frame_times(sorted(set(trainer.times.values())), dataset_fps, cfg.bake_fps)
-    return field_frames(trainer.model, times, fps, cfg.sh_degree, trainer.deforming(1.0), scratch=scratch)
+    times, fps = trainer_times(trainer)
+    degree, deform = trainer.cfg.sh_degree, trainer.deforming(1.0)
+    return field_frames(trainer.model, times, fps, degree, deform, scratch=scratch)
 
 
 def bake_sequence(trainer: Any, path: Path, metrics: dict[str, Any]) -> BakedSequence:
     """Bake to ``path``; frames larger than IN_MEMORY_LIMIT go through scratch files beside it,
     removed afterwards."""
-    cfg = trainer.cfg
-    dataset_fps = float(trainer.dataset.fps or DEFAULT_FPS)
-    count = len(frame_times(sorted(set(trainer.times.values())), dataset_fps, cfg.bake_fps)[0])
+    count = len(trainer_times(trainer)[0])
     if frame_bytes(count, trainer.model.num_gaussians) <= IN_MEMORY_LIMIT:
         return _bake(trainer, path, metrics, None)
     with tempfile.TemporaryDirectory(prefix=".bake-", dir=path.parent, ignore_cleanup_errors=True) as scratch:

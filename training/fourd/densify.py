@@ -14,13 +14,14 @@ import torch
 from training.fourd.config import FourDConfig
 from training.fourd.model import GAUSSIAN_NAMES, SequenceModel
 from training.loop.optim import replace_parameters, reset_state
+from training.render.reference import ALPHA_MIN
 from training.twins.quaternion import quat_to_matrix
 
 SPLIT_SHRINK = math.log(1.6)
 RESET_OPACITY = 0.01  # the highest opacity a Gaussian keeps through a reset
-# Rasterizers skip alpha below 1/255 (gsplat, ours): a Gaussian that never shows more gets no
-# gradient, and a sequence of only such Gaussians cannot train on.
-VISIBLE_OPACITY = 1.0 / 255.0
+# Rasterizers skip alpha below ALPHA_MIN (gsplat's threshold, ours too): a Gaussian that never
+# shows more gets no gradient, and a sequence of only such Gaussians cannot train on.
+VISIBLE_OPACITY = ALPHA_MIN
 
 
 class WorldDensity:

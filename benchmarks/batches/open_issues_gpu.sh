@@ -13,7 +13,8 @@
 # now with per-Gaussian motion and render speed), then side by side: toys4d for 360 s, a DyNeRF-
 # layout scene and a HyperNeRF-layout scene written by the test fixtures at GPU size.
 # fidelity: the capture head, today's fast preset for 390 s beside the Standard preset (fast,
-# 900 s, 100k Gaussians) and Standard with MCMC densification, scored alike by concurrent_ab.
+# 900 s, 100k Gaussians), Standard with MCMC densification, and the fast preset with SH degree 1
+# (does view-dependent colour generalise to held-out cameras?), scored alike by concurrent_ab.
 # With the device tool: start it in the background (setsid nohup) and poll in later calls that
 # name the same carried data folder: a call that does not carry it removes it on the device, and a
 # run still reading held-out images from it then fails (session 31 lost its 360-s run that way).
@@ -54,7 +55,7 @@ fidelity() {
   $PY benchmarks/training/concurrent_ab.py --data "$DATA/head_capture" --model "$MODEL" \
     --out "$OUT/runs/capture" --max-images 0 \
     --common "--preset fast --time-budget 390 --device cuda --eval-every-seconds 60 --checkpoint-every 0 --preview-every 0" \
-    --variant base= \
+    --variant base= --variant "sh1=--set sh_degree=1" \
     --variant "standard=--time-budget 900 --max-gaussians 100000" \
     --variant "standard_mcmc=--time-budget 900 --max-gaussians 100000 --set densify_strategy=mcmc --set lambda_opacity_reg=0.01 --set lambda_scale_reg=0.01" \
     > "$OUT/fidelity.log" 2>&1

@@ -107,6 +107,34 @@ def test_an_opacity_reset_caps_what_each_gaussian_shows_not_its_logit() -> None:
     torch.testing.assert_close(after[20:], before[20:])
 
 
+def test_a_gaussian_stays_visible_half_way_to_the_neighbouring_training_times() -> None:
+    """Training at 0, 0.2, 0.6 and 1 (0.4 held out): bumps trained narrow still keep exp(-1/2)
+    of their opacity half-way to the next training time on each side, however far it is; past
+    the last training time, and with no training times set, the bump is its own."""
+    model = _model(count=4)
+    with torch.no_grad():
+        model.params["time_centre"].copy_(torch.tensor([0.0, 0.2, 0.6, 1.0]))
+        model.params["time_log_width"].fill_(math.log(0.01))
+        model.params["opacity"].fill_(10.0)
+
+    def shown(time: float) -> torch.Tensor:
+        with torch.no_grad():
+            return model.at_time(time, 0).opacities
+
+    assert float(shown(0.4)[1:3].max()) < 1e-6  # narrow bumps: nothing shows at the held-out time
+    model.set_training_times([0.0, 0.2, 0.6, 1.0, 0.2])
+    floor = math.exp(-0.5) * torch.sigmoid(torch.tensor(10.0))
+    half_way = {0.1: (0, 1), 0.4: (1, 2), 0.8: (2, 3)}  # time: the two Gaussians either side
+    for time, pair in half_way.items():
+        torch.testing.assert_close(shown(time)[list(pair)], floor.repeat(2), rtol=1e-4, atol=0.0)
+    # The floor is per side: at 0.1 from its centre, 0.2's bump is exp(-1/2) towards 0 (gap 0.2,
+    # width 0.1) but exp(-1/8) towards 0.6 (gap 0.4, width 0.2).
+    torch.testing.assert_close(shown(0.3)[1], math.exp(-0.125) / math.exp(-0.5) * floor, rtol=1e-4, atol=0.0)
+    assert float(shown(1.0 + 0.1)[3]) < 1e-6 and float(shown(-0.1)[0]) < 1e-6  # no neighbour: own width
+    model.gap_width = 0.0
+    assert float(shown(0.4)[1:3].max()) < 1e-6
+
+
 def test_bake_frames_and_neighbour_spacing() -> None:
     times, fps = frame_times([0.0, 0.5, 1.0], 24.0, 0.0)
     assert times == [0.0, 0.5, 1.0] and fps == 24.0

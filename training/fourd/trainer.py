@@ -117,6 +117,7 @@ class SequenceTrainer:
         width = cfg.time_width / max(1, self.num_frames - 1)
         gaussians = initial_gaussians(points, colours, cfg.sh_degree, carved, width)
         self.model = SequenceModel.build(cfg, gaussians, box, self.num_frames, generator).to(self.device)
+        self.model.set_training_times([self.times[t] for t in self.train.by_timestep])
         self.optimizer = self._build_optimizer()
         self.density = WorldDensity(cfg, self.model.num_gaussians, self.extent, self.device, cfg.seed)
         self.sampler = FrameSampler(len(self.train), cfg.seed)

@@ -64,6 +64,11 @@ fidelity() {
     > "$OUT/fidelity.log" 2>&1
   log "fidelity rc=$?"
   cp "$OUT/runs/capture/results.json" "$OUT/fidelity_results.json" 2>/dev/null
+  # Held-out-camera renders of two avatars, to see where the error sits (hair, highlights, eyes).
+  for v in base standard; do
+    $PY -m training eval --avatar "$OUT/runs/capture/${v}_s0/avatar.gavatar" --data "$DATA/head_capture" \
+      --model "$MODEL" --split val --max-images 6 --save-images "$OUT/capture_val_$v" > "$OUT/eval_$v.log" 2>&1
+  done
 }
 
 case "$WHAT" in

@@ -42,8 +42,8 @@ class FourDConfig:
     time_power: float = 2.0  # the bump is exp(-|d / width|^power / 2): 2 a Gaussian, more a flatter top
     # Each side of a bump is at least this times the gap to the neighbouring training time, so a
     # Gaussian keeps exp(-1/2) of its opacity half-way between training times (held-out times).
-    # 0.5: +0.6 dB held-out time at 3,200 iterations (two seeds), +1.3 dB at 8,000, held-out view
-    # within 0.2 dB (CPU, toys4d at 64 px with 10 cameras; docs/MEASUREMENTS.md, session 32).
+    # 0.5: +0.6 dB held-out time at 3,200 iterations, +1.3 / +1.8 dB at 8,000 (two seeds each),
+    # held-out view within 0.2 dB (CPU, toys4d at 64 px with 10 cameras; docs/MEASUREMENTS.md, session 32).
     gap_width: float = 0.5
     lr_time_centre: float = 1e-3
     lr_time_width: float = 1e-2
